@@ -1,0 +1,1 @@
+"""The model card: schema, validation, layer map, README rendering, license policy."""

@@ -1,0 +1,158 @@
+"""License rules: what a card may say, what a user's policy allows, and what a
+derived package inherits. SPDX parsing is `license-expression`'s, not ours.
+
+A card's license is an SPDX expression, or Hugging Face's `other` with
+`license_name` and `license_link`; `other` is treated as the custom SPDX key
+`LicenseRef-<license_name>`, which no policy allows unless the user names it.
+"""
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from license_expression import ExpressionError, Licensing, get_spdx_licensing
+
+from zoo.errors import CardError, LicenseRefused
+
+NO_LICENSE = frozenset({"NONE", "NOASSERTION"})
+NONCOMMERCIAL = re.compile(r"-NC(-|$)|NonCommercial|Non-Commercial", re.IGNORECASE)
+NONCOMMERCIAL_MODES = ("warn", "refuse", "allow")
+
+
+@cache
+def licensing() -> Licensing:
+    return get_spdx_licensing()
+
+
+def license_ref(license_name: str) -> str:
+    """The custom SPDX key for a license that has no SPDX id."""
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "-", license_name).strip("-") or "unnamed"
+    return f"LicenseRef-{slug}"
+
+
+def card_license_expression(card: dict[str, Any]) -> str:
+    """The card's license as an SPDX expression (`other` becomes a LicenseRef)."""
+    if card.get("license") == "other":
+        return license_ref(card.get("license_name", ""))
+    return card.get("license", "")
+
+
+def parse_license(expression: str, what: str = "license") -> Any:
+    """Parse an SPDX expression; refuse syntax errors and unknown (non-LicenseRef) ids."""
+    try:
+        parsed = licensing().parse(expression, validate=False, strict=True)
+    except (ExpressionError, AttributeError) as exc:
+        raise CardError(f"{what} '{expression}' is not a valid SPDX expression: {exc}") from exc
+    if parsed is None:
+        raise CardError(f"{what} is empty; give an SPDX id such as 'Apache-2.0' or 'MIT'")
+    unknown = [key for key in licensing().unknown_license_keys(parsed)
+               if not key.startswith("LicenseRef-")]
+    if unknown:
+        raise CardError(f"{what} '{expression}' has unknown SPDX id(s): {', '.join(unknown)}; "
+                        "use an SPDX id (e.g. 'Apache-2.0'), or 'other' with "
+                        "--license-name and --license-link")
+    return parsed
+
+
+def check_card_license(card: dict[str, Any]) -> None:
+    """Refuse a card whose license is missing, malformed or an incomplete `other`."""
+    license_id = card.get("license", "")
+    if license_id == "other":
+        if not card.get("license_name") or not card.get("license_link"):
+            raise CardError("license 'other' needs license_name and license_link "
+                            "(e.g. --license-name 'Acme Research' --license-link https://…)")
+    elif license_id.upper() in NO_LICENSE:
+        raise LicenseRefused(f"the package has no license ('{license_id}')")
+    parse_license(card_license_expression(card))
+
+
+def combine_licenses(base: str, addition: str | None) -> str:
+    """What a derived package is under: the base's terms AND the adapter's, deduplicated."""
+    if not addition:
+        return base
+    parse_license(addition, what="--license")
+    combined = licensing().dedup(f"({base}) AND ({addition})")
+    return str(combined)
+
+
+def _symbol_keys(expression: str) -> set[str]:
+    parsed = parse_license(expression, what="--allow-license")
+    return {symbol.key for symbol in licensing().license_symbols(parsed, decompose=True)}
+
+
+@dataclass
+class LicensePolicy:
+    """The user's rules: `allow` (None: any known SPDX license), `deny`, and
+    what to do about non-commercial terms. LicenseRef keys need `explicit`."""
+
+    allow: set[str] | None = None
+    deny: set[str] = field(default_factory=set)
+    explicit: set[str] = field(default_factory=set)
+    noncommercial: str = "warn"
+
+    @classmethod
+    def load(cls, path: Path | None, allow_license: tuple[str, ...] = ()) -> "LicensePolicy":
+        """The policy file (TOML: allow, deny, noncommercial), widened by --allow-license."""
+        policy = cls()
+        if path is not None and Path(path).is_file():
+            try:
+                data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise CardError(f"license policy {path} cannot be read: {exc}") from exc
+            if "allow" in data:
+                policy.allow = {k for e in data["allow"] for k in _symbol_keys(e)}
+            policy.deny = {k for e in data.get("deny", []) for k in _symbol_keys(e)}
+            policy.noncommercial = data.get("noncommercial", "warn")
+            if policy.noncommercial not in NONCOMMERCIAL_MODES:
+                raise CardError(f"license policy {path}: noncommercial must be one of "
+                                f"{', '.join(NONCOMMERCIAL_MODES)}")
+        for expression in allow_license:
+            keys = _symbol_keys(expression)
+            policy.explicit |= keys
+            if policy.allow is not None:
+                policy.allow |= keys
+            policy.deny -= keys
+        return policy
+
+    def _accepts(self, node: Any) -> bool:
+        if hasattr(node, "license_symbol"):  # "X WITH exception": judged by X
+            node = node.license_symbol
+        if hasattr(node, "args") and node.args:
+            results = [self._accepts(arg) for arg in node.args]
+            return all(results) if type(node).__name__ == "AND" else any(results)
+        key = node.key
+        if key in self.deny:
+            return False
+        if key in self.explicit:
+            return True
+        if key.startswith("LicenseRef-"):
+            return False
+        return self.allow is None or key in self.allow
+
+    def check(self, card: dict[str, Any]) -> list[str]:
+        """Refuse a card the policy does not allow; return warnings to show."""
+        if card.get("license", "").upper() in NO_LICENSE:
+            raise LicenseRefused(f"{card.get('name')} has no license; "
+                                 "a package without one cannot be reused")
+        expression = card_license_expression(card)
+        parsed = parse_license(expression)
+        name = card.get("name", "the package")
+        if not self._accepts(parsed):
+            keys = sorted(s.key for s in licensing().license_symbols(parsed, decompose=True))
+            shown = f"{expression} ({card['license_name']})" if card.get("license") == "other" \
+                else expression
+            raise LicenseRefused(f"{name} is licensed '{shown}', which your license policy "
+                                 f"does not allow; to accept it pass --allow-license "
+                                 f"'{' AND '.join(keys) if len(keys) > 1 else keys[0]}'")
+        warnings = []
+        if NONCOMMERCIAL.search(expression):
+            if self.noncommercial == "refuse":
+                raise LicenseRefused(f"{name} is licensed '{expression}' (non-commercial "
+                                     "terms) and your policy refuses non-commercial licenses")
+            if self.noncommercial == "warn":
+                warnings.append(f"{name} is licensed '{expression}': non-commercial terms, "
+                                "check your use is allowed")
+        return warnings

@@ -1,0 +1,119 @@
+"""Hub commands: publish, list, inspect."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+@click.command()
+@click.argument("package_dir", type=click.Path(file_okay=False))
+@click.argument("ref")
+@click.option("--tag", help="Name this revision (a git tag), e.g. v1.")
+@click.option("--move-tag", is_flag=True, help="Move --tag if it names another revision.")
+def publish(package_dir: str, ref: str, tag: str | None, move_tag: bool) -> None:
+    """Validate a package and publish it as a new immutable revision.
+
+    \b
+    Examples:  zoo publish iris-pkg iris --tag v1
+               zoo publish iris-pkg file:///srv/zoo-hub/acme/iris
+    """
+    from zoo.publish import publish as publish_package
+
+    hub_ref, result = publish_package(Path(package_dir), ref, tag=tag, move_tag=move_tag)
+    state = "published" if result.created else "unchanged, already published as"
+    named = f" (tag {result.tag})" if result.tag else ""
+    click.echo(f"{state} {hub_ref.at(None)}@{result.revision}{named}")
+
+
+@click.command("list")
+@click.option("--hub", "hub_path", type=click.Path(file_okay=False),
+              help="A folder hub (default: the one under $ZOO_HOME).")
+def list_(hub_path: str | None) -> None:
+    """List the repositories in a folder hub."""
+    from zoo.hub import FolderHub
+    from zoo.paths import default_hub_root
+
+    hub = FolderHub(Path(hub_path) if hub_path else default_hub_root())
+    repos = hub.repos()
+    if not repos:
+        click.echo(f"no packages in the hub at {hub.root}", err=True)
+        return
+    rows = [[f"{r.owner}/{r.name}", r.version, r.license, r.revision[:12], ", ".join(r.tags)]
+            for r in repos]
+    click.echo(format_table(["repository", "version", "license", "revision", "tags"], rows))
+
+
+def format_table(header: list[str], rows: list[list[Any]]) -> str:
+    cells = [header, *[["" if v is None else str(v) for v in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
+
+
+def format_card(card: dict, where: str) -> str:
+    layer_map = card["layer_map"]
+    lines = [f"{card['name']} {card['version']}  ({where})",
+             f"license:   {card['license']}"
+             + (f" ({card['license_name']}, {card['license_link']})"
+                if card.get("license_name") else ""),
+             f"authors:   {', '.join(card['authors']) or 'unknown'}",
+             f"data:      {card['training_data']['name']}",
+             f"input:     {card['preprocessing']['input_shape']} "
+             f"{card['preprocessing']['dtype']}, scaling {card['preprocessing']['scaling']}"]
+    if card["preprocessing"].get("label_names"):
+        lines.append(f"labels:    {', '.join(card['preprocessing']['label_names'])}")
+    for key, metric in card["metrics"].items():
+        lines.append(f"metric:    {key} {metric['value']:.4f} "
+                     f"({metric['split']}, {metric.get('dataset', '')})")
+    if lineage := card.get("lineage"):
+        lines += [f"base:      {lineage['base_ref']}@{lineage['base_revision']} "
+                  f"(license {lineage['base_license']})",
+                  f"cut at:    {lineage.get('cut_layer')}   head: {lineage.get('head')}",
+                  f"frozen:    {', '.join(lineage.get('frozen_layers', [])) or 'none'}"]
+        for phase in lineage.get("finetune", []):
+            lines.append(f"finetuned: {phase['epochs']} epochs, lr {phase['learning_rate']}, "
+                         f"seed {phase['seed']}")
+    rows = [[layer["index"], layer["name"], layer["class"],
+             "" if layer["output_shape"] is None else tuple(layer["output_shape"]),
+             f"{layer['params']:,}", "trainable" if layer["trainable"] else "frozen",
+             layer["stage"]] for layer in layer_map["layers"]]
+    lines += ["", format_table(["#", "layer", "class", "output", "params", "state", "stage"],
+                               rows), ""]
+    cuts = ", ".join(f"{c['name']} (#{c['index']}, {c['channels']} ch"
+                     + (f", /{c['reduction']}" if c.get("reduction") else "") + ")"
+                     for c in layer_map["cut_points"])
+    lines += [f"cut points: {cuts or 'none'}",
+              f"parameters: {layer_map['total_params']:,} total, "
+              f"{layer_map['trainable_params']:,} trainable, "
+              f"{layer_map['non_trainable_params']:,} frozen"]
+    for fmt, export in card.get("exports", {}).items():
+        lines.append(f"export:     {fmt} {export['path']}, max abs diff "
+                     f"{export['max_abs_diff']:.2e} (tolerance {export['tolerance']:.0e})")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="Print the card as JSON.")
+def inspect(target: str, as_json: bool) -> None:
+    """Show a package's card and layer map: a folder, or a hub reference.
+
+    \b
+    Examples:  zoo inspect iris-pkg
+               zoo inspect acme/iris@v1 --json
+    """
+    from zoo.package import read_verified_card
+
+    if Path(target).is_dir():
+        card, where = read_verified_card(Path(target)), str(target)
+    else:
+        from zoo.cache import fetch
+        from zoo.refs import parse_ref
+
+        snapshot = fetch(parse_ref(target))
+        card, where = snapshot.card, f"{snapshot.ref.at(snapshot.revision)}"
+    click.echo(json.dumps(card, indent=2) if as_json else format_card(card, where))
+
+
+COMMANDS = [publish, list_, inspect]

@@ -1,0 +1,157 @@
+"""Tabular data for training and evaluation: CSV and NPZ files, and the
+built-in sets that ship inside scikit-learn (no downloads).
+
+CSV: a header row; features are the numeric columns, the label is the column
+named by --label-column (default: the last one). NPZ: arrays `x` and `y`
+(optionally `label_names`).
+"""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from zoo.cards.digest import sha256_bytes, sha256_file
+from zoo.errors import DataError
+
+SPLIT_SEED = 0
+TEST_FRACTION = 0.3
+
+
+@dataclass
+class Table:
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    label_names: list[str]
+    feature_names: list[str]
+    sha256: str
+    source: str = ""
+    license: str = ""
+
+
+def _encode_labels(raw: list[str], label_names: list[str] | None, where: str
+                   ) -> tuple[np.ndarray, list[str]]:
+    if label_names is None:
+        unique = sorted(set(raw), key=lambda v: (not v.lstrip("-").isdigit(),
+                                                 int(v) if v.lstrip("-").isdigit() else 0, v))
+        label_names = unique
+    index = {name: i for i, name in enumerate(label_names)}
+    unknown = sorted(set(raw) - set(index))
+    if unknown:
+        raise DataError(f"{where}: label(s) {', '.join(unknown[:5])} are not among the model's "
+                        f"labels ({', '.join(label_names)})")
+    return np.array([index[v] for v in raw], dtype=np.int64), list(label_names)
+
+
+def _read_csv(path: Path, label_column: str | None, label_names: list[str] | None) -> Table:
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if len(rows) < 2:
+        raise DataError(f"{path}: expected a header row and at least one data row")
+    header, body = rows[0], rows[1:]
+    column = label_column or header[-1]
+    if column not in header:
+        raise DataError(f"{path}: no column '{column}' (columns: {', '.join(header)})")
+    label_at = header.index(column)
+    features = [i for i in range(len(header)) if i != label_at]
+    try:
+        x = np.array([[float(row[i]) for i in features] for row in body], dtype=np.float32)
+    except (ValueError, IndexError) as exc:
+        raise DataError(f"{path}: feature columns must be numbers on every row ({exc})") from exc
+    y, names = _encode_labels([row[label_at].strip() for row in body], label_names, str(path))
+    return Table(path.name, x, y, names, [header[i] for i in features], sha256_file(path))
+
+
+def _read_npz(path: Path, label_names: list[str] | None) -> Table:
+    with np.load(path, allow_pickle=False) as data:
+        if "x" not in data or "y" not in data:
+            raise DataError(f"{path}: an NPZ needs arrays 'x' and 'y' (has {', '.join(data)})")
+        x, y = data["x"].astype(np.float32), data["y"]
+        stored = [str(v) for v in data["label_names"]] if "label_names" in data else None
+    if len(x) != len(y):
+        raise DataError(f"{path}: x has {len(x)} rows but y has {len(y)}")
+    names = label_names or stored
+    if y.dtype.kind in "iu":
+        names = names or [str(i) for i in range(int(y.max(initial=0)) + 1)]
+        if len(y) and (y.min() < 0 or y.max() >= len(names)):
+            raise DataError(f"{path}: label indices must be in 0..{len(names) - 1}")
+        return Table(path.name, x, y.astype(np.int64), list(names), [], sha256_file(path))
+    encoded, names = _encode_labels([str(v) for v in y], names, str(path))
+    return Table(path.name, x, encoded, names, [], sha256_file(path))
+
+
+def load_table(path: Path, label_column: str | None = None,
+               label_names: list[str] | None = None) -> Table:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such data file")
+    if path.suffix == ".npz":
+        return _read_npz(path, label_names)
+    if path.suffix == ".csv":
+        return _read_csv(path, label_column, label_names)
+    raise DataError(f"{path}: unsupported data file (use .csv or .npz)")
+
+
+def _iris() -> Table:
+    from sklearn.datasets import load_iris
+
+    data = load_iris()
+    x, y = data.data.astype(np.float32), data.target.astype(np.int64)
+    return Table("iris", x, y, [str(n) for n in data.target_names],
+                 ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+                 sha256_bytes(x.tobytes() + y.tobytes()),
+                 source="scikit-learn load_iris (Fisher 1936, UCI)", license="CC-BY-4.0")
+
+
+def _iris4() -> Table:
+    """Iris with a fourth class: virginica split at its median petal length.
+
+    A real-measurement target task with four classes for Heaton's transfer
+    example (the base learned three species; the new head must tell four)."""
+    base = _iris()
+    virginica = base.y == 2
+    cut = float(np.median(base.x[virginica, 2]))
+    y = base.y.copy()
+    y[virginica & (base.x[:, 2] >= cut)] = 3
+    names = ["setosa", "versicolor", "virginica-short", "virginica-long"]
+    return Table("iris4", base.x, y, names, base.feature_names,
+                 sha256_bytes(base.x.tobytes() + y.tobytes()),
+                 source=f"{base.source}; virginica split at petal length {cut:.2f} cm",
+                 license=base.license)
+
+
+BUILTIN = {"iris": _iris, "iris4": _iris4}
+
+
+def builtin(name: str) -> Table:
+    if name not in BUILTIN:
+        raise DataError(f"unknown built-in data set '{name}' (one of {', '.join(BUILTIN)})")
+    return BUILTIN[name]()
+
+
+def split(table: Table, part: str, seed: int = SPLIT_SEED) -> Table:
+    """The deterministic stratified train or test part of a table."""
+    from sklearn.model_selection import train_test_split
+
+    if part == "all":
+        return table
+    train, test = train_test_split(np.arange(len(table.y)), test_size=TEST_FRACTION,
+                                   random_state=seed, stratify=table.y)
+    rows = {"train": train, "test": test}[part]
+    x, y = table.x[rows], table.y[rows]
+    return Table(f"{table.name}-{part}", x, y, table.label_names, table.feature_names,
+                 sha256_bytes(x.tobytes() + y.tobytes()), table.source, table.license)
+
+
+def write_csv(table: Table, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*(table.feature_names or [f"f{i}" for i in range(table.x.shape[1])]),
+                         "label"])
+        for features, label in zip(table.x, table.y):
+            writer.writerow([f"{v:g}" for v in features] + [table.label_names[label]])
+    return path

@@ -1,0 +1,244 @@
+"""A folder hub: one git repository per model, in the Hugging Face layout.
+
+`ROOT/models/OWNER/NAME` is a normal git repository whose large files are Git
+LFS pointer files, with their content under `.git/lfs/objects/aa/bb/OID`, so a
+revision is a commit sha, tags are git tags, history is `git log`, and an
+HF-compatible server (olah) can serve the folder as it is.
+
+Publishing writes LFS objects and git objects first and moves `main` last with
+a compare-and-swap `update-ref`, so a crash leaves the previous state readable.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from zoo.cards.card import CARD_FILE, read_card
+from zoo.cards.digest import sha256_file
+from zoo.errors import IntegrityError, RefError, ZooError
+from zoo.refs import HUB_MARKER, REVISION
+
+BRANCH = "main"
+LFS_SPEC = "version https://git-lfs.github.com/spec/v1"
+TEXT_SUFFIXES = frozenset({".json", ".md", ".txt"})
+TEXT_LIMIT = 10 * 1024 * 1024  # larger text files go to LFS too, as on the Hub
+ZERO_SHA = "0" * 40
+GIT_ENV = {"GIT_AUTHOR_NAME": "backbone-zoo", "GIT_AUTHOR_EMAIL": "zoo@localhost",
+           "GIT_COMMITTER_NAME": "backbone-zoo", "GIT_COMMITTER_EMAIL": "zoo@localhost",
+           "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
+
+
+@dataclass(frozen=True)
+class HubFile:
+    path: str
+    blob: str
+    lfs_oid: str | None
+    size: int
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    revision: str
+    created: bool
+    tag: str | None
+
+
+@dataclass(frozen=True)
+class RepoSummary:
+    owner: str
+    name: str
+    revision: str
+    tags: list[str]
+    version: str
+    license: str
+
+
+def stored_in_lfs(path: Path) -> bool:
+    return path.suffix not in TEXT_SUFFIXES or path.stat().st_size > TEXT_LIMIT
+
+
+def lfs_pointer(oid: str, size: int) -> str:
+    return f"{LFS_SPEC}\noid sha256:{oid}\nsize {size}\n"
+
+
+def parse_lfs_pointer(data: bytes) -> tuple[str, int] | None:
+    if len(data) > 512 or not data.startswith(LFS_SPEC.encode()):
+        return None
+    fields = dict(line.split(" ", 1) for line in data.decode().splitlines()[1:] if " " in line)
+    return fields["oid"].removeprefix("sha256:"), int(fields["size"])
+
+
+def valid_tag(tag: str) -> bool:
+    if tag.startswith("-") or len(tag) == 40 and all(c in "0123456789abcdef" for c in tag):
+        return False
+    done = subprocess.run(["git", "check-ref-format", f"refs/tags/{tag}"], capture_output=True)
+    return done.returncode == 0 and REVISION.match(tag) is not None
+
+
+class FolderHub:
+    def __init__(self, root: Path):
+        self.root = Path(root).expanduser().absolute()
+
+    def repo_dir(self, owner: str, name: str) -> Path:
+        return self.root / "models" / owner / name
+
+    def _lfs_object(self, repo: Path, oid: str) -> Path:
+        return repo / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+
+    def _git(self, repo: Path, *args: str, env: dict | None = None, check: bool = True,
+             binary: bool = False) -> str | bytes:
+        try:
+            done = subprocess.run(["git", "-c", "commit.gpgSign=false", "-c", "tag.gpgSign=false",
+                                   "-C", str(repo), *args], capture_output=True, check=False,
+                                  env={**os.environ, **GIT_ENV, **(env or {})})
+        except FileNotFoundError as exc:
+            raise ZooError("the folder hub needs the 'git' command, which is not installed") \
+                from exc
+        if check and done.returncode != 0:
+            raise ZooError(f"git {args[0]} failed in {repo}: "
+                           f"{done.stderr.decode(errors='replace').strip().splitlines()[-1:]}")
+        return done.stdout if binary else done.stdout.decode().strip()
+
+    def exists(self, owner: str, name: str) -> bool:
+        return (self.repo_dir(owner, name) / ".git").is_dir()
+
+    def resolve(self, owner: str, name: str, revision: str | None) -> str:
+        """The commit sha a tag, branch or (short) sha names."""
+        if not self.exists(owner, name):
+            known = ", ".join(f"{r.owner}/{r.name}" for r in self.repos()[:8]) or "none"
+            raise RefError(f"no repository {owner}/{name} in the hub at {self.root} "
+                           f"(repositories: {known})")
+        rev = revision or BRANCH
+        sha = self._git(self.repo_dir(owner, name), "rev-parse", "--verify", "--quiet",
+                        "--end-of-options", f"{rev}^{{commit}}", check=False)
+        if not sha:
+            tags = ", ".join(self.tags(owner, name)) or "none"
+            raise RefError(f"{owner}/{name} has no revision '{rev}' (tags: {tags}; "
+                           f"or use a branch such as '{BRANCH}' or a commit sha)")
+        return sha
+
+    def tags(self, owner: str, name: str) -> dict[str, str]:
+        out = self._git(self.repo_dir(owner, name), "tag", "--list",
+                        "--format=%(refname:short) %(objectname)")
+        return dict(line.split(" ", 1) for line in out.splitlines() if line)
+
+    def tree(self, owner: str, name: str, revision: str) -> list[HubFile]:
+        repo = self.repo_dir(owner, name)
+        out = self._git(repo, "ls-tree", "-r", "-z", "--long", revision, binary=True)
+        files = []
+        for entry in out.decode().split("\0"):
+            if not entry:
+                continue
+            meta, path = entry.split("\t", 1)
+            _mode, _kind, blob, size = meta.split()
+            lfs = None
+            if int(size) <= 512:
+                pointer = parse_lfs_pointer(self._git(repo, "cat-file", "blob", blob, binary=True))
+                if pointer:
+                    lfs, size = pointer[0], pointer[1]
+            files.append(HubFile(path, blob, lfs, int(size)))
+        return files
+
+    def read_into(self, owner: str, name: str, item: HubFile, dest: Path) -> None:
+        """Copy one file of a revision to dest (LFS content, not the pointer)."""
+        repo = self.repo_dir(owner, name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if item.lfs_oid:
+            source = self._lfs_object(repo, item.lfs_oid)
+            if not source.is_file():
+                raise IntegrityError(f"{owner}/{name}: the LFS object for {item.path} is missing "
+                                     "from the hub")
+            shutil.copyfile(source, dest)
+        else:
+            dest.write_bytes(self._git(repo, "cat-file", "blob", item.blob, binary=True))
+
+    def _init_repo(self, repo: Path) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        marker = self.root / HUB_MARKER
+        if not marker.exists():
+            marker.write_text(json.dumps({"kind": "backbone-zoo folder hub", "layout": "hf"}) + "\n")
+        if not (repo / ".git").is_dir():
+            repo.mkdir(parents=True, exist_ok=True)
+            self._git(repo, "init", "-q", "-b", BRANCH)
+
+    def _store_lfs(self, repo: Path, source: Path, oid: str) -> None:
+        target = self._lfs_object(repo, oid)
+        if target.is_file() and sha256_file(target) == oid:
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        os.close(fd)
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+
+    def _stage_tree(self, repo: Path, package_dir: Path, staging: Path) -> None:
+        lfs_paths = []
+        for source in sorted(p for p in package_dir.rglob("*") if p.is_file()):
+            rel = source.relative_to(package_dir)
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if stored_in_lfs(source):
+                oid = sha256_file(source)
+                self._store_lfs(repo, source, oid)
+                target.write_text(lfs_pointer(oid, source.stat().st_size))
+                lfs_paths.append(rel.as_posix())
+            else:
+                shutil.copyfile(source, target)
+        (staging / ".gitattributes").write_text(
+            "".join(f"{p} filter=lfs diff=lfs merge=lfs -text\n" for p in lfs_paths))
+
+    def publish(self, package_dir: Path, owner: str, name: str, tag: str | None = None,
+                move_tag: bool = False, message: str | None = None) -> PublishResult:
+        """Commit a sealed package as the new head of `main`, and tag it."""
+        package_dir = Path(package_dir)
+        repo = self.repo_dir(owner, name)
+        repo.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(repo.parent / f".{name}.lock")):
+            self._init_repo(repo)
+            if tag and not valid_tag(tag):
+                raise RefError(f"bad tag '{tag}'; e.g. 'v1' or '2026-11-22'")
+            parent = self._git(repo, "rev-parse", "--verify", "--quiet",
+                               f"refs/heads/{BRANCH}", check=False)
+            with tempfile.TemporaryDirectory(dir=repo / ".git", prefix="publish-") as tmp:
+                staging, index = Path(tmp) / "tree", Path(tmp) / "index"
+                staging.mkdir()
+                self._stage_tree(repo, package_dir, staging)
+                env = {"GIT_INDEX_FILE": str(index), "GIT_WORK_TREE": str(staging)}
+                self._git(repo, "add", "-A", ".", env=env)
+                tree = self._git(repo, "write-tree", env=env)
+            created = not parent or self._git(repo, "rev-parse", f"{parent}^{{tree}}") != tree
+            revision = parent
+            if created:
+                card = read_card(package_dir)
+                text = message or f"Publish {card['name']} {card['version']}"
+                revision = self._git(repo, "commit-tree", tree, *(["-p", parent] if parent else []),
+                                     "-m", text)
+                self._git(repo, "update-ref", f"refs/heads/{BRANCH}", revision, parent or ZERO_SHA)
+                self._git(repo, "reset", "-q", "--hard", revision)
+            if tag:
+                current = self.tags(owner, name).get(tag)
+                if current and current != revision and not move_tag:
+                    raise RefError(f"tag '{tag}' already names {current[:12]} in {owner}/{name}; "
+                                   "pass --move-tag to point it at the new revision")
+                self._git(repo, "tag", "-f", tag, revision)
+        return PublishResult(revision, created, tag)
+
+    def repos(self) -> list[RepoSummary]:
+        summaries = []
+        for git_dir in sorted((self.root / "models").glob("*/*/.git")):
+            repo = git_dir.parent
+            owner, name = repo.parent.name, repo.name
+            head = self._git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{BRANCH}",
+                             check=False)
+            if not head:
+                continue
+            card = json.loads(self._git(repo, "cat-file", "blob", f"{head}:{CARD_FILE}"))
+            summaries.append(RepoSummary(owner, name, head, sorted(self.tags(owner, name)),
+                                         card.get("version", "?"), card.get("license", "?")))
+        return summaries

@@ -1,0 +1,141 @@
+"""The package: a folder holding model.keras, card.json, README.md and exports.
+
+Packages are written into a staging folder beside their destination and moved
+into place only when complete and sealed, so bad input never leaves a
+half-written package. Sealing hashes every file into the card and renders the
+README from it: the one way a package is finished.
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from zoo.cards.card import CARD_FILE, MODEL_FILE, README_FILE, UNLISTED_FILES, Card, read_card, \
+    write_card
+from zoo.cards.digest import sha256_file
+from zoo.cards.readme import render_readme
+from zoo.errors import CardError, IntegrityError, ZooError
+
+
+def package_files(package_dir: Path) -> list[str]:
+    """Every file the card must list, as sorted POSIX paths relative to the package."""
+    root = Path(package_dir)
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.is_file() and p.relative_to(root).as_posix() not in UNLISTED_FILES)
+
+
+def seal(package_dir: Path, card: Card) -> Card:
+    """Hash every file into the card, render README.md, write card.json."""
+    package_dir = Path(package_dir)
+    readme = package_dir / README_FILE
+    readme.unlink(missing_ok=True)
+    card["files"] = {name: sha256_file(package_dir / name) for name in package_files(package_dir)}
+    readme.write_text(render_readme(card), encoding="utf-8")
+    card["files"][README_FILE] = sha256_file(readme)
+    card["files"] = dict(sorted(card["files"].items()))
+    write_card(package_dir, card)
+    return card
+
+
+def verify_files(package_dir: Path, card: Card) -> None:
+    """Refuse a package whose files differ from what its card lists."""
+    present = set(package_files(package_dir))
+    listed = set(card["files"])
+    if missing := sorted(listed - present):
+        raise IntegrityError(f"{package_dir}: file(s) listed in the card are missing: "
+                             f"{', '.join(missing)}")
+    if extra := sorted(present - listed):
+        raise IntegrityError(f"{package_dir}: file(s) not listed in the card: {', '.join(extra)}")
+    for name in sorted(listed):
+        if sha256_file(Path(package_dir) / name) != card["files"][name]:
+            raise IntegrityError(f"{package_dir}: sha256 of {name} does not match the card; "
+                                 "the package was modified or corrupted")
+
+
+def read_verified_card(package_dir: Path) -> Card:
+    card = read_card(package_dir)
+    verify_files(package_dir, card)
+    return card
+
+
+def _move_into_place(staging: Path, out: Path, force: bool) -> None:
+    if out.exists():
+        if not force:
+            raise ZooError(f"{out} already exists; choose another --out or pass --force")
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(staging, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, out)
+
+
+@contextlib.contextmanager
+def staged_package(out: Path, force: bool = False) -> Iterator[Path]:
+    """A fresh staging folder that becomes `out` only if the block succeeds."""
+    out = Path(out).absolute()
+    if out.exists() and not force:
+        raise ZooError(f"{out} already exists; choose another --out or pass --force")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+    try:
+        yield staging
+        _move_into_place(staging, out, force)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def updated_package(package_dir: Path) -> Iterator[Path]:
+    """A staging copy of an existing package that replaces it if the block succeeds."""
+    package_dir = Path(package_dir).absolute()
+    with staged_package(package_dir, force=True) as staging:
+        shutil.copytree(package_dir, staging, dirs_exist_ok=True)
+        yield staging
+
+
+def load_keras_file(path: Path, unsafe: bool = False) -> Any:
+    """Load a .keras file with Keras safe_mode (no deserialized Python code) and
+    call it once, which some exports need after loading."""
+    import keras
+    import numpy as np
+
+    path = Path(path)
+    if not path.is_file():
+        raise ZooError(f"{path}: no such model file")
+    if path.suffix != ".keras":
+        raise ZooError(f"{path}: expected a Keras 3 '.keras' file "
+                       "(convert legacy .h5 files with keras.models.load_model(...).save(...))")
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
+    except ValueError as exc:
+        if "safe_mode" in str(exc):
+            raise ZooError(f"{path} holds Python code (e.g. a Lambda layer) that safe mode "
+                           "refuses to load; pass --unsafe only if you trust its author") from exc
+        raise ZooError(f"{path} cannot be loaded: {str(exc).splitlines()[0]}") from exc
+    except (OSError, TypeError, KeyError, EOFError) as exc:
+        raise ZooError(f"{path} cannot be loaded: {str(exc).splitlines()[0]}") from exc
+    if not getattr(model, "inputs", None):
+        raise ZooError(f"{path} holds a model with no defined inputs; build it with "
+                       "keras.Input(...) so its layers can be mapped")
+    shape = [1 if dim is None else dim for dim in model.inputs[0].shape]
+    model(np.zeros(shape, dtype=model.inputs[0].dtype), training=False)
+    return model
+
+
+def load_model(package_dir: Path, unsafe: bool = False) -> Any:
+    return load_keras_file(Path(package_dir) / MODEL_FILE, unsafe=unsafe)
+
+
+def save_model(model: Any, package_dir: Path) -> Path:
+    path = Path(package_dir) / MODEL_FILE
+    model.save(path)
+    return path
+
+
+def card_path(package_dir: Path) -> Path:
+    return Path(package_dir) / CARD_FILE

@@ -1,0 +1,36 @@
+"""Publishing: a package goes to a hub only after every check on its card passes."""
+
+from pathlib import Path
+
+from zoo.cards.card import Card
+from zoo.cards.layer_map import build_layer_map, structure_differences
+from zoo.cards.license_policy import check_card_license
+from zoo.errors import CardError
+from zoo.hub import open_hub
+from zoo.hub.folder import PublishResult
+from zoo.package import load_model, read_verified_card
+from zoo.refs import HubRef, parse_ref
+
+
+def validate_package(package_dir: Path) -> Card:
+    """Schema, license, sha256 of every file, and a layer map that matches the model."""
+    card = read_verified_card(package_dir)
+    check_card_license(card)
+    actual = build_layer_map(load_model(package_dir))
+    if diffs := structure_differences(card["layer_map"], actual):
+        raise CardError(f"{package_dir}: the card's layer map does not match model.keras: "
+                        f"{diffs[0]}" + (f" (and {len(diffs) - 1} more)" if len(diffs) > 1
+                                         else ""))
+    return card
+
+
+def publish(package_dir: Path, ref_text: str, tag: str | None = None,
+            move_tag: bool = False) -> tuple[HubRef, PublishResult]:
+    ref = parse_ref(ref_text)
+    if ref.revision:
+        raise CardError(f"publish to '{ref.at(None)}' and name the revision with --tag "
+                        f"'{ref.revision}'; a published revision is a new commit")
+    validate_package(package_dir)
+    result = open_hub(ref).publish(Path(package_dir), ref.owner, ref.name, tag=tag,
+                                   move_tag=move_tag)
+    return ref, result

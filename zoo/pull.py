@@ -1,0 +1,76 @@
+"""The consumer path: fetch a verified revision, check its license, and either
+hand it over as it is or rebuild it into a derived package with lineage."""
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from zoo.cache import Snapshot, fetch
+from zoo.cards.card import Card
+from zoo.cards.license_policy import LicensePolicy, card_license_expression, combine_licenses
+from zoo.package import load_model, read_verified_card, staged_package
+from zoo.pack import pack_model
+from zoo.paths import default_policy_path
+from zoo.rebuild import RebuildSpec, rebuild
+from zoo.refs import parse_ref
+
+
+@dataclass(frozen=True)
+class PullResult:
+    snapshot: Snapshot
+    out: Path
+    card: Card
+    warnings: list[str]
+
+
+def derived_card_fields(snapshot: Snapshot, *, name: str | None, license: str | None,
+                        authors: list[str]) -> dict:
+    """Card fields a derived package inherits from its base: license carried forward."""
+    base = snapshot.card
+    base_license = card_license_expression(base)
+    fields = {
+        "name": name or f"{base['name']}-derived",
+        "version": "0.1.0",
+        "license": combine_licenses(base_license, license),
+        "authors": authors or list(base["authors"]),
+        "intended_use": f"Transfer learning from {base['name']} {base['version']}.",
+        "training_data": {**base["training_data"],
+                          "name": f"{base['training_data']['name']} (base network)"},
+        "tags": ["derived", *base.get("tags", [])],
+    }
+    if base["license"] == "other":
+        fields["license_name"], fields["license_link"] = base["license_name"], base["license_link"]
+    elif base.get("license_link"):
+        fields["license_link"] = base["license_link"]
+    return fields
+
+
+def pull(ref_text: str, out: Path, spec: RebuildSpec, *, allow_license: tuple[str, ...] = (),
+         policy_path: Path | None = None, license: str | None = None, name: str | None = None,
+         authors: list[str] | None = None, unsafe: bool = False, force: bool = False,
+         seed: int = 0) -> PullResult:
+    ref = parse_ref(ref_text)
+    policy = LicensePolicy.load(policy_path or default_policy_path(), allow_license)
+    snapshot = fetch(ref)
+    warnings = policy.check(snapshot.card)
+    if spec.is_empty:
+        with staged_package(out, force=force) as staging:
+            shutil.copytree(snapshot.path, staging, dirs_exist_ok=True)
+            card = read_verified_card(staging)
+        return PullResult(snapshot, Path(out), card, warnings)
+    base = load_model(snapshot.path, unsafe=unsafe)
+    rebuilt = rebuild(base, snapshot.card["layer_map"], spec, seed=seed)
+    lineage = {"base_ref": str(ref.at(None)),
+               "base_revision": snapshot.revision,
+               "base_card_sha256": snapshot.card_sha256,
+               "base_license": card_license_expression(snapshot.card),
+               "base_name": snapshot.card["name"],
+               **rebuilt.lineage_fields()}
+    fields = derived_card_fields(snapshot, name=name, license=license, authors=authors or [])
+    pre = dict(snapshot.card["preprocessing"])
+    if rebuilt.head:
+        pre.pop("label_names", None)  # a new head has new classes, named at fine-tuning
+    card = pack_model(rebuilt.model, Path(out), force=force, preprocessing=pre,
+                      stages={n: "head" for n in rebuilt.head_layers}, lineage=lineage,
+                      **fields)
+    return PullResult(snapshot, Path(out), card, warnings)

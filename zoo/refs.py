@@ -1,0 +1,99 @@
+"""The hub reference grammar, in one place.
+
+    [OWNER/]NAME[@REV]                 the default hub ($ZOO_HOME/hub)
+    file:///path/to/hub/[OWNER/]NAME[@REV]   another folder hub
+
+NAME and OWNER use Hugging Face's repo-name characters, so the same names work
+on the Hub; REV is a tag, a branch or a commit sha (default: main).
+"""
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from zoo.errors import RefError
+from zoo.paths import default_hub_root
+
+NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
+REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,127}$")
+HUB_MARKER = "zoo-hub.json"
+EXAMPLE = "e.g. 'iris', 'acme/iris@v1' or 'file:///srv/zoo-hub/acme/iris@main'"
+
+
+def default_owner() -> str:
+    return os.environ.get("ZOO_OWNER", "zoo")
+
+
+@dataclass(frozen=True)
+class HubRef:
+    hub_root: Path
+    owner: str
+    name: str
+    revision: str | None = None
+    scheme: str = "local"
+
+    @property
+    def repo_id(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def __str__(self) -> str:
+        prefix = f"file://{self.hub_root}/" if self.scheme == "file" else ""
+        suffix = f"@{self.revision}" if self.revision else ""
+        return f"{prefix}{self.repo_id}{suffix}"
+
+    def at(self, revision: str | None) -> "HubRef":
+        return HubRef(self.hub_root, self.owner, self.name, revision, self.scheme)
+
+
+def _check_part(part: str, what: str, text: str) -> str:
+    if not NAME.match(part) or ".." in part:
+        raise RefError(f"bad {what} '{part}' in reference '{text}': use letters, digits, "
+                       f"'-', '_' and '.'; {EXAMPLE}")
+    return part
+
+
+def _split_revision(text: str, body: str) -> tuple[str, str | None]:
+    if "@" not in body:
+        return body, None
+    body, revision = body.rsplit("@", 1)
+    if not REVISION.match(revision) or ".." in revision or revision.endswith((".", "/", ".lock")):
+        raise RefError(f"bad revision '{revision}' in reference '{text}'; {EXAMPLE}")
+    return body, revision
+
+
+def _is_hub(path: Path) -> bool:
+    return (path / HUB_MARKER).is_file()
+
+
+def parse_ref(text: str) -> HubRef:
+    """Parse a reference; refuse empty, malformed or path-escaping ones."""
+    text = (text or "").strip()
+    if not text:
+        raise RefError(f"empty hub reference; {EXAMPLE}")
+    if "://" in text:
+        url = urlparse(text)
+        if url.scheme != "file":
+            raise RefError(f"unsupported hub scheme '{url.scheme}://' in '{text}'; "
+                           f"this version knows the default hub and file://; {EXAMPLE}")
+        if url.netloc not in ("", "localhost"):
+            raise RefError(f"file:// references must be local paths, got host '{url.netloc}'")
+        body, revision = _split_revision(text, unquote(url.path))
+        path = Path(body)
+        if not path.is_absolute() or ".." in path.parts or len(path.parts) < 3:
+            raise RefError(f"'{text}' does not name a repository in a folder hub; {EXAMPLE}")
+        # file:///hub/OWNER/NAME when /hub is a hub already, else file:///hub/NAME.
+        if _is_hub(path.parent.parent) and not _is_hub(path.parent):
+            root, owner = path.parent.parent, path.parent.name
+        else:
+            root, owner = path.parent, default_owner()
+        return HubRef(root, _check_part(owner, "owner", text),
+                      _check_part(path.name, "name", text), revision, "file")
+    body, revision = _split_revision(text, text)
+    parts = body.split("/")
+    if len(parts) > 2 or any(p == "" for p in parts):
+        raise RefError(f"bad reference '{text}': expected [OWNER/]NAME[@REV]; {EXAMPLE}")
+    owner, name = parts if len(parts) == 2 else (default_owner(), parts[0])
+    return HubRef(default_hub_root(), _check_part(owner, "owner", text),
+                  _check_part(name, "name", text), revision)
