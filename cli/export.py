@@ -4,6 +4,8 @@ from pathlib import Path
 
 import click
 
+from zoo.cli.options import progress
+
 
 @click.command()
 @click.argument("package_dir", type=click.Path(file_okay=False))
@@ -23,7 +25,7 @@ def export(package_dir: str, fmt: str, out: str | None, tolerance: float,
     """
     from zoo.export import export_package
 
-    click.echo(f"exporting {package_dir} to {fmt}…", err=True)
+    progress(f"exporting {package_dir} to {fmt}…")
     entry = export_package(Path(package_dir), fmt, tolerance=tolerance,
                            data=Path(data) if data else None, out=Path(out) if out else None)
     click.echo(f"{fmt}: {entry['path']} ({entry['size_bytes']:,} bytes), max abs diff vs "

@@ -9,3 +9,10 @@ out_option = click.option("--out", "out", required=True, type=click.Path(file_ok
 unsafe_option = click.option("--unsafe", is_flag=True,
                              help="Load Python code (Lambda layers) in model files: only for "
                                   "files you trust.")
+
+
+def progress(message: str) -> None:
+    """Progress on a terminal only, so scripts and CI see just results and errors."""
+    stream = click.get_text_stream("stderr")
+    if stream.isatty():
+        click.echo(message, err=True)

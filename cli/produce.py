@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from zoo.cli.options import force_option, out_option, unsafe_option
+from zoo.cli.options import force_option, out_option, progress, unsafe_option
 
 
 @click.command()
@@ -24,7 +24,7 @@ def train(recipe: str, out: str, seed: int, epochs: int, license_: str, force: b
     """
     from zoo.recipes import train_iris
 
-    click.echo(f"training {recipe} (seed {seed}, {epochs} epochs)…", err=True)
+    progress(f"training {recipe} (seed {seed}, {epochs} epochs)…")
     card = train_iris(Path(out), seed=seed, epochs=epochs, license=license_, force=force)
     accuracy = card["metrics"]["accuracy"]["value"]
     click.echo(f"{card['name']} {card['version']}: {card['layer_map']['total_params']:,} "

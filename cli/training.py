@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from zoo.cli.options import force_option, out_option
+from zoo.cli.options import force_option, out_option, progress
 
 
 @click.command()
@@ -34,8 +34,8 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
     from zoo.training import FitSettings, fit_package
 
     table = load_table(Path(data), label_column=label_column)
-    click.echo(f"fine-tuning on {len(table.y)} samples of {len(table.label_names)} classes "
-               f"for {epochs} epochs…", err=True)
+    progress(f"fine-tuning on {len(table.y)} samples of {len(table.label_names)} classes "
+             f"for {epochs} epochs…")
     card = fit_package(Path(package_dir), table, Path(out),
                        FitSettings(epochs, batch_size, learning_rate, validation_split, seed),
                        force=force)
