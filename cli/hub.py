@@ -76,7 +76,8 @@ def format_card(card: dict, where: str) -> str:
                          f"seed {phase['seed']}")
     rows = [[layer["index"], layer["name"], layer["class"],
              "" if layer["output_shape"] is None else tuple(layer["output_shape"]),
-             f"{layer['params']:,}", "trainable" if layer["trainable"] else "frozen",
+             f"{layer['params']:,}",
+             "-" if layer["stage"] == "input" else "trainable" if layer["trainable"] else "frozen",
              layer["stage"]] for layer in layer_map["layers"]]
     lines += ["", format_table(["#", "layer", "class", "output", "params", "state", "stage"],
                                rows), ""]
