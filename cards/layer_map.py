@@ -80,8 +80,23 @@ def _cut_indices(names: list[str], inbound: dict[str, list[str]],
     return cuts
 
 
-def build_layer_map(model: Any, stages: dict[str, str] | None = None) -> LayerMap:
-    """The card's layer map for a built Keras model (top-level layers only)."""
+def _stage_ends(cuts: list[dict]) -> list[dict]:
+    """For feature maps, keep the last cut point before the resolution drops (a stage
+    end, like timm's feature_info); cut points without a spatial size all stay."""
+    kept = []
+    for i, cut in enumerate(cuts):
+        later = [c for c in cuts[i + 1:] if c["reduction"] is not None]
+        if cut["reduction"] is None or not later or later[0]["reduction"] > cut["reduction"]:
+            kept.append(cut)
+    return kept
+
+
+def build_layer_map(model: Any, stages: dict[str, str] | None = None,
+                    cut_names: tuple[str, ...] | None = None) -> LayerMap:
+    """The card's layer map for a built Keras model (top-level layers only).
+
+    Cut points are the named stage layers when given (a registry's), else found
+    in the graph: layers whose output alone feeds the rest, at stage ends."""
     stages = stages or {}
     inbound, outputs = model_graph(model)
     input_shape = [None if d is None else int(d) for d in model.inputs[0].shape]
@@ -99,12 +114,16 @@ def build_layer_map(model: Any, stages: dict[str, str] | None = None) -> LayerMa
             "inbound": inbound.get(layer.name, []),
         })
     names = [entry["name"] for entry in layers]
+    indices = [names.index(n) for n in cut_names if n in names] if cut_names \
+        else _cut_indices(names, inbound, outputs)
     cut_points = []
-    for i in _cut_indices(names, inbound, outputs):
+    for i in indices:
         shape = layers[i]["output_shape"]
         cut_points.append({"name": names[i], "index": i,
                            "channels": shape[-1] if shape else None,
                            "reduction": _reduction(input_shape, shape)})
+    if not cut_names:
+        cut_points = _stage_ends(cut_points)
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     total = int(model.count_params())
     return {"layers": layers, "cut_points": cut_points, "total_params": total,

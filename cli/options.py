@@ -16,3 +16,7 @@ def progress(message: str) -> None:
     stream = click.get_text_stream("stderr")
     if stream.isatty():
         click.echo(message, err=True)
+
+
+size_option = click.option("--input-size", help="Input size HxW or HxWxC, e.g. 96x96 or "
+                                                "28x28x1.")

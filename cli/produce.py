@@ -1,42 +1,68 @@
-"""Producer commands: train a base network, pack any Keras model."""
+"""Producer commands: train a base network, pack any Keras model or architecture."""
 
 from pathlib import Path
 
 import click
 
-from zoo.cli.options import force_option, out_option, progress, unsafe_option
+from zoo.cli.options import force_option, out_option, progress, size_option, unsafe_option
 
 
 @click.command()
-@click.argument("recipe", type=click.Choice(["iris"]))
+@click.argument("recipe", type=click.Choice(["iris", "cnn"]))
 @out_option
+@click.option("--data", type=click.Path(), help="cnn: training images (NPZ, CSV or an image "
+              "folder), e.g. from 'zoo data mnist5k --classes 0-4 --split train'.")
+@click.option("--test", "test_data", type=click.Path(),
+              help="cnn: held-out images for the card's accuracy.")
 @click.option("--seed", default=0, show_default=True, help="Random seed (fixed for a "
               "reproducible network).")
-@click.option("--epochs", default=150, show_default=True, type=click.IntRange(1))
+@click.option("--epochs", type=click.IntRange(1), help="Default: 150 (iris), 8 (cnn).")
 @click.option("--license", "license_", default="Apache-2.0", show_default=True,
               help="SPDX license of the trained network.")
 @force_option
-def train(recipe: str, out: str, seed: int, epochs: int, license_: str, force: bool) -> None:
+def train(recipe: str, out: str, data: str | None, test_data: str | None, seed: int,
+          epochs: int | None, license_: str, force: bool) -> None:
     """Train one of the zoo's base networks and package it.
 
     \b
-    Example:  zoo train iris --out iris-pkg
-    """
-    from zoo.recipes import train_iris
+    iris  Heaton's 4-50-25-3 dense network on scikit-learn's iris.
+    cnn   a small CNN feature extractor (conv/BN/ReLU blocks) on your images.
 
-    progress(f"training {recipe} (seed {seed}, {epochs} epochs)…")
-    card = train_iris(Path(out), seed=seed, epochs=epochs, license=license_, force=force)
-    accuracy = card["metrics"]["accuracy"]["value"]
+    \b
+    Examples:  zoo train iris --out iris-pkg
+               zoo data mnist5k --classes 0-4 --split train --out src.npz
+               zoo train cnn --data src.npz --out cnn-pkg
+    """
+    from zoo.errors import ZooError
+
+    progress(f"training {recipe} (seed {seed})…")
+    if recipe == "iris":
+        from zoo.recipes import IRIS_EPOCHS, train_iris
+
+        card = train_iris(Path(out), seed=seed, epochs=epochs or IRIS_EPOCHS,
+                          license=license_, force=force)
+    else:
+        if not data:
+            raise ZooError("zoo train cnn needs --data (e.g. 'zoo data mnist5k --classes 0-4 "
+                           "--split train --out src.npz')")
+        from zoo.datasets import load_table
+        from zoo.recipes import train_cnn
+
+        card = train_cnn(load_table(Path(data)), Path(out),
+                         test=load_table(Path(test_data)) if test_data else None, seed=seed,
+                         epochs=epochs or 8, license=license_, force=force)
+    metric = card["metrics"]["accuracy"]
     click.echo(f"{card['name']} {card['version']}: {card['layer_map']['total_params']:,} "
-               f"parameters, held-out accuracy {accuracy:.4f} -> {out}")
+               f"parameters, {metric['split']} accuracy {metric['value']:.4f} -> {out}")
 
 
 @click.command()
-@click.argument("model_file", type=click.Path(dir_okay=False))
-@click.option("--name", required=True, help="Package name, e.g. 'my-cnn'.")
-@click.option("--license", "license_", required=True,
+@click.argument("model")
+@click.option("--name", help="Package name, e.g. 'my-cnn' (default for keras:NAME: the "
+              "architecture).")
+@click.option("--license", "license_",
               help="SPDX id or expression (e.g. 'MIT'), or 'other' with --license-name "
-                   "and --license-link.")
+                   "and --license-link. Required for a model file.")
 @click.option("--license-name", help="Name of a license that has no SPDX id.")
 @click.option("--license-link", help="URL or file of that license's text.")
 @click.option("--author", "authors", multiple=True, help="Author (repeatable).")
@@ -45,33 +71,62 @@ def train(recipe: str, out: str, seed: int, epochs: int, license_: str, force: b
               show_default=True)
 @click.option("--training-data", default="unknown", show_default=True,
               help="Name of the data the network was trained on.")
-@click.option("--scaling", default="none", show_default=True,
-              help="How inputs are scaled before the model, as free text.")
-@click.option("--labels", help="Comma-separated class names of the output.")
+@click.option("--weights", default="none", show_default=True,
+              help="keras:NAME only: 'imagenet' (downloads), 'none' (random) or a local "
+                   ".weights.h5 / .keras file.")
+@click.option("--preprocess", default="none", show_default=True,
+              type=click.Choice(["none", "unit", "tf", "torch", "caffe"]),
+              help="Model file only: the input scaling it expects; it is built into the "
+                   "packaged model, which then takes raw 0-255 pixels.")
+@size_option
+@click.option("--labels", help="Class names of the output: a file (one per line) or a "
+              "comma-separated list.")
 @out_option
 @unsafe_option
 @force_option
-def pack(model_file: str, name: str, license_: str, license_name: str | None,
+def pack(model: str, name: str | None, license_: str | None, license_name: str | None,
          license_link: str | None, authors: tuple[str, ...], version: str, intended_use: str,
-         training_data: str, scaling: str, labels: str | None, out: str, unsafe: bool,
-         force: bool) -> None:
-    """Package any Keras 3 model file (.keras) with its card.
+         training_data: str, weights: str, preprocess: str, input_size: str | None,
+         labels: str | None, out: str, unsafe: bool, force: bool) -> None:
+    """Package a Keras 3 model file (.keras), or a Keras Applications architecture.
+
+    MODEL is a .keras file, or keras:NAME for MobileNetV2, VGG16, EfficientNetB0,
+    InceptionV3 or ResNet50 (without the classifier top, preprocessing built in).
 
     \b
-    Example:  zoo pack my_model.keras --name my-net --license MIT \\
-                  --author "Ada Lovelace" --out my-net-pkg
+    Examples:  zoo pack my_model.keras --name my-net --license MIT \\
+                   --preprocess torch --input-size 224x224 --out my-net-pkg
+               zoo pack keras:MobileNetV2 --weights none --input-size 96x96 --out mnv2
     """
-    from zoo.pack import pack_file
+    from zoo.errors import ZooError
+    from zoo.pack import pack_application, pack_file, read_labels
+    from zoo.rebuild import parse_size
 
-    card = pack_file(Path(model_file), Path(out), unsafe=unsafe, scaling=scaling,
-                     label_names=[s.strip() for s in labels.split(",")] if labels else None,
-                     force=force, name=name, version=version, license=license_,
-                     license_name=license_name, license_link=license_link,
-                     authors=list(authors), intended_use=intended_use,
-                     training_data={"name": training_data})
+    size = parse_size(input_size) if input_size else None
+    fields = {"version": version, "authors": list(authors) or ["Keras team"]
+              if model.startswith("keras:") else list(authors)}
+    for key, value in (("name", name), ("license", license_), ("license_name", license_name),
+                       ("license_link", license_link)):
+        if value:
+            fields[key] = value
+    if model.startswith("keras:"):
+        if preprocess != "none":
+            raise ZooError("keras:NAME brings its own preprocessing; --preprocess is for files")
+        card = pack_application(model, Path(out), weights=weights, input_size=size,
+                                force=force, **fields)
+    else:
+        if not name or not license_:
+            raise ZooError("packing a model file needs --name and --license "
+                           "(e.g. --name my-net --license MIT)")
+        card = pack_file(Path(model), Path(out), unsafe=unsafe, preprocess=preprocess,
+                         input_size=size, label_names=read_labels(labels), force=force,
+                         intended_use=intended_use, training_data={"name": training_data},
+                         **fields)
     click.echo(f"packed {card['name']} {card['version']} "
                f"({card['layer_map']['total_params']:,} parameters, "
-               f"{len(card['layer_map']['layers'])} layers) -> {out}")
+               f"{len(card['layer_map']['layers'])} layers, cut points: "
+               f"{', '.join(c['name'] for c in card['layer_map']['cut_points']) or 'none'})"
+               f" -> {out}")
 
 
 COMMANDS = [train, pack]

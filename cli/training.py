@@ -1,4 +1,4 @@
-"""Training commands: finetune, evaluate."""
+"""Training commands: finetune, evaluate, compare."""
 
 from pathlib import Path
 
@@ -6,48 +6,66 @@ import click
 
 from zoo.cli.options import force_option, out_option, progress
 
+data_option = click.option("--data", required=True, type=click.Path(),
+                           help="CSV (label column last or --label-column), NPZ (x, y) or an "
+                                "image folder (one sub-folder per class).")
+label_column_option = click.option("--label-column",
+                                   help="CSV column holding the label (default: the last).")
+
 
 @click.command()
 @click.argument("package_dir", type=click.Path(file_okay=False))
-@click.option("--data", required=True, type=click.Path(dir_okay=False),
-              help="CSV (header; label column last or --label-column) or NPZ (x, y).")
-@click.option("--label-column", help="CSV column holding the label (default: the last).")
+@data_option
+@label_column_option
 @click.option("--epochs", default=50, show_default=True, type=click.IntRange(1))
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1))
 @click.option("--lr", "learning_rate", default=1e-2, show_default=True,
               type=click.FloatRange(0, min_open=True))
 @click.option("--validation-split", default=0.2, show_default=True,
               type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--patience", type=click.IntRange(1), help="Stop a phase after N epochs "
+              "without a better validation loss, keeping the best weights.")
+@click.option("--phase2-unfreeze-from", help="Phase 2: also train the layers from this one "
+              "on (the base's BatchNorm stays frozen).")
+@click.option("--phase2-lr", default=1e-5, show_default=True,
+              type=click.FloatRange(0, min_open=True))
+@click.option("--phase2-epochs", default=5, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True)
 @out_option
 @force_option
 def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
-             batch_size: int, learning_rate: float, validation_split: float, seed: int,
-             out: str, force: bool) -> None:
+             batch_size: int, learning_rate: float, validation_split: float,
+             patience: int | None, phase2_unfreeze_from: str | None, phase2_lr: float,
+             phase2_epochs: int, seed: int, out: str, force: bool) -> None:
     """Train the trainable layers of a package; frozen layers stay bit-identical.
 
-    \b
-    Example:  zoo finetune iris4-model --data iris4-train.csv --epochs 100 \\
-                  --out iris4-tuned
-    """
-    from zoo.datasets import load_table
-    from zoo.training import FitSettings, fit_package
+    With --phase2-unfreeze-from, a second phase unfreezes the top of the
+    network at a low learning rate. Curves go to training_curves.png.
 
-    table = load_table(Path(data), label_column=label_column)
+    \b
+    Examples:  zoo finetune iris4-model --data iris4-train.csv --epochs 100 --out tuned
+               zoo finetune effnet-head --data train.npz --epochs 10 --patience 3 \\
+                   --phase2-unfreeze-from block7a_expand_conv --phase2-lr 1e-5 \\
+                   --phase2-epochs 5 --out effnet-tuned
+    """
+    from zoo.training import FitSettings, Phase2, fit_package, load_data_for
+
+    table = load_data_for(Path(package_dir), Path(data), label_column)
+    phase2 = Phase2(phase2_unfreeze_from, phase2_lr, phase2_epochs) \
+        if phase2_unfreeze_from else None
     progress(f"fine-tuning on {len(table.y)} samples of {len(table.label_names)} classes "
-             f"for {epochs} epochs…")
+             f"for {epochs} epochs{' + phase 2' if phase2 else ''}…")
     card = fit_package(Path(package_dir), table, Path(out),
-                       FitSettings(epochs, batch_size, learning_rate, validation_split, seed),
-                       force=force)
+                       FitSettings(epochs, batch_size, learning_rate, validation_split, seed,
+                                   patience, phase2), force=force)
     click.echo(f"validation accuracy {card['metrics']['accuracy']['value']:.4f}, loss "
                f"{card['metrics']['loss']['value']:.4f} -> {out}")
 
 
 @click.command()
 @click.argument("target")
-@click.option("--data", required=True, type=click.Path(dir_okay=False),
-              help="Held-out CSV or NPZ data.")
-@click.option("--label-column", help="CSV column holding the label (default: the last).")
+@data_option
+@label_column_option
 @click.option("--record", is_flag=True, help="Write the results into the package's card "
               "(a folder only).")
 def evaluate(target: str, data: str, label_column: str | None, record: bool) -> None:
@@ -56,10 +74,8 @@ def evaluate(target: str, data: str, label_column: str | None, record: bool) -> 
     \b
     Example:  zoo evaluate iris4-tuned --data iris4-test.csv --record
     """
-    from zoo.datasets import load_table
     from zoo.errors import ZooError
-    from zoo.package import read_verified_card
-    from zoo.training import evaluate_package
+    from zoo.training import evaluate_package, load_data_for
 
     if Path(target).is_dir():
         package = Path(target)
@@ -70,9 +86,8 @@ def evaluate(target: str, data: str, label_column: str | None, record: bool) -> 
         from zoo.refs import parse_ref
 
         package = fetch(parse_ref(target)).path
-    labels = read_verified_card(package)["preprocessing"].get("label_names")
-    table = load_table(Path(data), label_column=label_column, label_names=labels)
-    result = evaluate_package(package, table, record=record)
+    result = evaluate_package(package, load_data_for(package, Path(data), label_column),
+                              record=record)
     click.echo(f"loss {result.loss:.4f}  accuracy {result.accuracy:.4f}  "
                f"({result.samples} samples)")
     width = max(len(label) for label in result.labels)
@@ -83,4 +98,37 @@ def evaluate(target: str, data: str, label_column: str | None, record: bool) -> 
         click.echo(f"recorded in {Path(target) / 'card.json'}")
 
 
-COMMANDS = [finetune, evaluate]
+@click.command()
+@click.argument("package_dir", type=click.Path(file_okay=False))
+@data_option
+@click.option("--test", "test_data", required=True, type=click.Path(),
+              help="Held-out data both models are scored on.")
+@click.option("--epochs", default=20, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1))
+@click.option("--lr", "learning_rate", default=1e-3, show_default=True,
+              type=click.FloatRange(0, min_open=True))
+@click.option("--seed", default=0, show_default=True)
+def compare(package_dir: str, data: str, test_data: str, epochs: int, batch_size: int,
+            learning_rate: float, seed: int) -> None:
+    """Transfer vs scratch: the derived package and a from-scratch CNN, same data.
+
+    Both are trained with the same settings on --data and scored on --test;
+    prints accuracy, wall time and trainable parameters of each.
+
+    \b
+    Example:  zoo compare digits-transfer --data few.npz --test test.npz --epochs 30
+    """
+    from zoo.compare import compare_with_scratch
+    from zoo.training import FitSettings, load_data_for
+
+    package = Path(package_dir)
+    rows = compare_with_scratch(package, load_data_for(package, Path(data)),
+                                load_data_for(package, Path(test_data)),
+                                FitSettings(epochs, batch_size, learning_rate, 0.2, seed))
+    click.echo(f"{'model':<10} {'accuracy':>9} {'seconds':>8} {'trainable':>10} {'total':>10}")
+    for row in rows:
+        click.echo(f"{row.name:<10} {row.accuracy:>9.4f} {row.seconds:>8.1f} "
+                   f"{row.trainable_params:>10,} {row.total_params:>10,}")
+
+
+COMMANDS = [finetune, evaluate, compare]

@@ -31,9 +31,10 @@ def test_layer_map_of_a_branched_graph_has_only_true_cut_points():
 
     layer_map = build_layer_map(branched_model())
     names = [c["name"] for c in layer_map["cut_points"]]
-    assert names == ["stem", "merge", "pool", "bn", "gap"]  # not inside the branches
-    pool = next(c for c in layer_map["cut_points"] if c["name"] == "pool")
-    assert (pool["channels"], pool["reduction"]) == (4, 2)
+    # stage ends only, never inside the branches: merge (/1), bn (/2), then gap
+    assert names == ["merge", "bn", "gap"]
+    bn = next(c for c in layer_map["cut_points"] if c["name"] == "bn")
+    assert (bn["channels"], bn["reduction"]) == (4, 2)
     merge = next(layer for layer in layer_map["layers"] if layer["name"] == "merge")
     assert merge["inbound"] == ["branch_a", "branch_b"]
     assert layer_map["non_trainable_params"] == 8  # BatchNorm moving mean and variance

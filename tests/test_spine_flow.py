@@ -58,8 +58,10 @@ def test_finetune_records_metrics_history_and_schedule(tuned_pkg: Path):
     assert len(card["history"]["loss"]) == 60
     assert card["preprocessing"]["label_names"] == \
         ["setosa", "versicolor", "virginica-long", "virginica-short"]
-    (phase,) = card["lineage"]["finetune"]
+    (run,) = card["lineage"]["finetune"]
+    (phase,) = run["phases"]
     assert phase["epochs"] == 60 and phase["learning_rate"] == 0.02
+    assert (tuned_pkg / "training_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_evaluate_prints_and_records_confusion_matrix(tuned_pkg, iris4_csv, copy_of):

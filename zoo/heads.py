@@ -1,10 +1,13 @@
 """The head spec grammar: a new top for a cut backbone, written on one line.
 
     SPEC   := ITEM ("," ITEM)*
-    ITEM   := "dense:" UNITS [":" ACTIVATION]     e.g. dense:64:relu, dense:4:softmax
-            | "dropout:" RATE                      e.g. dropout:0.2   (0 <= RATE < 1)
+    ITEM   := "dense:" UNITS [":" ACTIVATION]          dense:64:relu, dense:4:softmax
+            | "dropout:" RATE                           dropout:0.2  (0 <= RATE < 1)
+            | "conv:" FILTERS ":" KERNEL [":" ACTIVATION]   conv:32:3:relu (valid padding)
+            | "maxpool" [":" SIZE]                      maxpool, maxpool:2
+            | "gap" | "gmp" | "flatten"                 global average / max pooling, flatten
 
-Example: `dropout:0.2,dense:64:relu,dense:4:softmax`. The last item must be a
+Example: `conv:32:3:relu,flatten,dense:2:softmax`. The last item must be a
 dense layer: it is the model's output.
 """
 
@@ -14,35 +17,69 @@ from typing import Any
 from zoo.errors import ZooError
 
 ACTIVATIONS = ("linear", "relu", "gelu", "swish", "elu", "selu", "tanh", "sigmoid", "softmax")
-EXAMPLE = "e.g. 'dense:4:softmax' or 'dropout:0.2,dense:64:relu,dense:4:softmax'"
+EXAMPLE = ("e.g. 'dense:4:softmax', 'dropout:0.2,dense:64:relu,dense:4:softmax' or "
+           "'conv:32:3:relu,flatten,dense:2:softmax'")
+BARE = ("gap", "gmp", "flatten")
 
 
 @dataclass(frozen=True)
 class HeadItem:
     kind: str
     units: int = 0
+    kernel: int = 0
     activation: str = "linear"
     rate: float = 0.0
 
     def __str__(self) -> str:
         if self.kind == "dropout":
             return f"dropout:{self.rate:g}"
-        return f"dense:{self.units}:{self.activation}"
+        if self.kind == "dense":
+            return f"dense:{self.units}:{self.activation}"
+        if self.kind == "conv":
+            return f"conv:{self.units}:{self.kernel}:{self.activation}"
+        if self.kind == "maxpool":
+            return f"maxpool:{self.kernel}"
+        return self.kind
 
 
 def _bad(item: str, why: str) -> ZooError:
     return ZooError(f"bad head item '{item}': {why}; {EXAMPLE}")
 
 
+def _positive(item: str, text: str, what: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise _bad(item, f"{what} must be a whole number >= 1")
+    return int(text)
+
+
+def _activation(item: str, text: str | None) -> str:
+    activation = text or "linear"
+    if activation not in ACTIVATIONS:
+        raise _bad(item, f"unknown activation '{activation}' (one of {', '.join(ACTIVATIONS)})")
+    return activation
+
+
 def _parse_item(item: str) -> HeadItem:
     kind, *args = item.strip().split(":")
+    if kind in BARE:
+        if args:
+            raise _bad(item, f"'{kind}' takes no arguments")
+        return HeadItem(kind)
     if kind == "dense":
-        if not 1 <= len(args) <= 2 or not args[0].isdigit() or int(args[0]) < 1:
-            raise _bad(item, "expected dense:UNITS[:ACTIVATION] with UNITS >= 1")
-        activation = args[1] if len(args) == 2 else "linear"
-        if activation not in ACTIVATIONS:
-            raise _bad(item, f"unknown activation '{activation}' (one of {', '.join(ACTIVATIONS)})")
-        return HeadItem("dense", units=int(args[0]), activation=activation)
+        if not 1 <= len(args) <= 2:
+            raise _bad(item, "expected dense:UNITS[:ACTIVATION]")
+        return HeadItem("dense", units=_positive(item, args[0], "UNITS"),
+                        activation=_activation(item, args[1] if len(args) == 2 else None))
+    if kind == "conv":
+        if not 2 <= len(args) <= 3:
+            raise _bad(item, "expected conv:FILTERS:KERNEL[:ACTIVATION]")
+        return HeadItem("conv", units=_positive(item, args[0], "FILTERS"),
+                        kernel=_positive(item, args[1], "KERNEL"),
+                        activation=_activation(item, args[2] if len(args) == 3 else None))
+    if kind == "maxpool":
+        if len(args) > 1:
+            raise _bad(item, "expected maxpool[:SIZE]")
+        return HeadItem("maxpool", kernel=_positive(item, args[0], "SIZE") if args else 2)
     if kind == "dropout":
         try:
             rate = float(args[0]) if len(args) == 1 else -1.0
@@ -51,7 +88,7 @@ def _parse_item(item: str) -> HeadItem:
         if not 0 <= rate < 1:
             raise _bad(item, "expected dropout:RATE with 0 <= RATE < 1")
         return HeadItem("dropout", rate=rate)
-    raise _bad(item, f"unknown kind '{kind}' (dense or dropout)")
+    raise _bad(item, f"unknown kind '{kind}' (dense, dropout, conv, maxpool, gap, gmp, flatten)")
 
 
 def parse_head(spec: str) -> list[HeadItem]:
@@ -71,15 +108,35 @@ def head_layer_names(items: list[HeadItem]) -> list[str]:
     return [f"head_{i}_{item.kind}" for i, item in enumerate(items)]
 
 
-def build_head(features: Any, items: list[HeadItem], seed: int = 0) -> Any:
-    """Apply the head to a Keras tensor and return the output tensor."""
+def _layer(item: HeadItem, name: str, seed: int) -> Any:
     import keras
 
+    init = keras.initializers.GlorotUniform(seed)
+    if item.kind == "dense":
+        return keras.layers.Dense(item.units, activation=item.activation, name=name,
+                                  kernel_initializer=init)
+    if item.kind == "conv":
+        return keras.layers.Conv2D(item.units, item.kernel, activation=item.activation,
+                                   name=name, kernel_initializer=init)
+    if item.kind == "dropout":
+        return keras.layers.Dropout(item.rate, seed=seed, name=name)
+    if item.kind == "maxpool":
+        return keras.layers.MaxPooling2D(item.kernel, name=name)
+    return {"gap": keras.layers.GlobalAveragePooling2D, "gmp": keras.layers.GlobalMaxPooling2D,
+            "flatten": keras.layers.Flatten}[item.kind](name=name)
+
+
+def build_head(features: Any, items: list[HeadItem], seed: int = 0) -> Any:
+    """Apply the head to a Keras tensor and return the output tensor."""
     x = features
     for item, name in zip(items, head_layer_names(items)):
-        if item.kind == "dense":
-            x = keras.layers.Dense(item.units, activation=item.activation, name=name,
-                                   kernel_initializer=keras.initializers.GlorotUniform(seed))(x)
-        else:
-            x = keras.layers.Dropout(item.rate, seed=seed, name=name)(x)
+        spatial = item.kind in ("conv", "maxpool", "gap", "gmp")
+        if spatial and len(x.shape) != 4:
+            raise ZooError(f"head item '{item}' needs a 4-D feature map, but the cut layer "
+                           f"gives shape {tuple(x.shape)}; cut earlier or use dense items")
+        try:
+            x = _layer(item, name, seed)(x)
+        except ValueError as exc:
+            raise ZooError(f"head item '{item}' does not fit its input of shape "
+                           f"{tuple(x.shape)}: {str(exc).splitlines()[0][:200]}") from exc
     return x

@@ -3,9 +3,11 @@
 from pathlib import Path
 from typing import Any
 
+from zoo import preprocessing
 from zoo.cards.card import Card, new_card
 from zoo.cards.layer_map import build_layer_map
 from zoo.cards.license_policy import check_card_license
+from zoo.errors import ZooError
 from zoo.package import load_keras_file, save_model, seal, staged_package
 
 
@@ -22,11 +24,19 @@ def default_preprocessing(model: Any, scaling: str = "none",
     return pre
 
 
+def raw_pixel_scaling(mode: str) -> str:
+    """How the card describes preprocessing that the model does itself."""
+    if mode == "none":
+        return "none: the model takes its inputs as they are"
+    return f"{preprocessing.describe(mode)}; done inside the model, feed raw 0-255 pixels"
+
+
 def pack_model(model: Any, out: Path, *, force: bool = False,
-               stages: dict[str, str] | None = None, **card_fields: Any) -> Card:
+               stages: dict[str, str] | None = None, cut_names: tuple[str, ...] | None = None,
+               **card_fields: Any) -> Card:
     """Write `model` and its card as a package at `out` (atomically)."""
     card_fields.setdefault("preprocessing", default_preprocessing(model))
-    card = new_card(layer_map=build_layer_map(model, stages), **card_fields)
+    card = new_card(layer_map=build_layer_map(model, stages, cut_names), **card_fields)
     check_card_license(card)
     with staged_package(out, force=force) as staging:
         save_model(model, staging)
@@ -34,12 +44,75 @@ def pack_model(model: Any, out: Path, *, force: bool = False,
     return card
 
 
-def pack_file(model_path: Path, out: Path, *, unsafe: bool = False, scaling: str = "none",
-              label_names: list[str] | None = None, force: bool = False,
-              **card_fields: Any) -> Card:
+def with_raw_input(model: Any, mode: str, size: tuple[int, ...] | None) -> Any:
+    """The model behind a new input of `size` that applies preprocessing `mode`."""
+    import keras
+
+    from zoo.rebuild import replay
+
+    preprocessing.check_mode(mode)
+    if mode == "none" and size is None:
+        return model
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ZooError("--preprocess and --input-size need a model with one input and output")
+    shape = tuple(model.inputs[0].shape[1:])
+    if size is not None:
+        if len(shape) != 3:
+            raise ZooError(f"--input-size needs an image model (H, W, C input), not {shape}")
+        fixed = [d for d in shape[:2] if d is not None]
+        if fixed and tuple(size[:2]) != shape[:2]:
+            raise ZooError(f"the model's input is fixed at {shape[0]}x{shape[1]}; "
+                           f"--input-size {size[0]}x{size[1]} does not match")
+        shape = (*size[:2], size[2] if len(size) == 3 else shape[2])
+    pixels = keras.Input(shape, name="pixels")
+    outputs = replay(model, model.outputs[0], preprocessing.apply(pixels, mode), training=None)
+    return keras.Model(pixels, outputs, name=model.name)
+
+
+def read_labels(spec: str | None) -> list[str] | None:
+    """--labels: a file with one label per line, or a comma-separated list."""
+    if not spec:
+        return None
+    path = Path(spec)
+    if path.is_file():
+        labels = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        return [label for label in labels if label]
+    return [label.strip() for label in spec.split(",") if label.strip()]
+
+
+def pack_file(model_path: Path, out: Path, *, unsafe: bool = False, preprocess: str = "none",
+              input_size: tuple[int, ...] | None = None, label_names: list[str] | None = None,
+              force: bool = False, **card_fields: Any) -> Card:
     """Package an existing .keras file (Sequential or Functional, nested models too)."""
-    model = load_keras_file(Path(model_path), unsafe=unsafe)
+    model = with_raw_input(load_keras_file(Path(model_path), unsafe=unsafe), preprocess,
+                           input_size)
     card_fields.setdefault("training_data", {"name": "unknown"})
-    return pack_model(model, out, force=force,
-                      preprocessing=default_preprocessing(model, scaling, label_names),
+    pre = default_preprocessing(model, raw_pixel_scaling(preprocess), label_names)
+    return pack_model(model, out, force=force, preprocessing=pre, **card_fields)
+
+
+def pack_application(spec: str, out: Path, *, weights: str = "none",
+                     input_size: tuple[int, ...] | None = None, force: bool = False,
+                     **card_fields: Any) -> Card:
+    """Package a Keras Applications architecture (no classifier top) taking raw pixels."""
+    from zoo import applications
+
+    arch = applications.architecture(spec)
+    size = input_size or (arch.input_size, arch.input_size)
+    shape = (*size[:2], size[2] if len(size) == 3 else 3)
+    model = applications.build(arch, weights, shape)
+    random = weights == "none"
+    card_fields.setdefault("name", arch.name.lower())
+    card_fields.setdefault("license", arch.license if random else arch.weights_license)
+    card_fields.setdefault("description", (
+        f"Keras Applications {arch.name} without its classifier top, "
+        + ("with RANDOM weights (--weights none): for mechanics, not accuracy."
+           if random else f"with weights from {weights}.")))
+    card_fields.setdefault("intended_use", "Image feature extractor for transfer learning.")
+    card_fields.setdefault("training_data", {
+        "name": "none (random weights)" if random else "imagenet" if weights == "imagenet"
+        else f"weights file {Path(weights).name}"})
+    card_fields.setdefault("tags", ["image", "cnn", f"keras-applications-{arch.name.lower()}"])
+    pre = default_preprocessing(model, raw_pixel_scaling(arch.preprocess))
+    return pack_model(model, out, force=force, preprocessing=pre, cut_names=arch.stages,
                       **card_fields)

@@ -68,9 +68,12 @@ def pull(ref_text: str, out: Path, spec: RebuildSpec, *, allow_license: tuple[st
                **rebuilt.lineage_fields()}
     fields = derived_card_fields(snapshot, name=name, license=license, authors=authors or [])
     pre = dict(snapshot.card["preprocessing"])
+    pre["input_shape"] = [None if d is None else int(d)
+                          for d in rebuilt.model.inputs[0].shape[1:]]
     if rebuilt.head:
         pre.pop("label_names", None)  # a new head has new classes, named at fine-tuning
-    card = pack_model(rebuilt.model, Path(out), force=force, preprocessing=pre,
-                      stages={n: "head" for n in rebuilt.head_layers}, lineage=lineage,
-                      **fields)
+    stages = {**{n: "adapter" for n in rebuilt.adapter_layers},
+              **{n: "head" for n in rebuilt.head_layers}}
+    card = pack_model(rebuilt.model, Path(out), force=force, preprocessing=pre, stages=stages,
+                      lineage=lineage, **fields)
     return PullResult(snapshot, Path(out), card, warnings)

@@ -1,18 +1,22 @@
-"""Model surgery: cut a backbone, freeze its lower layers, add a new head.
+"""Model surgery: cut a backbone, adapt its input, freeze layers, add a new head.
 
-The one builder that owns cut, freeze, BatchNorm policy and head (like timm's
-`build_model_with_cfg`). The kept part is the functional subgraph from the
-model's inputs to the cut layer's output: weights are shared with the base,
-nothing is re-implemented by hand, so branched graphs cut the same way.
+The one builder that owns cut, input adaptation, freeze, BatchNorm policy and
+head (like timm's `build_model_with_cfg`). The kept part is the functional
+subgraph from the base's inputs to the cut layer's output, replayed on the new
+input with `training=False`: the same layer objects (weights shared, nothing
+re-implemented by hand), so branched graphs cut the same way, and the base's
+BatchNorm layers always run in inference mode.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from zoo.cards.layer_map import LayerMap, resolve_layer
-from zoo.errors import ZooError
+from zoo.errors import LayerNotFound, ZooError
 from zoo.freezing import BATCHNORM_POLICY, apply_freeze
 from zoo.heads import build_head, head_layer_names, head_to_string, parse_head
+
+RANGE_HELP = "a layer range is A:B, A: or :B, by name or index (e.g. 'block3_conv2:')"
 
 
 @dataclass(frozen=True)
@@ -20,12 +24,15 @@ class RebuildSpec:
     cut_at: str | None = None
     drop_top: int | None = None
     freeze_until: str | None = None
+    unfreeze_from: str | None = None
+    freeze: tuple[str, ...] = field(default_factory=tuple)
+    trainable: tuple[str, ...] = field(default_factory=tuple)
     head: str | None = None
+    input_size: tuple[int, ...] | None = None
 
     @property
     def is_empty(self) -> bool:
-        return self.cut_at is None and self.drop_top is None and self.freeze_until is None \
-            and self.head is None
+        return self == RebuildSpec()
 
 
 @dataclass(frozen=True)
@@ -35,10 +42,19 @@ class Rebuilt:
     frozen_layers: list[str]
     head: str | None
     head_layers: list[str]
+    adapter_layers: list[str]
 
     def lineage_fields(self) -> dict:
         return {"cut_layer": self.cut_layer, "frozen_layers": self.frozen_layers,
                 "batchnorm_policy": BATCHNORM_POLICY, "head": self.head}
+
+
+def parse_size(text: str) -> tuple[int, ...]:
+    """'96x96' or '28x28x1' → a tuple of positive ints."""
+    parts = text.lower().split("x")
+    if len(parts) not in (2, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ZooError(f"bad size '{text}': expected HxW or HxWxC, e.g. 96x96 or 28x28x1")
+    return tuple(int(p) for p in parts)
 
 
 def _cut_layer(layer_map: LayerMap, spec: RebuildSpec) -> dict:
@@ -58,25 +74,106 @@ def _cut_layer(layer_map: LayerMap, spec: RebuildSpec) -> dict:
     return layers[-1]
 
 
+def replay(base: Any, target: Any, x: Any, training: bool | None = False) -> Any:
+    """Call the base's layers, from its inputs to the tensor `target`, on the new
+    tensor `x`: the same layer objects (shared weights) in a flat graph."""
+    import keras
+
+    sub = keras.Model(base.inputs, target)
+    return sub.call(x if len(base.inputs) > 1 else [x], training=training)
+
+
+def adapt_input(base: Any, size: tuple[int, ...] | None) -> tuple[Any, Any, list[str]]:
+    """A new input of `size` (HxW[xC]) resized (and gray→RGB) to what the base takes."""
+    import keras
+
+    want = tuple(base.inputs[0].shape[1:])
+    name = base.inputs[0].name if hasattr(base.inputs[0], "name") else "pixels"
+    if size is None:
+        pixels = keras.Input(want, name=name)
+        return pixels, pixels, []
+    if len(base.inputs) > 1 or len(want) != 3 or None in want[:2]:
+        raise ZooError(f"--input-size needs a base with one fixed-size image input, "
+                       f"not {want}")
+    shape = (*size[:2], size[2] if len(size) == 3 else want[2])
+    pixels = keras.Input(shape, name=name)
+    x, adapters = pixels, []
+    if shape[:2] != want[:2]:
+        x = keras.layers.Resizing(*want[:2], name="input_resize")(x)
+        adapters.append("input_resize")
+    if shape[2] != want[2]:
+        if shape[2] != 1 or want[2] != 3:
+            raise ZooError(f"cannot adapt {shape[2]} input channels to {want[2]}")
+        x = keras.layers.Concatenate(name="input_gray_to_rgb")([x, x, x])
+        adapters.append("input_gray_to_rgb")
+    return pixels, x, adapters
+
+
+def _endpoint(text: str, names: list[str], base_map: LayerMap, option: str) -> int:
+    """A range end by name (base or head layer) or by base index → an index in `names`."""
+    if text.lstrip("-").isdigit():
+        text = resolve_layer(base_map, text, option=option)["name"]
+    if text not in names:
+        resolve_layer({"layers": [{"name": n} for n in names]}, text, option=option)
+        raise LayerNotFound(f"{option}: layer '{text}' is not in the rebuilt model "
+                            "(it is above the cut)")
+    return names.index(text)
+
+
+def _range(text: str, names: list[str], base_map: LayerMap, option: str) -> range:
+    if ":" not in text:
+        index = _endpoint(text, names, base_map, option)
+        return range(index, index + 1)
+    start, _, stop = text.partition(":")
+    if ":" in stop:
+        raise ZooError(f"{option} '{text}': {RANGE_HELP}")
+    first = _endpoint(start, names, base_map, option) if start else 0
+    last = _endpoint(stop, names, base_map, option) if stop else len(names) - 1
+    if last < first:
+        raise ZooError(f"{option} '{text}': the range is empty ({names[last]} comes before "
+                       f"{names[first]})")
+    return range(first, last + 1)
+
+
+def frozen_set(names: list[str], base_map: LayerMap, spec: RebuildSpec) -> set[str]:
+    """Apply the freeze options in a fixed order: freeze-until, freeze ranges,
+    unfreeze-from, trainable ranges."""
+    frozen: set[str] = set()
+    if spec.freeze_until is not None:
+        frozen |= set(names[: _endpoint(spec.freeze_until, names, base_map,
+                                         "--freeze-until") + 1])
+    for text in spec.freeze:
+        frozen |= {names[i] for i in _range(text, names, base_map, "--freeze")}
+    if spec.unfreeze_from is not None:
+        frozen -= set(names[_endpoint(spec.unfreeze_from, names, base_map,
+                                      "--unfreeze-from"):])
+    for text in spec.trainable:
+        frozen -= {names[i] for i in _range(text, names, base_map, "--trainable")}
+    return frozen
+
+
 def rebuild(base: Any, layer_map: LayerMap, spec: RebuildSpec, seed: int = 0) -> Rebuilt:
-    """A new model: `base` cut at a layer, frozen up to a layer, with a new head."""
+    """A new model: `base` cut at a layer, its input adapted, with a new head, frozen
+    as the spec says."""
     import keras
 
     cut = _cut_layer(layer_map, spec)
     if len(base.outputs) != 1 and cut is layer_map["layers"][-1]:
         raise ZooError("the base has several outputs; choose one with --cut-at")
-    frozen: set[str] = set()
     if spec.freeze_until is not None:
         last = resolve_layer(layer_map, spec.freeze_until, option="--freeze-until")
-        if last["index"] > cut["index"]:
+        if last["stage"] != "head" and last["index"] > cut["index"]:
             raise ZooError(f"--freeze-until {last['name']} (#{last['index']}) is above the cut "
                            f"at {cut['name']} (#{cut['index']}), so it would be removed")
-        frozen = {layer["name"] for layer in layer_map["layers"][: last["index"] + 1]}
-    features = base.get_layer(cut["name"]).output
+    pixels, x, adapters = adapt_input(base, spec.input_size)
+    features = replay(base, base.get_layer(cut["name"]).output, x)
     items = parse_head(spec.head) if spec.head is not None else []
     outputs = build_head(features, items, seed=seed) if items else features
-    inputs = base.inputs[0] if len(base.inputs) == 1 else base.inputs
-    model = keras.Model(inputs, outputs, name=f"{base.name}_derived")
-    return Rebuilt(model=model, cut_layer=cut["name"], frozen_layers=apply_freeze(model, frozen),
+    model = keras.Model(pixels, outputs, name=f"{base.name}_derived")
+    names = [layer.name for layer in model.layers]
+    base_layers = {layer["name"] for layer in layer_map["layers"]}
+    frozen = frozen_set(names, layer_map, spec)
+    return Rebuilt(model=model, cut_layer=cut["name"],
+                   frozen_layers=apply_freeze(model, frozen, base_layers),
                    head=head_to_string(items) if items else None,
-                   head_layers=head_layer_names(items))
+                   head_layers=head_layer_names(items), adapter_layers=adapters)

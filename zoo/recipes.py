@@ -1,10 +1,13 @@
 """Recipes for the zoo's own base networks, trained from data that ships in packages."""
 
 from pathlib import Path
+from typing import Any
 
+from zoo import preprocessing
 from zoo.cards.card import Card
-from zoo.datasets import builtin, split
-from zoo.pack import default_preprocessing, pack_model
+from zoo.datasets import Table, builtin, split
+from zoo.errors import DataError
+from zoo.pack import default_preprocessing, pack_model, raw_pixel_scaling
 
 IRIS_EPOCHS = 150
 
@@ -44,3 +47,63 @@ def train_iris(out: Path, *, seed: int = 0, epochs: int = IRIS_EPOCHS,
         preprocessing=default_preprocessing(model, "none (raw measurements in cm)",
                                             data.label_names, data.feature_names),
         tags=["tabular", "iris"])
+
+
+CNN_FILTERS = (16, 32, 64)
+
+
+def build_cnn(input_shape: tuple[int, ...], classes: int, preprocess: str = "unit") -> Any:
+    """A small CNN feature extractor with stable stage names: blockN_conv / _bn / _relu /
+    _pool, then gap, dropout and the classifier. Takes raw 0-255 pixels."""
+    import keras
+
+    pixels = keras.Input(input_shape, name="pixels")
+    x = preprocessing.apply(pixels, preprocess)
+    for block, filters in enumerate(CNN_FILTERS, start=1):
+        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
+                                name=f"block{block}_conv")(x)
+        x = keras.layers.BatchNormalization(name=f"block{block}_bn")(x)
+        x = keras.layers.ReLU(name=f"block{block}_relu")(x)
+        if block < len(CNN_FILTERS):
+            x = keras.layers.MaxPooling2D(name=f"block{block}_pool")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = keras.layers.Dropout(0.2, name="dropout")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="predictions")(x)
+    return keras.Model(pixels, outputs, name="cnn")
+
+
+def train_cnn(train: Table, out: Path, *, test: Table | None = None, seed: int = 0,
+              epochs: int = 8, license: str = "Apache-2.0",
+              authors: tuple[str, ...] = ("backbone-zoo",), force: bool = False) -> Card:
+    """Train the small CNN on an image table and package it as a base network."""
+    import keras
+
+    from zoo.training import split_validation, verbosity
+
+    if train.x.ndim != 4:
+        raise DataError(f"{train.name}: the CNN needs images (N, H, W, C), got samples of "
+                        f"shape {tuple(train.x.shape[1:])}")
+    keras.utils.set_random_seed(seed)
+    model = build_cnn(tuple(int(d) for d in train.x.shape[1:]), len(train.label_names))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x_train, x_val, y_train, y_val = split_validation(train, 0.15, seed)
+    model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs, batch_size=64,
+              verbose=verbosity())
+    held_out = test or Table(f"{train.name}-validation", x_val, y_val, train.label_names, [], "")
+    loss, accuracy = model.evaluate(held_out.x, held_out.y, verbose=0)
+    metric = {"split": "test" if test else "validation", "dataset": held_out.name,
+              "samples": int(len(held_out.y))}
+    return pack_model(
+        model, out, force=force,
+        name="cnn", version="1.0.0", license=license, authors=list(authors),
+        description=f"A small CNN feature extractor ({len(CNN_FILTERS)} conv/BN/ReLU blocks) "
+                    f"trained on {train.name}.",
+        intended_use="Base network for small grayscale image tasks (digits-like inputs).",
+        training_data={"name": train.name, "samples": int(len(train.y)), "sha256": train.sha256,
+                       **({"source": train.source} if train.source else {}),
+                       **({"license": train.license} if train.license else {})},
+        metrics={"accuracy": {"value": float(accuracy), **metric},
+                 "loss": {"value": float(loss), **metric}},
+        preprocessing=default_preprocessing(model, raw_pixel_scaling("unit"), train.label_names),
+        tags=["image", "cnn"])

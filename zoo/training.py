@@ -1,25 +1,36 @@
 """Training the trainable part of a package, and evaluating one.
 
-`fit_package` compiles with a loss chosen from the output layer, trains with a
-validation split and a fixed seed, and writes a new sealed package whose card
-records the metrics, the history and the schedule in its lineage. Frozen layers
-stay bit-identical: they are excluded from the optimizer by `trainable=False`.
+`fit_package` trains with a validation split, a fixed seed and optional early
+stopping (the best weights are kept), in one or two phases: phase 1 trains
+what the package leaves trainable; phase 2 unfreezes the layers from a given
+one on (the base's BatchNorm stays frozen, see `zoo.freezing`) at a lower
+learning rate. Frozen layers stay bit-identical: `trainable=False` keeps them
+out of the optimizer. The new package's card records metrics, the history of
+both phases, the schedule in its lineage, and a PNG of the curves.
 """
 
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zoo.cards.card import Card
-from zoo.cards.layer_map import build_layer_map
-from zoo.datasets import Table
+from zoo.cards.layer_map import build_layer_map, resolve_layer
+from zoo.curves import CURVES_FILE, plot_history
+from zoo.datasets import Table, fit_to_input, load_table
 from zoo.errors import DataError, ZooError
-from zoo.freezing import apply_freeze
+from zoo.freezing import apply_freeze, frozen_layer_names
 from zoo.package import load_model, read_verified_card, save_model, seal, staged_package, \
     updated_package
+
+
+@dataclass(frozen=True)
+class Phase2:
+    unfreeze_from: str
+    learning_rate: float = 1e-5
+    epochs: int = 5
 
 
 @dataclass(frozen=True)
@@ -29,14 +40,25 @@ class FitSettings:
     learning_rate: float = 1e-2
     validation_split: float = 0.2
     seed: int = 0
+    patience: int | None = None
+    phase2: Phase2 | None = None
 
 
-def _check_fit(model: Any, table: Table) -> int:
+def load_data_for(package_dir: Path, path: Path, label_column: str | None = None) -> Table:
+    """Data read the way the package expects it: its label names, its input shape."""
+    card = read_verified_card(package_dir)
+    shape = tuple(card["preprocessing"]["input_shape"])
+    table = load_table(Path(path), label_column=label_column,
+                       label_names=card["preprocessing"].get("label_names"), image_shape=shape)
+    return fit_to_input(table, shape)
+
+
+def check_fit(model: Any, table: Table) -> int:
     """The number of classes; refuse data that does not fit the model."""
     want = tuple(model.inputs[0].shape[1:])
-    if tuple(table.x.shape[1:]) != want:
-        raise DataError(f"{table.name}: each sample has shape {tuple(table.x.shape[1:])}, "
-                        f"the model takes {want}")
+    got = tuple(table.x.shape[1:])
+    if len(got) != len(want) or any(w is not None and w != g for w, g in zip(want, got)):
+        raise DataError(f"{table.name}: each sample has shape {got}, the model takes {want}")
     classes = int(model.outputs[0].shape[-1])
     if len(table.label_names) > classes:
         raise DataError(f"{table.name}: {len(table.label_names)} classes "
@@ -44,18 +66,18 @@ def _check_fit(model: Any, table: Table) -> int:
     return classes
 
 
-def _compile(model: Any, learning_rate: float) -> None:
+def compile_model(model: Any, learning_rate: float) -> None:
     import keras
 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
-def _verbosity() -> int:
+def verbosity() -> int:
     return 1 if sys.stderr.isatty() else 0
 
 
-def _split(table: Table, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
+def split_validation(table: Table, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
     from sklearn.model_selection import train_test_split
 
     if not 0 < fraction < 1:
@@ -66,47 +88,88 @@ def _split(table: Table, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
                             stratify=stratify)
 
 
+def fit(model: Any, data: tuple[np.ndarray, ...], epochs: int, learning_rate: float,
+        settings: FitSettings) -> dict[str, list[float]]:
+    """One training phase; with patience, stop early and keep the best weights."""
+    import keras
+
+    x_train, x_val, y_train, y_val = data
+    compile_model(model, learning_rate)
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience,
+                                               restore_best_weights=True)] \
+        if settings.patience else []
+    history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs,
+                        batch_size=settings.batch_size, shuffle=True, callbacks=callbacks,
+                        verbose=verbosity())
+    return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+def unfreeze_from(model: Any, layer_map: dict, layer: str) -> list[str]:
+    """Phase 2: make the layers from `layer` on trainable (base BatchNorm excepted)."""
+    names = [entry.name for entry in model.layers]
+    start = names.index(resolve_layer(layer_map, layer, option="--phase2-unfreeze-from")["name"])
+    frozen = set(frozen_layer_names(model)) - set(names[start:])
+    base = {entry["name"] for entry in layer_map["layers"] if entry["stage"] == "base"}
+    return apply_freeze(model, frozen, base)
+
+
 def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSettings,
                 force: bool = False) -> Card:
     import keras
 
     card = read_verified_card(package_dir)
     model = load_model(package_dir)
-    _check_fit(model, table)
-    frozen = {name for name in card["lineage"].get("frozen_layers", [])} if card.get(
-        "lineage") else {layer["name"] for layer in card["layer_map"]["layers"]
-                         if not layer["trainable"] and layer["stage"] != "input"}
-    apply_freeze(model, frozen)
+    check_fit(model, table)
+    if settings.phase2:  # resolve the layer before spending time on phase 1
+        resolve_layer(card["layer_map"], settings.phase2.unfreeze_from,
+                      option="--phase2-unfreeze-from")
     keras.utils.set_random_seed(settings.seed)
-    x_train, x_val, y_train, y_val = _split(table, settings.validation_split, settings.seed)
-    _compile(model, settings.learning_rate)
-    history = model.fit(x_train, y_train, validation_data=(x_val, y_val),
-                        epochs=settings.epochs, batch_size=settings.batch_size,
-                        shuffle=True, verbose=_verbosity())
-    val_loss, val_accuracy = model.evaluate(x_val, y_val, verbose=0)
+    data = split_validation(table, settings.validation_split, settings.seed)
+    history = fit(model, data, settings.epochs, settings.learning_rate, settings)
+    history["phase"] = [1.0] * len(history["loss"])
+    schedule = [{"phase": 1, "epochs_run": len(history["loss"]),
+                 "trainable_params": _trainable(model), **asdict(settings)}]
+    schedule[0].pop("phase2")
+    if settings.phase2:
+        unfreeze_from(model, card["layer_map"], settings.phase2.unfreeze_from)
+        second = fit(model, data, settings.phase2.epochs, settings.phase2.learning_rate, settings)
+        for key, values in second.items():
+            history.setdefault(key, []).extend(values)
+        history["phase"] += [2.0] * len(second["loss"])
+        schedule.append({"phase": 2, "epochs_run": len(second["loss"]),
+                         "trainable_params": _trainable(model), **asdict(settings.phase2)})
+    val_loss, val_accuracy = model.evaluate(data[1], data[3], verbose=0)
+    _record_training(card, model, table, history, schedule, float(val_loss),
+                     float(val_accuracy), int(len(data[3])))
+    with staged_package(out, force=force) as staging:
+        save_model(model, staging)
+        plot_history(history, staging / CURVES_FILE, f"{card['name']} on {table.name}")
+        seal(staging, card)
+    return card
+
+
+def _trainable(model: Any) -> int:
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def _record_training(card: Card, model: Any, table: Table, history: dict, schedule: list,
+                     val_loss: float, val_accuracy: float, val_samples: int) -> None:
+    metric = {"split": "validation", "dataset": table.name, "samples": val_samples}
+    card["metrics"] = {"accuracy": {"value": val_accuracy, **metric},
+                       "loss": {"value": val_loss, **metric}}
     card["preprocessing"]["label_names"] = table.label_names
-    card["metrics"] = {
-        "accuracy": {"value": float(val_accuracy), "split": "validation", "dataset": table.name,
-                     "samples": int(len(y_val))},
-        "loss": {"value": float(val_loss), "split": "validation", "dataset": table.name,
-                 "samples": int(len(y_val))}}
-    card["history"] = {key: [float(v) for v in values] for key, values in history.history.items()}
+    card["history"] = history
     card["training_data"] = {"name": table.name, "sha256": table.sha256,
                              "samples": int(len(table.y)),
                              **({"source": table.source} if table.source else {})}
-    card["layer_map"] = build_layer_map(model, {layer["name"]: layer["stage"]
-                                                for layer in card["layer_map"]["layers"]})
+    card["layer_map"] = build_layer_map(model, {entry["name"]: entry["stage"]
+                                                for entry in card["layer_map"]["layers"]})
     card.pop("exports", None)  # exports of the old weights no longer describe this model
+    card.pop("confusion_matrix", None)
     if card.get("lineage") is not None:
-        card["lineage"].setdefault("finetune", []).append({
-            "epochs": settings.epochs, "batch_size": settings.batch_size,
-            "learning_rate": settings.learning_rate, "optimizer": "adam",
-            "validation_split": settings.validation_split, "seed": settings.seed,
-            "data_sha256": table.sha256})
-    with staged_package(out, force=force) as staging:
-        save_model(model, staging)
-        seal(staging, card)
-    return card
+        card["lineage"]["frozen_layers"] = frozen_layer_names(model)
+        card["lineage"].setdefault("finetune", []).append(
+            {"data_sha256": table.sha256, "phases": schedule})
 
 
 @dataclass(frozen=True)
@@ -118,25 +181,29 @@ class Evaluation:
     confusion: list[list[int]]
 
 
-def evaluate_package(package_dir: Path, table: Table, record: bool = False) -> Evaluation:
+def evaluate_model(model: Any, table: Table, labels: list[str] | None) -> Evaluation:
     from sklearn.metrics import confusion_matrix
 
-    card = read_verified_card(package_dir)
-    model = load_model(package_dir)
-    classes = _check_fit(model, table)
-    _compile(model, 1e-3)
+    classes = check_fit(model, table)
+    compile_model(model, 1e-3)
     loss, accuracy = model.evaluate(table.x, table.y, verbose=0, batch_size=256)
     predicted = np.argmax(model.predict(table.x, verbose=0, batch_size=256), axis=-1)
-    labels = card["preprocessing"].get("label_names") or [str(i) for i in range(classes)]
+    labels = labels or [str(i) for i in range(classes)]
     matrix = confusion_matrix(table.y, predicted, labels=list(range(len(labels)))).tolist()
-    result = Evaluation(float(loss), float(accuracy), int(len(table.y)), labels, matrix)
+    return Evaluation(float(loss), float(accuracy), int(len(table.y)), labels, matrix)
+
+
+def evaluate_package(package_dir: Path, table: Table, record: bool = False) -> Evaluation:
+    card = read_verified_card(package_dir)
+    result = evaluate_model(load_model(package_dir), table,
+                            card["preprocessing"].get("label_names"))
     if record:
         with updated_package(package_dir) as staging:
             for key, value in (("accuracy", result.accuracy), ("loss", result.loss)):
                 card["metrics"][f"test_{key}"] = {"value": value, "split": "test",
                                                   "dataset": table.name,
                                                   "samples": result.samples}
-            card["confusion_matrix"] = {"labels": labels, "matrix": matrix,
+            card["confusion_matrix"] = {"labels": result.labels, "matrix": result.confusion,
                                         "dataset": table.name}
             seal(staging, card)
     return result
