@@ -11,6 +11,11 @@ from typing import Any
 from zoo.errors import LayerNotFound
 
 LayerMap = dict[str, Any]
+# Where a cut makes no sense: inside a new head or an input adapter, or right
+# after a layer that only regularizes training.
+NOT_CUT_STAGES = frozenset({"head", "adapter", "input"})
+NOT_CUT_CLASSES = frozenset({"Dropout", "SpatialDropout2D", "GaussianNoise",
+                             "GaussianDropout", "ActivityRegularization"})
 
 
 def _keras_histories(node: Any) -> list[str]:
@@ -59,7 +64,7 @@ def _reduction(input_shape: list | None, shape: list | None) -> int | None:
 
 
 def _cut_indices(names: list[str], inbound: dict[str, list[str]],
-                 outputs: set[str]) -> list[int]:
+                 outputs: set[str], skip: set[str]) -> list[int]:
     """Indices whose output is the only tensor still needed after them."""
     position = {name: i for i, name in enumerate(names)}
     last_use: dict[str, int] = {}
@@ -71,7 +76,7 @@ def _cut_indices(names: list[str], inbound: dict[str, list[str]],
         last_use[name] = end
     cuts = []
     for i, name in enumerate(names):
-        if name in outputs or not inbound.get(name):
+        if name in outputs or not inbound.get(name) or name in skip:
             continue
         live = {src for src, last in last_use.items()
                 if last > i and position.get(src, -1) <= i}
@@ -115,7 +120,9 @@ def build_layer_map(model: Any, stages: dict[str, str] | None = None,
         })
     names = [entry["name"] for entry in layers]
     indices = [names.index(n) for n in cut_names if n in names] if cut_names \
-        else _cut_indices(names, inbound, outputs)
+        else _cut_indices(names, inbound, outputs, skip={
+            entry["name"] for entry in layers
+            if entry["stage"] in NOT_CUT_STAGES or entry["class"] in NOT_CUT_CLASSES})
     cut_points = []
     for i in indices:
         shape = layers[i]["output_shape"]

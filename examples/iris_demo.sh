@@ -2,12 +2,7 @@
 # Heaton's iris transfer example, end to end, on the default hub ($ZOO_HOME):
 # train 4-50-25-3 → publish → pull with the top dropped, 50-25 frozen and a new
 # 4-class softmax → fine-tune on four classes → evaluate → export SavedModel and ONNX.
-set -euo pipefail
-work=${1:-demo}
-mkdir -p "$work"
-cd "$work"
-
-step() { printf '\n== %s\n' "$*"; }
+source "$(dirname "$0")/common.sh"
 
 step "producer: train the 4-50-25-3 iris network and package it"
 zoo train iris --out iris-pkg --force

@@ -95,4 +95,4 @@ def build(arch: Architecture, weights: str, input_shape: tuple[int, int, int]) -
         raise
     if weights not in ("imagenet", "none"):
         _load_weights(model, Path(weights))
-    return model
+    return keras.Model(pixels, model.outputs[0], name=model.name)  # one tensor in, one out

@@ -62,7 +62,7 @@ def build_cnn(input_shape: tuple[int, ...], classes: int, preprocess: str = "uni
     for block, filters in enumerate(CNN_FILTERS, start=1):
         x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
                                 name=f"block{block}_conv")(x)
-        x = keras.layers.BatchNormalization(name=f"block{block}_bn")(x)
+        x = keras.layers.BatchNormalization(momentum=0.9, name=f"block{block}_bn")(x)
         x = keras.layers.ReLU(name=f"block{block}_relu")(x)
         if block < len(CNN_FILTERS):
             x = keras.layers.MaxPooling2D(name=f"block{block}_pool")(x)
