@@ -82,8 +82,14 @@ def split_validation(table: Table, fraction: float, seed: int) -> tuple[np.ndarr
 
     if not 0 < fraction < 1:
         raise ZooError("--validation-split must be between 0 and 1")
-    counts = np.bincount(table.y)
-    stratify = table.y if counts[counts > 0].min() >= 2 else None
+    samples, counts = len(table.y), np.bincount(table.y)
+    held_out = int(np.ceil(fraction * samples))
+    if samples < 2 or held_out >= samples:
+        raise DataError(f"{table.name}: {samples} sample(s) cannot be split into training "
+                        f"and validation at {fraction:g}")
+    classes = int((counts > 0).sum())
+    fits = counts[counts > 0].min() >= 2 and classes <= held_out <= samples - classes
+    stratify = table.y if fits else None  # too few samples to keep every class in both
     return train_test_split(table.x, table.y, test_size=fraction, random_state=seed,
                             stratify=stratify)
 
