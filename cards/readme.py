@@ -33,7 +33,7 @@ def front_matter(card: dict[str, Any]) -> str:
         tags=sorted({"backbone-zoo", "keras", *card.get("tags", [])}),
         datasets=[card["training_data"]["name"]],
         metrics=sorted(card["metrics"]),
-        base_model=lineage.get("base_ref"),
+        base_model=(lineage.get("base_ref") or "").removeprefix("hf://") or None,
         **hf_license_fields(card),
     )
     return "---\n" + data.to_yaml() + "\n---\n"

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import click
 
-from zoo.cli.options import force_option, out_option, size_option, unsafe_option
+from zoo.cli.options import force_option, out_option, quiet_option, show_progress, \
+    size_option, unsafe_option
 
 
 @click.command()
@@ -30,14 +31,20 @@ from zoo.cli.options import force_option, out_option, size_option, unsafe_option
 @click.option("--name", help="Name of the derived package (default: BASE-derived).")
 @click.option("--author", "authors", multiple=True, help="Author of the derived package.")
 @click.option("--seed", default=0, show_default=True, help="Seed for the new head's weights.")
+@click.option("--lock", "lock", type=click.Path(dir_okay=False),
+              help="Record ref → commit → card sha256 in this lock file (e.g. zoo.lock).")
+@click.option("--locked", is_flag=True, help="Pull exactly the commit the lock file records "
+              "(--lock, default ./zoo.lock) and refuse a card that differs.")
+@quiet_option
 @out_option
 @unsafe_option
 @force_option
 def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str | None,
          freeze: tuple[str, ...], unfreeze_from: str | None, trainable: tuple[str, ...],
          input_size: str | None, head: str | None, allow_license: tuple[str, ...], policy: str | None,
-         license_: str | None, name: str | None, authors: tuple[str, ...], seed: int, out: str,
-         unsafe: bool, force: bool) -> None:
+         license_: str | None, name: str | None, authors: tuple[str, ...], seed: int,
+         lock: str | None, locked: bool, quiet: bool, out: str, unsafe: bool,
+         force: bool) -> None:
     """Pull a verified package; with rebuild options, derive a new one from it.
 
     Every file's sha256 is checked against the card and the license against your
@@ -48,6 +55,7 @@ def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str |
 
     \b
     Examples:  zoo pull iris@v1 --out iris-copy
+               zoo pull hf://acme/iris@v1 --lock zoo.lock --out iris-copy
                zoo pull iris --drop-top 1 --freeze-until hidden2 \\
                    --head dense:4:softmax --out iris4-model
                zoo pull vgg16 --cut-at block3_pool --freeze block3_conv2: \\
@@ -55,16 +63,18 @@ def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str |
                zoo pull mobilenetv2 --cut-at out_relu --freeze-until out_relu \\
                    --input-size 32x32 --head flatten,dense:10:softmax --out mnv2-small
     """
+    from zoo.hub.hf import set_progress
     from zoo.pull import pull as pull_package
     from zoo.rebuild import RebuildSpec, parse_size
 
+    set_progress(show_progress(quiet))
     spec = RebuildSpec(cut_at=cut_at, drop_top=drop_top, freeze_until=freeze_until,
                        unfreeze_from=unfreeze_from, freeze=freeze, trainable=trainable,
                        head=head, input_size=parse_size(input_size) if input_size else None)
     result = pull_package(ref, Path(out), spec, allow_license=allow_license,
                           policy_path=Path(policy) if policy else None, license=license_,
                           name=name, authors=list(authors), unsafe=unsafe, force=force,
-                          seed=seed)
+                          seed=seed, lock=Path(lock) if lock else None, use_lock=locked)
     for warning in result.warnings:
         click.echo(f"zoo: warning: {warning}", err=True)
     layer_map = result.card["layer_map"]

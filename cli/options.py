@@ -20,3 +20,11 @@ def progress(message: str) -> None:
 
 size_option = click.option("--input-size", help="Input size HxW or HxWxC, e.g. 96x96 or "
                                                 "28x28x1.")
+
+
+quiet_option = click.option("--quiet", is_flag=True, help="No download or upload progress "
+                                                         "bars (they show on a terminal only).")
+
+
+def show_progress(quiet: bool) -> bool:
+    return not quiet and click.get_text_stream("stderr").isatty()

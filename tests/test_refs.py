@@ -31,7 +31,14 @@ def test_file_reference_with_owner_inside_an_existing_hub(tmp_path):
     assert (ref.hub_root, ref.owner, ref.name) == (tmp_path / "hub", "acme", "iris")
 
 
-@pytest.mark.parametrize("text", ["", "   ", "../etc", "a/../b", "a/b/c", "/abs", "iris@",
+def test_hf_reference_names_a_hub_repository():
+    ref = parse_ref("hf://acme/iris@v1")
+    assert (ref.scheme, ref.hub_root, ref.owner, ref.name, ref.revision) == \
+        ("hf", None, "acme", "iris", "v1")
+    assert str(ref) == "hf://acme/iris@v1"
+
+
+@pytest.mark.parametrize("text", ["hf://iris", "hf://a/b/c", "hf://acme/../x","", "   ", "../etc", "a/../b", "a/b/c", "/abs", "iris@",
                                   "iris@../x", "iris@-rf", "ir is", "owner/", ".hidden",
                                   "file:///x/../y/iris", "file://host/hub/iris",
                                   "s3://bucket/iris", "iris@v1.lock"])

@@ -25,12 +25,17 @@ def validate_package(package_dir: Path) -> Card:
 
 
 def publish(package_dir: Path, ref_text: str, tag: str | None = None,
-            move_tag: bool = False) -> tuple[HubRef, PublishResult]:
+            move_tag: bool = False, private: bool = False) -> tuple[HubRef, PublishResult]:
     ref = parse_ref(ref_text)
     if ref.revision:
         raise CardError(f"publish to '{ref.at(None)}' and name the revision with --tag "
                         f"'{ref.revision}'; a published revision is a new commit")
+    if private and ref.scheme != "hf":
+        raise CardError("--private is for hf:// repositories; a folder hub is as private as "
+                        "its folder")
     validate_package(package_dir)
-    result = open_hub(ref).publish(Path(package_dir), ref.owner, ref.name, tag=tag,
-                                   move_tag=move_tag)
+    hub = open_hub(ref)
+    options = {"private": private} if ref.scheme == "hf" else {}
+    result = hub.publish(Path(package_dir), ref.owner, ref.name, tag=tag, move_tag=move_tag,
+                         **options)
     return ref, result

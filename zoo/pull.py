@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo.cache import Snapshot, fetch
-from zoo.cards.card import Card
+from zoo.cards.card import README_FILE, Card
+from zoo.cards.hf_license import readme_license
+from zoo.lock import LOCK_FILE, check_locked, locked, record
 from zoo.cards.license_policy import LicensePolicy, card_license_expression, combine_licenses
 from zoo.package import load_model, read_verified_card, staged_package
 from zoo.pack import pack_model
@@ -45,14 +47,34 @@ def derived_card_fields(snapshot: Snapshot, *, name: str | None, license: str | 
     return fields
 
 
+def fetch_checked(ref_text: str, policy: LicensePolicy, lock: Path | None = None,
+                  use_lock: bool = False) -> tuple[Snapshot, list[str]]:
+    """Fetch a verified revision (pinned by the lock with `use_lock`), apply the
+    license policy to the card and, for the Hub, to the license its page shows."""
+    ref = parse_ref(ref_text)
+    entry = locked(lock or Path(LOCK_FILE), str(ref)) if use_lock else None
+    snapshot = fetch(ref.at(entry.revision) if entry else ref)
+    if entry:
+        check_locked(entry, str(ref), snapshot.card_sha256)
+    warnings = policy.check(snapshot.card)
+    if ref.scheme == "hf":
+        shown = readme_license((snapshot.path / README_FILE).read_text(encoding="utf-8"))
+        if shown != card_license_expression(snapshot.card):
+            warnings += policy.check({"name": f"{ref.at(None)} (its Hub page)",
+                                      "license": shown or "NONE"})
+    if lock is not None and not entry:
+        record(lock, str(ref), snapshot.revision, snapshot.card_sha256)
+    return Snapshot(ref, snapshot.revision, snapshot.path, snapshot.card,
+                    snapshot.card_sha256), warnings
+
+
 def pull(ref_text: str, out: Path, spec: RebuildSpec, *, allow_license: tuple[str, ...] = (),
          policy_path: Path | None = None, license: str | None = None, name: str | None = None,
          authors: list[str] | None = None, unsafe: bool = False, force: bool = False,
-         seed: int = 0) -> PullResult:
-    ref = parse_ref(ref_text)
+         seed: int = 0, lock: Path | None = None, use_lock: bool = False) -> PullResult:
     policy = LicensePolicy.load(policy_path or default_policy_path(), allow_license)
-    snapshot = fetch(ref)
-    warnings = policy.check(snapshot.card)
+    snapshot, warnings = fetch_checked(ref_text, policy, lock, use_lock)
+    ref = snapshot.ref
     if spec.is_empty:
         with staged_package(out, force=force) as staging:
             shutil.copytree(snapshot.path, staging, dirs_exist_ok=True)

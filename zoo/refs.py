@@ -2,6 +2,8 @@
 
     [OWNER/]NAME[@REV]                 the default hub ($ZOO_HOME/hub)
     file:///path/to/hub/[OWNER/]NAME[@REV]   another folder hub
+    hf://OWNER/NAME[@REV]              the Hugging Face Hub, or any server that speaks
+                                       its API ($HF_ENDPOINT, e.g. `zoo hub serve`)
 
 NAME and OWNER use Hugging Face's repo-name characters, so the same names work
 on the Hub; REV is a tag, a branch or a commit sha (default: main).
@@ -19,7 +21,8 @@ from zoo.paths import default_hub_root
 NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
 REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,127}$")
 HUB_MARKER = "zoo-hub.json"
-EXAMPLE = "e.g. 'iris', 'acme/iris@v1' or 'file:///srv/zoo-hub/acme/iris@main'"
+EXAMPLE = ("e.g. 'iris', 'acme/iris@v1', 'file:///srv/zoo-hub/acme/iris@main' or "
+           "'hf://acme/iris@v1'")
 
 
 def default_owner() -> str:
@@ -28,7 +31,7 @@ def default_owner() -> str:
 
 @dataclass(frozen=True)
 class HubRef:
-    hub_root: Path
+    hub_root: Path | None  # None for hf://
     owner: str
     name: str
     revision: str | None = None
@@ -39,7 +42,7 @@ class HubRef:
         return f"{self.owner}/{self.name}"
 
     def __str__(self) -> str:
-        prefix = f"file://{self.hub_root}/" if self.scheme == "file" else ""
+        prefix = {"file": f"file://{self.hub_root}/", "hf": "hf://"}.get(self.scheme, "")
         suffix = f"@{self.revision}" if self.revision else ""
         return f"{prefix}{self.repo_id}{suffix}"
 
@@ -72,11 +75,18 @@ def parse_ref(text: str) -> HubRef:
     text = (text or "").strip()
     if not text:
         raise RefError(f"empty hub reference; {EXAMPLE}")
+    if text.startswith("hf://"):
+        body, revision = _split_revision(text, text.removeprefix("hf://"))
+        parts = body.split("/")
+        if len(parts) != 2:
+            raise RefError(f"bad reference '{text}': expected hf://OWNER/NAME[@REV]; {EXAMPLE}")
+        return HubRef(None, _check_part(parts[0], "owner", text),
+                      _check_part(parts[1], "name", text), revision, "hf")
     if "://" in text:
         url = urlparse(text)
         if url.scheme != "file":
             raise RefError(f"unsupported hub scheme '{url.scheme}://' in '{text}'; "
-                           f"this version knows the default hub and file://; {EXAMPLE}")
+                           f"known: the default hub, file:// and hf://; {EXAMPLE}")
         if url.netloc not in ("", "localhost"):
             raise RefError(f"file:// references must be local paths, got host '{url.netloc}'")
         body, revision = _split_revision(text, unquote(url.path))

@@ -63,6 +63,11 @@ def stored_in_lfs(path: Path) -> bool:
     return path.suffix not in TEXT_SUFFIXES or path.stat().st_size > TEXT_LIMIT
 
 
+def lfs_attributes(paths: list[str]) -> str:
+    """The .gitattributes that marks these paths as Git LFS files."""
+    return "".join(f"{p} filter=lfs diff=lfs merge=lfs -text\n" for p in paths)
+
+
 def lfs_pointer(oid: str, size: int) -> str:
     return f"{LFS_SPEC}\noid sha256:{oid}\nsize {size}\n"
 
@@ -190,8 +195,7 @@ class FolderHub:
                 lfs_paths.append(rel.as_posix())
             else:
                 shutil.copyfile(source, target)
-        (staging / ".gitattributes").write_text(
-            "".join(f"{p} filter=lfs diff=lfs merge=lfs -text\n" for p in lfs_paths))
+        (staging / ".gitattributes").write_text(lfs_attributes(lfs_paths))
 
     def publish(self, package_dir: Path, owner: str, name: str, tag: str | None = None,
                 move_tag: bool = False, message: str | None = None) -> PublishResult:

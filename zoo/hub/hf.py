@@ -1,0 +1,126 @@
+"""The Hugging Face Hub as a hub, or any server that speaks its API (`zoo hub
+serve`, a mirror), through `huggingface_hub` only: no hand-written HTTP.
+
+`HF_ENDPOINT`, `HF_TOKEN` and `HF_HUB_OFFLINE` are read when a call is made, so
+they work however the process was started; the token is left to
+huggingface_hub and never printed or written anywhere by the zoo.
+"""
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from zoo.cards.card import read_card
+from zoo.errors import RefError, ZooError
+from zoo.hub.folder import PublishResult, lfs_attributes, stored_in_lfs
+
+MAIN = "main"
+
+
+def endpoint() -> str | None:
+    return os.environ.get("HF_ENDPOINT") or None
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def set_progress(show: bool) -> None:
+    """huggingface_hub's own tqdm bars: on for a terminal, off with --quiet or in CI."""
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+
+    (enable_progress_bars if show else disable_progress_bars)()
+
+
+def _api() -> Any:
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=endpoint())
+
+
+def _hub_error(exc: Exception, repo_id: str, revision: str | None) -> ZooError:
+    """One clear line for what huggingface_hub raised."""
+    from huggingface_hub.errors import (GatedRepoError, RepositoryNotFoundError,
+                                        RevisionNotFoundError)
+
+    where = endpoint() or "https://huggingface.co"
+    if isinstance(exc, RevisionNotFoundError):
+        return RefError(f"hf://{repo_id} has no revision '{revision}' at {where}")
+    if isinstance(exc, GatedRepoError):
+        return RefError(f"hf://{repo_id} is gated: accept its terms on the Hub and set HF_TOKEN")
+    if isinstance(exc, RepositoryNotFoundError):
+        missing = f"no repository hf://{repo_id}" if revision in (None, MAIN) else \
+            f"no repository hf://{repo_id} or no revision '{revision}' in it (servers such " \
+            "as olah answer both the same way)"
+        return RefError(f"{missing} at {where}; a private one needs HF_TOKEN")
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ZooError(f"hf://{repo_id} at {where}: {message[:300]}")
+
+
+def _hub_errors() -> tuple[type[Exception], ...]:
+    import httpx
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    return (HfHubHTTPError, OfflineModeIsEnabled, httpx.HTTPError, ValueError, OSError)
+
+
+def commit_operations(package_dir: Path) -> list[Any]:
+    """The one commit a package becomes: every file, plus a .gitattributes that marks
+    the same files as Git LFS as the folder hub does."""
+    from huggingface_hub import CommitOperationAdd
+
+    package_dir = Path(package_dir)
+    files = sorted(p for p in package_dir.rglob("*") if p.is_file())
+    lfs = [p.relative_to(package_dir).as_posix() for p in files if stored_in_lfs(p)]
+    operations = [CommitOperationAdd(path_in_repo=".gitattributes",
+                                     path_or_fileobj=lfs_attributes(lfs).encode())]
+    operations += [CommitOperationAdd(path_in_repo=p.relative_to(package_dir).as_posix(),
+                                      path_or_fileobj=str(p)) for p in files]
+    return operations
+
+
+class HfHub:
+    def resolve(self, owner: str, name: str, revision: str | None) -> str:
+        repo_id, rev = f"{owner}/{name}", revision or MAIN
+        try:
+            # olah needs the revision spelled out; the Hub accepts it too.
+            return _api().model_info(repo_id, revision=rev).sha
+        except _hub_errors() as exc:
+            raise _hub_error(exc, repo_id, rev) from exc
+
+    def download(self, owner: str, name: str, revision: str, dest: Path) -> None:
+        """Every file of a revision into `dest` (huggingface_hub's snapshot_download)."""
+        from huggingface_hub import snapshot_download
+
+        repo_id = f"{owner}/{name}"
+        try:
+            snapshot_download(repo_id, revision=revision, local_dir=dest, endpoint=endpoint())
+        except _hub_errors() as exc:
+            raise _hub_error(exc, repo_id, revision) from exc
+        shutil.rmtree(dest / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping
+        (dest / ".gitattributes").unlink(missing_ok=True)
+
+    def publish(self, package_dir: Path, owner: str, name: str, tag: str | None = None,
+                move_tag: bool = False, private: bool = False) -> PublishResult:
+        """Create the repo if needed, commit the package in one commit, tag it."""
+        repo_id = f"{owner}/{name}"
+        card = read_card(package_dir)
+        api = _api()
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            if tag:
+                tags = {ref.name: ref.target_commit for ref in api.list_repo_refs(repo_id).tags}
+                if tag in tags and not move_tag:
+                    raise RefError(f"tag '{tag}' already names {tags[tag][:12]} in hf://{repo_id};"
+                                   " pass --move-tag to point it at the new revision")
+            commit = api.create_commit(repo_id, operations=commit_operations(package_dir),
+                                       commit_message=f"Publish {card['name']} {card['version']}")
+            revision = commit.oid
+            if tag:
+                if tag in tags:
+                    api.delete_tag(repo_id, tag=tag)
+                api.create_tag(repo_id, tag=tag, revision=revision)
+        except _hub_errors() as exc:
+            raise _hub_error(exc, repo_id, tag) from exc
+        return PublishResult(revision, True, tag)

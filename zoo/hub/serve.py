@@ -1,0 +1,96 @@
+"""Serving a folder hub over the Hugging Face Hub API, read-only, with olah.
+
+olah (MIT, on PyPI) serves local git repositories in the HF layout, LFS
+objects included, to any `huggingface_hub` client. The zoo writes its config
+(mirror = the hub folder, upstream = a closed loopback port, offline), starts
+it, waits until it answers, and stops it cleanly.
+
+Known limits of olah 0.5.4 (found here, not papered over): clients must pass a
+revision to `model_info` (the zoo always does); `/api/models` listing and
+private repositories are not supported; a missing file comes back as
+"repository not found".
+"""
+
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from zoo.errors import ZooError
+
+CLOSED_UPSTREAM = "127.0.0.1:9"  # the discard port: nothing listens, nothing leaves
+READY_TIMEOUT_S = 60.0
+
+
+def olah_config(hub_root: Path, host: str, port: int, state: Path) -> Path:
+    """Write olah's TOML config for serving `hub_root`; return its path."""
+    public = f"{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    text = "\n".join([
+        "[basic]",
+        f'host = "{host}"',
+        f"port = {port}",
+        f'repos-path = "{state / "repos"}"',
+        'hf-scheme = "http"',
+        f'hf-netloc = "{CLOSED_UPSTREAM}"',
+        f'hf-lfs-netloc = "{CLOSED_UPSTREAM}"',
+        'mirror-scheme = "http"',
+        f'mirror-netloc = "{public}"',
+        f'mirror-lfs-netloc = "{public}"',
+        f'mirrors-path = ["{hub_root}"]',
+        "",
+        "[accessibility]",
+        "offline = true",
+        "",
+    ])
+    path = state / "olah.toml"
+    path.write_text(text)
+    return path
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def start(hub_root: Path, host: str = "127.0.0.1", port: int = 8090,
+          state: Path | None = None) -> subprocess.Popen:
+    """Start olah on the hub and wait until it accepts connections."""
+    hub_root = Path(hub_root).absolute()
+    if not (hub_root / "models").is_dir():
+        raise ZooError(f"{hub_root} is not a folder hub (no models/ inside); publish to it "
+                       "first, e.g. zoo publish PKG file://{hub_root}/NAME")
+    if _answers("127.0.0.1" if host in ("0.0.0.0", "::") else host, port):
+        raise ZooError(f"port {port} on {host} is already in use; choose another with --port")
+    state = Path(state or tempfile.mkdtemp(prefix="zoo-serve-"))
+    state.mkdir(parents=True, exist_ok=True)
+    config = olah_config(hub_root, host, port, state)
+    log = open(state / "olah.log", "wb")  # noqa: SIM115 - the server owns it while it runs
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from olah.server import cli; cli()", "-c", str(config),
+         "--log-path", str(state / "logs")],
+        stdout=log, stderr=subprocess.STDOUT, cwd=state)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    probe = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    while not _answers(probe, port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            tail = (state / "olah.log").read_text(errors="replace").strip().splitlines()[-3:]
+            raise ZooError(f"olah did not start on {host}:{port}: {' | '.join(tail)}")
+        time.sleep(0.2)
+    return process
+
+
+def stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop the server: SIGTERM, then SIGKILL if it does not exit in time."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
