@@ -1,4 +1,4 @@
-"""Export command: SavedModel / ONNX with a parity check."""
+"""Export command: SavedModel / ONNX / TFLite, checked against Keras; deploy bundles."""
 
 from pathlib import Path
 
@@ -9,28 +9,61 @@ from zoo.cli.options import progress
 
 @click.command()
 @click.argument("package_dir", type=click.Path(file_okay=False))
-@click.option("--format", "fmt", required=True, type=click.Choice(["onnx", "savedmodel"]))
-@click.option("--out", type=click.Path(), help="Also copy the exported file or folder here.")
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["onnx", "savedmodel", "tflite"]))
+@click.option("--quantize", type=click.Choice(["int8", "int8-dynamic", "float16"]),
+              help="onnx: int8 (static QDQ, calibrated) or int8-dynamic (dense-only nets); "
+                   "tflite: float16 or int8.")
+@click.option("--data", type=click.Path(), help="Held-out CSV/NPZ/image folder: parity rows and "
+              "top-1 agreement (required with --quantize; default: seeded random inputs).")
+@click.option("--calibration", type=click.Path(),
+              help="Real data to calibrate int8 on (default: --data).")
 @click.option("--tolerance", default=1e-4, show_default=True, type=click.FloatRange(0),
-              help="Largest max abs difference from Keras accepted.")
-@click.option("--data", type=click.Path(dir_okay=False),
-              help="Check parity on rows of this CSV/NPZ (default: seeded random inputs).")
-def export(package_dir: str, fmt: str, out: str | None, tolerance: float,
-           data: str | None) -> None:
+              help="Largest max abs difference from Keras accepted (float exports).")
+@click.option("--min-agreement", default=0.99, show_default=True,
+              type=click.FloatRange(0, 1), help="Lowest top-1 agreement with Keras accepted "
+              "(quantized exports).")
+@click.option("--out", type=click.Path(), help="Also copy the exported file or folder here.")
+@click.option("--bundle", type=click.Path(file_okay=False), help="Also write a deploy bundle "
+              "here: model, labels.json, preprocessing.json, card, LICENSE.")
+@click.option("--force", is_flag=True, help="Replace --bundle if it exists.")
+def export(package_dir: str, fmt: str, quantize: str | None, data: str | None,
+           calibration: str | None, tolerance: float, min_agreement: float, out: str | None,
+           bundle: str | None, force: bool) -> None:
     """Export a package into its exports/ folder, checked against Keras.
 
     \b
-    Examples:  zoo export iris4-tuned --format onnx
-               zoo export iris4-tuned --format savedmodel --out serving/iris4
+    Examples:  zoo export tuned --format onnx
+               zoo export tuned --format onnx --quantize int8 --data test.npz \\
+                   --calibration train.npz --bundle edge-bundle
+               zoo export tuned --format tflite --quantize float16 --data test.npz
+               zoo export tuned --format savedmodel --out serving/tuned
     """
-    from zoo.export import export_package
+    from zoo.bundle import write_bundle
+    from zoo.export import export_key, export_package
 
-    progress(f"exporting {package_dir} to {fmt}…")
-    entry = export_package(Path(package_dir), fmt, tolerance=tolerance,
-                           data=Path(data) if data else None, out=Path(out) if out else None)
-    click.echo(f"{fmt}: {entry['path']} ({entry['size_bytes']:,} bytes), max abs diff vs "
-               f"Keras {entry['max_abs_diff']:.2e} on {entry['parity_inputs']}"
-               + (f"; copied to {out}" if out else ""))
+    progress(f"exporting {package_dir} to {fmt}{' ' + quantize if quantize else ''}…")
+    entry = export_package(Path(package_dir), fmt, quantize=quantize,
+                           tolerance=tolerance, data=Path(data) if data else None,
+                           calibration=Path(calibration) if calibration else None,
+                           min_agreement=min_agreement, out=Path(out) if out else None)
+    line = (f"{export_key(fmt, quantize)}: {entry['path']} ({entry['size_bytes']:,} bytes), "
+            f"max abs diff vs Keras {entry['max_abs_diff']:.2e} on {entry['parity_inputs']}")
+    if "top1_agreement" in entry:
+        line += f", top-1 agreement {entry['top1_agreement']:.2%}"
+    click.echo(line + (f"; copied to {out}" if out else ""))
+    if quantize:
+        lat, base = entry["latency_ms"], entry["float_latency_ms"]
+        click.echo(f"  size {entry['size_bytes'] / entry['float_size_bytes']:.0%} of float; "
+                   f"latency batch 1 {lat['1']:.2f} ms (float {base['1']:.2f}), batch 32 "
+                   f"{lat['32']:.2f} ms (float {base['32']:.2f})")
+        for batch, faster in entry["faster_than_float"].items():
+            if not faster:
+                click.echo(f"zoo: warning: {quantize} is slower than float at batch {batch} "
+                           "here; it is smaller, not faster", err=True)
+    if bundle:
+        write_bundle(Path(package_dir), export_key(fmt, quantize), Path(bundle), force=force)
+        click.echo(f"bundle -> {bundle}")
 
 
 COMMANDS = [export]

@@ -59,9 +59,9 @@ def cli() -> None:
 
 
 def register() -> None:
-    from zoo.cli import consume, data, export, hub, produce, serve, training
+    from zoo.cli import consume, data, export, hub, predict, produce, serve, training
 
-    for module in (produce, hub, consume, training, export, data, serve):
+    for module in (produce, hub, consume, training, export, predict, data, serve):
         for command in module.COMMANDS:
             cli.add_command(command)
 

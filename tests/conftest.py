@@ -94,6 +94,14 @@ def tuned_pkg(work: Path, derived_pkg: Path, iris4_csv: tuple[Path, Path]) -> Pa
     return work / "tuned"
 
 
+@pytest.fixture(scope="session")
+def small_cnn_pkg(work: Path) -> Path:
+    ok("data", "digits", "--classes", "0-4", "--split", "train", "--out", work / "d04.npz")
+    ok("train", "cnn", "--data", work / "d04.npz", "--epochs", "2", "--out", work / "cnn8")
+    ok("publish", work / "cnn8", "cnn8")
+    return work / "cnn8"
+
+
 @pytest.fixture
 def copy_of(tmp_path: Path):
     """A private copy of a session package, for tests that modify it."""

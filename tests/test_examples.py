@@ -15,7 +15,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def run_example(script: str, work: Path, **settings: str) -> str:
-    env = {**os.environ, **settings,
+    env = {**os.environ, **settings,  # a hub of its own: the scripts publish to the default hub
+           "ZOO_HOME": str(work / "zoo-home"), "ZOO_CACHE": str(work / "zoo-cache"),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(["bash", str(EXAMPLES / script), str(work)], capture_output=True,
                           text=True, env=env)

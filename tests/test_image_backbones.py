@@ -108,14 +108,6 @@ def test_layer_ranges_freeze_and_unfreeze_by_name_and_index(mobilenet_pkg, tmp_p
     assert "range is empty" in line
 
 
-@pytest.fixture(scope="session")
-def small_cnn_pkg(work: Path) -> Path:
-    ok("data", "digits", "--classes", "0-4", "--split", "train", "--out", work / "d04.npz")
-    ok("train", "cnn", "--data", work / "d04.npz", "--epochs", "2", "--out", work / "cnn8")
-    ok("publish", work / "cnn8", "cnn8")
-    return work / "cnn8"
-
-
 def test_batchnorm_statistics_do_not_move_in_either_phase(small_cnn_pkg, work, tmp_path):
     ok("pull", "cnn8", "--cut-at", "block3_relu", "--freeze-until", "block1_relu",
        "--head", "gap,dense:5:softmax", "--out", tmp_path / "d")

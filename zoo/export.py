@@ -1,10 +1,13 @@
-"""Exports with a parity check: every exported file is run (onnxruntime, a
-reloaded SavedModel) against the Keras model on the same inputs, and the max
-abs difference goes into the card; above tolerance the export is refused and
-the package is left as it was."""
+"""Exports with a parity check: every exported file is run (onnxruntime, the
+LiteRT interpreter, a reloaded SavedModel) against the Keras model on the same
+inputs, and the figures go into the card. A float export above tolerance, or a
+quantized one whose top-1 agreement with Keras falls below the threshold, is
+refused and the package left as it was. Quantized exports also record size and
+latency next to their float baseline, and say so when they are slower."""
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,103 +15,191 @@ import numpy as np
 
 from zoo.cards.card import MODEL_FILE
 from zoo.cards.digest import sha256_file
-from zoo.datasets import load_table
+from zoo.datasets import fit_to_input, load_table
+from zoo.edge import has_convolutions, quantize_onnx, to_tflite
 from zoo.errors import ExportError
 from zoo.package import card_path, load_model, read_verified_card, seal, updated_package
+from zoo.runtime import Runner, latency_ms, onnx_runner, predict_batched, tflite_runner
 
-FORMATS = ("onnx", "savedmodel")
+FORMATS = ("onnx", "savedmodel", "tflite")
+QUANTIZE = {"onnx": ("int8", "int8-dynamic"), "tflite": ("float16", "int8"), "savedmodel": ()}
 DEFAULT_TOLERANCE = 1e-4
+DEFAULT_MIN_AGREEMENT = 0.99
 ONNX_OPSET = 17  # tf2onnx 1.17 does not support 19
 PARITY_SAMPLES = 32
 INPUT_NAME = "input"
 
 
-def parity_inputs(model: Any, data: Path | None) -> tuple[np.ndarray, str]:
-    """Real rows from `data` if given, else seeded random inputs of the model's shape."""
+def export_key(fmt: str, quantize: str | None) -> str:
+    return f"{fmt}-{quantize}" if quantize else fmt
+
+
+def export_path(fmt: str, quantize: str | None) -> str:
+    if fmt == "savedmodel":
+        return "exports/saved_model"
+    return f"exports/model{'.' + quantize if quantize else ''}.{fmt}"
+
+
+def _rows(model: Any, data: Path | None) -> np.ndarray | None:
+    if data is None:
+        return None
     shape = tuple(model.inputs[0].shape[1:])
-    if data is not None:
-        x = load_table(data).x[:PARITY_SAMPLES].astype(np.float32)
-        if x.shape[1:] != shape:
-            raise ExportError(f"{data}: samples have shape {x.shape[1:]}, the model takes {shape}")
-        return x, f"{len(x)} rows of {Path(data).name}"
+    table = fit_to_input(load_table(Path(data), image_shape=shape), shape)
+    return table.x.astype(np.float32)
+
+
+def parity_inputs(model: Any, rows: np.ndarray | None, data: Path | None
+                  ) -> tuple[np.ndarray, str]:
+    """Real rows if given, else seeded random inputs of the model's shape."""
+    if rows is not None:
+        return rows[:PARITY_SAMPLES], f"{min(len(rows), PARITY_SAMPLES)} rows of {data.name}"
+    shape = tuple(model.inputs[0].shape[1:])
     rng = np.random.default_rng(0)
     return rng.normal(size=(PARITY_SAMPLES, *shape)).astype(np.float32), \
         f"{PARITY_SAMPLES} seeded random-normal samples"
 
 
-def _onnx(model: Any, path: Path, x: np.ndarray, metadata: dict[str, str]) -> np.ndarray:
+def _onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str]) -> None:
     import onnx
-    import onnxruntime
     import tensorflow as tf
     import tf2onnx
 
-    spec = (tf.TensorSpec((None, *x.shape[1:]), tf.float32, name=INPUT_NAME),)
+    spec = (tf.TensorSpec((None, *shape), tf.float32, name=INPUT_NAME),)
     function = tf.function(lambda inputs: model(inputs, training=False))
     proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=ONNX_OPSET)
     onnx.helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, path)
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
-def _savedmodel(model: Any, path: Path, x: np.ndarray) -> np.ndarray:
+def _set_metadata(path: Path, metadata: dict[str, str]) -> None:
+    import onnx
+
+    proto = onnx.load(path)
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, metadata)
+    onnx.checker.check_model(proto)
+    onnx.save(proto, path)
+
+
+def _savedmodel(model: Any, path: Path) -> Runner:
     import tensorflow as tf
 
     model.export(str(path), format="tf_saved_model", verbose=False)
     reloaded = tf.saved_model.load(str(path))
-    return np.asarray(reloaded.serve(tf.constant(x)))
+    return lambda x: np.asarray(reloaded.serve(tf.constant(x)))
 
 
-def _export_and_run(model: Any, fmt: str, target: Path, x: np.ndarray, card: dict,
-                    package_dir: Path) -> np.ndarray:
+def _metadata(card: dict, package_dir: Path) -> dict[str, str]:
+    return {"zoo.name": card["name"], "zoo.version": card["version"],
+            "zoo.license": card["license"],
+            "zoo.card_sha256": sha256_file(card_path(package_dir)),
+            "zoo.model_sha256": card["files"][MODEL_FILE],
+            "zoo.lineage": json.dumps(card.get("lineage") or {}, sort_keys=True)}
+
+
+def _build(model: Any, fmt: str, quantize: str | None, target: Path, float_path: Path,
+           metadata: dict[str, str], calibration: np.ndarray | None) -> tuple[Runner, Runner]:
+    """Write the export (and its float baseline at `float_path`); return both runners."""
+    shape = tuple(model.inputs[0].shape[1:])
     if fmt == "savedmodel":
-        return _savedmodel(model, target, x)
-    metadata = {"zoo.name": card["name"], "zoo.version": card["version"],
-                "zoo.license": card["license"],
-                "zoo.card_sha256": sha256_file(card_path(package_dir)),
-                "zoo.model_sha256": card["files"][MODEL_FILE],
-                "zoo.lineage": json.dumps(card.get("lineage") or {}, sort_keys=True)}
-    return _onnx(model, target, x, metadata)
+        run = _savedmodel(model, target)
+        return run, run
+    if fmt == "onnx":
+        _onnx(model, float_path, shape, metadata)
+        if quantize:
+            quantize_onnx(float_path, target, quantize, calibration)
+            _set_metadata(target, metadata)
+        return onnx_runner(target), onnx_runner(float_path)
+    to_tflite(model, float_path, None, None)
+    if quantize:
+        to_tflite(model, target, quantize, calibration)
+    return tflite_runner(target), tflite_runner(float_path)
 
 
-def export_package(package_dir: Path, fmt: str, *, tolerance: float = DEFAULT_TOLERANCE,
-                   data: Path | None = None, out: Path | None = None) -> dict:
-    """Export into the package's exports/ folder, parity-checked; optionally copy to `out`."""
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() \
+        else path.stat().st_size
+
+
+def _check_request(card: dict, fmt: str, quantize: str | None, rows: Any) -> None:
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format '{fmt}' (one of {', '.join(FORMATS)})")
+    if quantize and quantize not in QUANTIZE[fmt]:
+        allowed = ", ".join(QUANTIZE[fmt]) or "none"
+        raise ExportError(f"--quantize {quantize} is not available for {fmt} (choose: {allowed})")
+    if quantize == "int8-dynamic" and has_convolutions(card["layer_map"]):
+        raise ExportError("dynamic int8 makes CNNs slower in onnxruntime (ConvInteger, 6-14x "
+                          "here); use --quantize int8 (static, calibrated) instead")
+    if quantize and rows is None:
+        raise ExportError("a quantized export needs held-out --data to measure its top-1 "
+                          "agreement with the Keras model")
+
+
+def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
+                   tolerance: float = DEFAULT_TOLERANCE, data: Path | None = None,
+                   calibration: Path | None = None,
+                   min_agreement: float = DEFAULT_MIN_AGREEMENT,
+                   out: Path | None = None) -> dict:
+    """Export into the package's exports/ folder, checked; optionally copy to `out`."""
     card = read_verified_card(package_dir)
     model = load_model(package_dir)
-    x, described = parity_inputs(model, data)
+    rows = _rows(model, data)
+    _check_request(card, fmt, quantize, rows)
+    calibration_rows = _rows(model, calibration) if calibration else rows
+    x, described = parity_inputs(model, rows, data)
     expected = np.asarray(model(x, training=False))
-    relative = "exports/model.onnx" if fmt == "onnx" else "exports/saved_model"
-    with updated_package(package_dir) as staging:
+    relative = export_path(fmt, quantize)
+    with updated_package(package_dir) as staging, tempfile.TemporaryDirectory() as tmp:
         target = staging / relative
         if target.exists():
             shutil.rmtree(target) if target.is_dir() else target.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        float_path = Path(tmp) / f"float.{fmt}" if quantize else target
         try:
-            got = _export_and_run(model, fmt, target, x, card, package_dir)
+            run, run_float = _build(model, fmt, quantize, target, float_path,
+                                    _metadata(card, package_dir), calibration_rows)
+            got = predict_batched(run, x)
         except (ValueError, TypeError, KeyError, RuntimeError, NotImplementedError) as exc:
             raise ExportError(f"{fmt} export failed: {str(exc).splitlines()[0][:300]}") from exc
-        diff = float(np.max(np.abs(np.asarray(got) - expected)))
-        if not diff <= tolerance:
-            raise ExportError(f"{fmt} export differs from Keras by {diff:.2e} (tolerance "
-                              f"{tolerance:.0e}); nothing was written")
-        size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) \
-            if target.is_dir() else target.stat().st_size
-        entry = {"path": relative, "max_abs_diff": diff, "tolerance": tolerance,
-                 "parity_inputs": described, "size_bytes": size}
+        entry = {"path": relative, "max_abs_diff": float(np.max(np.abs(got - expected))),
+                 "tolerance": tolerance, "parity_inputs": described, "size_bytes": _size(target)}
         if fmt == "onnx":
             entry["opset"] = ONNX_OPSET
-        card.setdefault("exports", {})[fmt] = entry
+        if rows is not None:
+            keras_top1 = np.argmax(np.asarray(model.predict(rows, verbose=0, batch_size=64)), -1)
+            agreement = float(np.mean(np.argmax(predict_batched(run, rows), -1) == keras_top1))
+            entry.update(top1_agreement=agreement, agreement_samples=int(len(rows)))
+        if quantize:
+            entry.update(_against_float(run, run_float, x, _size(float_path)))
+            entry["quantize"] = quantize
+            if entry["top1_agreement"] < min_agreement:
+                raise ExportError(
+                    f"{fmt} {quantize} agrees with Keras on {entry['top1_agreement']:.1%} of "
+                    f"{len(rows)} samples, below --min-agreement {min_agreement:.1%}; "
+                    "nothing was written")
+        elif not entry["max_abs_diff"] <= tolerance:
+            raise ExportError(f"{fmt} export differs from Keras by {entry['max_abs_diff']:.2e} "
+                              f"(tolerance {tolerance:.0e}); nothing was written")
+        card.setdefault("exports", {})[export_key(fmt, quantize)] = entry
         seal(staging, card)
     if out is not None:
-        source = Path(package_dir) / relative
-        out = Path(out)
-        if source.is_dir():
-            shutil.copytree(source, out, dirs_exist_ok=True)
-        else:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, out)
+        _copy(Path(package_dir) / relative, Path(out))
     return entry
+
+
+def _against_float(run: Runner, run_float: Runner, x: np.ndarray, float_size: int) -> dict:
+    """Latency at batch 1 and 32 and size, next to the float baseline of the same format."""
+    latency = {str(b): latency_ms(run, x, b) for b in (1, 32)}
+    baseline = {str(b): latency_ms(run_float, x, b) for b in (1, 32)}
+    return {"latency_ms": latency, "float_latency_ms": baseline, "float_size_bytes": float_size,
+            "faster_than_float": {b: latency[b] < baseline[b] for b in latency}}
+
+
+def _copy(source: Path, out: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, out, dirs_exist_ok=True)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, out)

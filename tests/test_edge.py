@@ -1,0 +1,145 @@
+"""Edge exports: quantized ONNX and TFLite with their parity, agreement, size and
+latency figures; deploy bundles; `zoo predict` without TensorFlow."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ok, refused
+from zoo.cards.card import read_card
+from zoo.package import load_model
+
+
+@pytest.fixture(scope="session")
+def digits_test(work: Path) -> Path:
+    ok("data", "digits", "--classes", "0-4", "--split", "test", "--out", work / "d04-test.npz")
+    return work / "d04-test.npz"
+
+
+@pytest.fixture(scope="session")
+def exported_cnn(work: Path, small_cnn_pkg: Path, digits_test: Path) -> Path:
+    """The small CNN with every export, made once."""
+    import shutil
+
+    package = work / "cnn-exports"
+    shutil.copytree(small_cnn_pkg, package)
+    calibration = work / "d04.npz"
+    for args in (["onnx"], ["onnx", "--quantize", "int8"], ["tflite"],
+                 ["tflite", "--quantize", "float16"], ["tflite", "--quantize", "int8"]):
+        ok("export", package, "--format", *args, "--data", digits_test,
+           "--calibration", calibration, "--min-agreement", "0.97")
+    return package
+
+
+def test_float_exports_match_keras(exported_cnn):
+    exports = read_card(exported_cnn)["exports"]
+    for key in ("onnx", "tflite"):
+        assert exports[key]["max_abs_diff"] < 1e-4, key
+        assert exports[key]["top1_agreement"] == 1.0, key
+
+
+def test_quantized_exports_record_size_latency_and_agreement(exported_cnn, digits_test):
+    exports = read_card(exported_cnn)["exports"]
+    with np.load(digits_test) as data:
+        held_out = len(data["y"])
+    for key, float_key, ratio in (("onnx-int8", "onnx", 0.6), ("tflite-int8", "tflite", 0.45),
+                                  ("tflite-float16", "tflite", 0.6)):
+        entry = exports[key]
+        assert entry["top1_agreement"] >= 0.97, key
+        assert entry["agreement_samples"] == held_out
+        # the baseline is the same float export (its metadata names a later card)
+        assert entry["float_size_bytes"] == pytest.approx(exports[float_key]["size_bytes"],
+                                                          rel=0.01)
+        assert entry["size_bytes"] <= ratio * entry["float_size_bytes"], key
+        assert set(entry["latency_ms"]) == set(entry["float_latency_ms"]) == {"1", "32"}
+        assert entry["faster_than_float"]["32"] == \
+            (entry["latency_ms"]["32"] < entry["float_latency_ms"]["32"])
+    assert (exported_cnn / "exports" / "model.int8.onnx").is_file()
+
+
+def test_quantized_export_below_the_agreement_threshold_is_refused(small_cnn_pkg, digits_test,
+                                                                   copy_of, tmp_path):
+    package = copy_of(small_cnn_pkg)
+    # calibrating on absurdly bright images leaves int8 no resolution for real ones
+    glare = tmp_path / "glare.npz"
+    np.savez(glare, x=np.full((8, 8, 8, 1), 1e6, np.float32), y=np.zeros(8, np.int64))
+    line = refused("export", package, "--format", "onnx", "--quantize", "int8", "--data",
+                   digits_test, "--calibration", glare, "--min-agreement", "0.99")
+    assert "below --min-agreement 99.0%" in line
+    assert "exports" not in read_card(package)
+
+
+def test_quantized_export_needs_held_out_data_and_static_int8_for_cnns(small_cnn_pkg,
+                                                                       digits_test):
+    assert "needs held-out --data" in refused("export", small_cnn_pkg, "--format", "onnx",
+                                              "--quantize", "int8")
+    assert "makes CNNs slower" in refused("export", small_cnn_pkg, "--format", "onnx",
+                                          "--quantize", "int8-dynamic", "--data", digits_test)
+    assert "not available for tflite" in refused("export", small_cnn_pkg, "--format", "tflite",
+                                                 "--quantize", "int8-dynamic", "--data",
+                                                 digits_test)
+
+
+def test_dynamic_int8_is_allowed_for_dense_networks(iris_pkg, iris4_csv, copy_of, tmp_path):
+    package = copy_of(iris_pkg)
+    ok("data", "iris", "--split", "test", "--out", tmp_path / "iris-test.csv")
+    ok("export", package, "--format", "onnx", "--quantize", "int8-dynamic", "--data",
+       tmp_path / "iris-test.csv", "--min-agreement", "0.9")
+    assert read_card(package)["exports"]["onnx-int8-dynamic"]["top1_agreement"] >= 0.9
+
+
+@pytest.fixture(scope="session")
+def bundle(exported_cnn: Path, work: Path, digits_test: Path) -> Path:
+    ok("export", exported_cnn, "--format", "onnx", "--quantize", "int8", "--data", digits_test,
+       "--calibration", work / "d04.npz", "--min-agreement", "0.97", "--bundle",
+       work / "bundle")
+    return work / "bundle"
+
+
+def test_bundle_holds_model_labels_preprocessing_card_and_license(bundle):
+    assert sorted(p.name for p in bundle.iterdir()) == [
+        "LICENSE", "bundle.json", "card.json", "labels.json", "model.int8.onnx",
+        "preprocessing.json"]
+    assert json.loads((bundle / "labels.json").read_text()) == ["0", "1", "2", "3", "4"]
+    pre = json.loads((bundle / "preprocessing.json").read_text())
+    assert pre["input_shape"] == [8, 8, 1] and pre["channel_order"] == "gray"
+    assert "unit" in pre["scaling"]
+    assert "Apache-2.0" in (bundle / "LICENSE").read_text()
+    assert json.loads((bundle / "bundle.json").read_text())["export"] == "onnx-int8"
+
+
+def test_predict_runs_without_tensorflow_and_matches_keras(bundle, exported_cnn, digits_test):
+    code = (
+        "import json, sys\n"
+        "from zoo.cli.main import cli\n"
+        "try:\n"
+        f"    cli.main(['predict', {str(bundle)!r}, {str(digits_test)!r}, '--json'])\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 0, exit.code\n"
+        "heavy = {'tensorflow', 'keras', 'sklearn', 'tf2onnx', 'huggingface_hub', 'jsonschema'}\n"
+        "print(sorted(heavy & set(sys.modules)), file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"  # none of them was imported
+    predictions = [json.loads(line) for line in done.stdout.splitlines()]
+    with np.load(digits_test) as data:
+        x = data["x"]
+    keras_labels = np.argmax(np.asarray(load_model(exported_cnn).predict(x, verbose=0)), -1)
+    got = np.array([int(p["label"]) for p in predictions])
+    assert len(got) == len(x)
+    assert np.mean(got == keras_labels) >= 0.97  # the bundle is int8: agreement, not identity
+
+
+def test_predict_reads_images_and_refuses_bad_input(bundle, tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.full((8, 8), 255, np.uint8), mode="L").save(tmp_path / "white.png")
+    run = ok("predict", bundle, tmp_path / "white.png")
+    assert run.stdout.startswith("white.png\t")
+    (tmp_path / "notes.txt").write_text("hello")
+    assert "give images, .csv or .npz" in refused("predict", bundle, tmp_path / "notes.txt")
+    assert "not a deploy bundle" in refused("predict", tmp_path, tmp_path / "white.png")
