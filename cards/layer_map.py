@@ -96,6 +96,13 @@ def _stage_ends(cuts: list[dict]) -> list[dict]:
     return kept
 
 
+def separator_names(model: Any) -> list[str]:
+    """Every layer whose output alone feeds the rest of the graph, in order."""
+    inbound, outputs = model_graph(model)
+    names = [layer.name for layer in model.layers]
+    return [names[i] for i in _cut_indices(names, inbound, outputs, skip=set())]
+
+
 def build_layer_map(model: Any, stages: dict[str, str] | None = None,
                     cut_names: tuple[str, ...] | None = None) -> LayerMap:
     """The card's layer map for a built Keras model (top-level layers only).

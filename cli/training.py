@@ -31,16 +31,21 @@ label_column_option = click.option("--label-column",
               type=click.FloatRange(0, min_open=True))
 @click.option("--phase2-epochs", default=5, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True)
+@click.option("--no-feature-cache", is_flag=True, help="Train the whole model even when its "
+              "frozen prefix could run once and be cached.")
 @out_option
 @force_option
 def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
              batch_size: int, learning_rate: float, validation_split: float,
              patience: int | None, phase2_unfreeze_from: str | None, phase2_lr: float,
-             phase2_epochs: int, seed: int, out: str, force: bool) -> None:
+             phase2_epochs: int, seed: int, no_feature_cache: bool, out: str,
+             force: bool) -> None:
     """Train the trainable layers of a package; frozen layers stay bit-identical.
 
     With --phase2-unfreeze-from, a second phase unfreezes the top of the
-    network at a low learning rate. Curves go to training_curves.png.
+    network at a low learning rate. Curves go to training_curves.png. When the
+    frozen layers form a prefix of the graph, phase 1 runs that prefix once,
+    caches its features and trains the rest on them (same result, faster).
 
     \b
     Examples:  zoo finetune iris4-model --data iris4-train.csv --epochs 100 --out tuned
@@ -57,7 +62,7 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
              f"for {epochs} epochs{' + phase 2' if phase2 else ''}…")
     card = fit_package(Path(package_dir), table, Path(out),
                        FitSettings(epochs, batch_size, learning_rate, validation_split, seed,
-                                   patience, phase2), force=force)
+                                   patience, phase2, not no_feature_cache), force=force)
     click.echo(f"validation accuracy {card['metrics']['accuracy']['value']:.4f}, loss "
                f"{card['metrics']['loss']['value']:.4f} -> {out}")
 

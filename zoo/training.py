@@ -10,7 +10,7 @@ both phases, the schedule in its lineage, and a PNG of the curves.
 """
 
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from zoo.cards.layer_map import build_layer_map, resolve_layer
 from zoo.curves import CURVES_FILE, plot_history
 from zoo.datasets import Table, fit_to_input, load_table
 from zoo.errors import DataError, ZooError
+from zoo.feature_cache import cache_key, frozen_prefix, prefix_features, suffix_model
 from zoo.freezing import apply_freeze, frozen_layer_names
 from zoo.package import load_model, read_verified_card, save_model, seal, staged_package, \
     updated_package
@@ -42,6 +43,7 @@ class FitSettings:
     seed: int = 0
     patience: int | None = None
     phase2: Phase2 | None = None
+    feature_cache: bool = True
 
 
 def load_data_for(package_dir: Path, path: Path, label_column: str | None = None) -> Table:
@@ -100,6 +102,7 @@ def fit(model: Any, data: tuple[np.ndarray, ...], epochs: int, learning_rate: fl
     import keras
 
     x_train, x_val, y_train, y_val = data
+    keras.utils.set_random_seed(settings.seed)  # same batches whichever way it trains
     compile_model(model, learning_rate)
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience,
                                                restore_best_weights=True)] \
@@ -121,20 +124,18 @@ def unfreeze_from(model: Any, layer_map: dict, layer: str) -> list[str]:
 
 def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSettings,
                 force: bool = False) -> Card:
-    import keras
-
     card = read_verified_card(package_dir)
     model = load_model(package_dir)
     check_fit(model, table)
     if settings.phase2:  # resolve the layer before spending time on phase 1
         resolve_layer(card["layer_map"], settings.phase2.unfreeze_from,
                       option="--phase2-unfreeze-from")
-    keras.utils.set_random_seed(settings.seed)
     data = split_validation(table, settings.validation_split, settings.seed)
-    history = fit(model, data, settings.epochs, settings.learning_rate, settings)
+    history, cached = _phase1(model, card, table, data, settings)
     history["phase"] = [1.0] * len(history["loss"])
     schedule = [{"phase": 1, "epochs_run": len(history["loss"]),
-                 "trainable_params": _trainable(model), **asdict(settings)}]
+                 "trainable_params": _trainable(model), **asdict(settings),
+                 "feature_cache": cached}]
     schedule[0].pop("phase2")
     if settings.phase2:
         unfreeze_from(model, card["layer_map"], settings.phase2.unfreeze_from)
@@ -144,6 +145,7 @@ def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSetting
         history["phase"] += [2.0] * len(second["loss"])
         schedule.append({"phase": 2, "epochs_run": len(second["loss"]),
                          "trainable_params": _trainable(model), **asdict(settings.phase2)})
+    compile_model(model, settings.learning_rate)  # phase 1 may have trained only the suffix
     val_loss, val_accuracy = model.evaluate(data[1], data[3], verbose=0)
     _record_training(card, model, table, history, schedule, float(val_loss),
                      float(val_accuracy), int(len(data[3])))
@@ -152,6 +154,22 @@ def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSetting
         plot_history(history, staging / CURVES_FILE, f"{card['name']} on {table.name}")
         seal(staging, card)
     return card
+
+
+def _phase1(model: Any, card: Card, table: Table, data: tuple[np.ndarray, ...],
+            settings: FitSettings) -> tuple[dict, dict | None]:
+    """Phase 1, on cached frozen-prefix features when the model allows it."""
+    prefix = frozen_prefix(model) if settings.feature_cache else None
+    if prefix is None:
+        return fit(model, data, settings.epochs, settings.learning_rate, settings), None
+    base_revision = (card.get("lineage") or {}).get("base_revision")
+    key = cache_key(model, prefix, table.sha256, base_revision)
+    features, hit = prefix_features(model, prefix, table.x, key)
+    feature_data = split_validation(replace(table, x=features), settings.validation_split,
+                                    settings.seed)
+    history = fit(suffix_model(model, prefix), feature_data, settings.epochs,
+                  settings.learning_rate, settings)
+    return history, {"prefix": prefix, "key": key, "hit": hit}
 
 
 def _trainable(model: Any) -> int:

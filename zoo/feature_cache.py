@@ -1,0 +1,85 @@
+"""The frozen-feature cache: train only what trains.
+
+When a derived model's frozen layers form a prefix of its graph (everything up
+to a separator layer is frozen) and nothing random (augmentation, dropout,
+noise) runs in that prefix, its output on the training data never changes. So
+the prefix runs once, the features are cached on disk, and the trainable
+suffix (the same layer objects) is trained on them. The same seed gives the
+same batches and the same trainable weights as training the whole model
+(tested). Phase 2 unfreezes part of the prefix, so it trains the full model.
+
+Features are keyed by a digest of the prefix's weights and layer names, the
+base revision and the data's sha256: a new base, another cut or freeze, or
+other data never reuses stale features.
+"""
+
+import hashlib
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from zoo.cards.layer_map import separator_names
+from zoo.paths import cache_root
+
+RANDOM_CLASSES = ("Random", "Dropout", "Gaussian", "Noise")
+
+
+def _is_random(layer: Any) -> bool:
+    return any(marker in type(layer).__name__ for marker in RANDOM_CLASSES)
+
+
+def frozen_prefix(model: Any) -> str | None:
+    """The deepest separator layer up to which every layer is frozen and
+    deterministic; None when there is no such prefix worth caching."""
+    separators = set(separator_names(model))
+    best = None
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        if (layer.trainable and layer.weights) or _is_random(layer):
+            break
+        if layer.name in separators:
+            best = layer.name
+    has_weights = best is not None and any(
+        layer.weights for layer in model.layers[: [l.name for l in model.layers].index(best) + 1])
+    return best if has_weights else None
+
+
+def cache_key(model: Any, prefix: str, data_sha256: str, base_revision: str | None) -> str:
+    digest = hashlib.sha256()
+    names = [layer.name for layer in model.layers]
+    for layer in model.layers[: names.index(prefix) + 1]:
+        digest.update(layer.name.encode())
+        for weight in layer.weights:
+            digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+    digest.update(f"{base_revision}|{data_sha256}".encode())
+    return digest.hexdigest()
+
+
+def prefix_features(model: Any, prefix: str, x: np.ndarray, key: str) -> tuple[np.ndarray, bool]:
+    """The prefix's output on x, from the cache if present; (features, was_cached)."""
+    import keras
+
+    path = cache_root() / "features" / f"{key}.npy"
+    if path.is_file():
+        return np.load(path), True
+    extractor = keras.Model(model.inputs[0], model.get_layer(prefix).output)
+    features = np.asarray(extractor.predict(x, verbose=0, batch_size=128))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
+    with os.fdopen(fd, "wb") as handle:
+        np.save(handle, features)
+    os.replace(tmp, path)
+    return features, False
+
+
+def suffix_model(model: Any, prefix: str) -> Any:
+    """The layers after `prefix`, fed from a features input (shared weights)."""
+    import keras
+
+    cut = model.get_layer(prefix).output
+    features = keras.Input(tuple(cut.shape[1:]), name="features")
+    outputs = keras.Model(cut, model.outputs[0]).call(features)
+    return keras.Model(features, outputs, name=f"{model.name}_suffix")
