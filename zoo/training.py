@@ -131,7 +131,7 @@ def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSetting
         resolve_layer(card["layer_map"], settings.phase2.unfreeze_from,
                       option="--phase2-unfreeze-from")
     data = split_validation(table, settings.validation_split, settings.seed)
-    history, cached = _phase1(model, card, table, data, settings)
+    history, cached, scorer, scored = _phase1(model, card, table, data, settings)
     history["phase"] = [1.0] * len(history["loss"])
     schedule = [{"phase": 1, "epochs_run": len(history["loss"]),
                  "trainable_params": _trainable(model), **asdict(settings),
@@ -145,8 +145,9 @@ def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSetting
         history["phase"] += [2.0] * len(second["loss"])
         schedule.append({"phase": 2, "epochs_run": len(second["loss"]),
                          "trainable_params": _trainable(model), **asdict(settings.phase2)})
-    compile_model(model, settings.learning_rate)  # phase 1 may have trained only the suffix
-    val_loss, val_accuracy = model.evaluate(data[1], data[3], verbose=0)
+        scorer, scored = model, data
+    compile_model(scorer, settings.learning_rate)  # the trained part, on what it trained on
+    val_loss, val_accuracy = scorer.evaluate(scored[1], scored[3], verbose=0)
     _record_training(card, model, table, history, schedule, float(val_loss),
                      float(val_accuracy), int(len(data[3])))
     with staged_package(out, force=force) as staging:
@@ -157,19 +158,21 @@ def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSetting
 
 
 def _phase1(model: Any, card: Card, table: Table, data: tuple[np.ndarray, ...],
-            settings: FitSettings) -> tuple[dict, dict | None]:
-    """Phase 1, on cached frozen-prefix features when the model allows it."""
+            settings: FitSettings) -> tuple[dict, dict | None, Any, tuple]:
+    """Phase 1, on cached frozen-prefix features when the model allows it; returns the
+    history, the cache record, and the model and data to score it with."""
     prefix = frozen_prefix(model) if settings.feature_cache else None
     if prefix is None:
-        return fit(model, data, settings.epochs, settings.learning_rate, settings), None
+        history = fit(model, data, settings.epochs, settings.learning_rate, settings)
+        return history, None, model, data
     base_revision = (card.get("lineage") or {}).get("base_revision")
     key = cache_key(model, prefix, table.sha256, base_revision)
     features, hit = prefix_features(model, prefix, table.x, key)
     feature_data = split_validation(replace(table, x=features), settings.validation_split,
                                     settings.seed)
-    history = fit(suffix_model(model, prefix), feature_data, settings.epochs,
-                  settings.learning_rate, settings)
-    return history, {"prefix": prefix, "key": key, "hit": hit}
+    suffix = suffix_model(model, prefix)
+    history = fit(suffix, feature_data, settings.epochs, settings.learning_rate, settings)
+    return history, {"prefix": prefix, "key": key, "hit": hit}, suffix, feature_data
 
 
 def _trainable(model: Any) -> int:
