@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import HEATON, ok, refused
+from conftest import ok, refused
 from zoo.cards.card import read_card
 from zoo.package import load_model
 

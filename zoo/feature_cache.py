@@ -32,19 +32,18 @@ def _is_random(layer: Any) -> bool:
 
 def frozen_prefix(model: Any) -> str | None:
     """The deepest separator layer up to which every layer is frozen and
-    deterministic; None when there is no such prefix worth caching."""
+    deterministic, with weights somewhere before it; None if there is none."""
     separators = set(separator_names(model))
-    best = None
+    best, weighted = None, False
     for layer in model.layers:
         if type(layer).__name__ == "InputLayer":
             continue
         if (layer.trainable and layer.weights) or _is_random(layer):
             break
-        if layer.name in separators:
+        weighted = weighted or bool(layer.weights)
+        if weighted and layer.name in separators:
             best = layer.name
-    has_weights = best is not None and any(
-        layer.weights for layer in model.layers[: [l.name for l in model.layers].index(best) + 1])
-    return best if has_weights else None
+    return best
 
 
 def cache_key(model: Any, prefix: str, data_sha256: str, base_revision: str | None) -> str:

@@ -18,7 +18,7 @@ from zoo.cards.card import CARD_FILE, MODEL_FILE, README_FILE, UNLISTED_FILES, C
     write_card
 from zoo.cards.digest import sha256_file
 from zoo.cards.readme import render_readme
-from zoo.errors import CardError, IntegrityError, ZooError
+from zoo.errors import IntegrityError, ZooError
 
 
 def package_files(package_dir: Path) -> list[str]:
