@@ -62,8 +62,6 @@ def fetch_checked(ref_text: str, policy: LicensePolicy, lock: Path | None = None
         if shown != card_license_expression(snapshot.card):
             warnings += policy.check({"name": f"{ref.at(None)} (its Hub page)",
                                       "license": shown or "NONE"})
-    if lock is not None and not entry:
-        record(lock, str(ref), snapshot.revision, snapshot.card_sha256)
     return Snapshot(ref, snapshot.revision, snapshot.path, snapshot.card,
                     snapshot.card_sha256), warnings
 
@@ -74,6 +72,17 @@ def pull(ref_text: str, out: Path, spec: RebuildSpec, *, allow_license: tuple[st
          seed: int = 0, lock: Path | None = None, use_lock: bool = False) -> PullResult:
     policy = LicensePolicy.load(policy_path or default_policy_path(), allow_license)
     snapshot, warnings = fetch_checked(ref_text, policy, lock, use_lock)
+    result = _write(snapshot, warnings, Path(out), spec, license=license, name=name,
+                    authors=authors, unsafe=unsafe, force=force, seed=seed)
+    if lock is not None and not use_lock:  # recorded once the pull has succeeded
+        record(lock, str(snapshot.ref), snapshot.revision, snapshot.card_sha256)
+    return result
+
+
+def _write(snapshot: Snapshot, warnings: list[str], out: Path, spec: RebuildSpec, *,
+           license: str | None, name: str | None, authors: list[str] | None, unsafe: bool,
+           force: bool, seed: int) -> PullResult:
+    """The pulled package as it is, or the derived package the spec describes."""
     ref = snapshot.ref
     if spec.is_empty:
         with staged_package(out, force=force) as staging:
