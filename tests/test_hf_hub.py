@@ -223,3 +223,10 @@ def test_live_publish_and_pull_on_the_real_hugging_face_hub(iris_pkg, tmp_path, 
         assert read_card(tmp_path / "d")["lineage"]["base_revision"] == revision
     finally:
         api.delete_repo(repo)
+
+
+def test_a_failed_pull_records_nothing_in_the_lock(hf_env, tmp_path):
+    lock = tmp_path / "zoo.lock"
+    refused("pull", "hf://zoo/iris@v1", "--drop-top", "1", "--head", "dense:x", "--lock", lock,
+            "--out", tmp_path / "o")
+    assert not lock.exists() and not (tmp_path / "o").exists()
