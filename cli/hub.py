@@ -119,16 +119,11 @@ def inspect(target: str, as_json: bool) -> None:
     Examples:  zoo inspect iris-pkg
                zoo inspect acme/iris@v1 --json
     """
+    from zoo.cache import package_folder
     from zoo.package import read_verified_card
 
-    if Path(target).is_dir():
-        card, where = read_verified_card(Path(target)), str(target)
-    else:
-        from zoo.cache import fetch
-        from zoo.refs import parse_ref
-
-        snapshot = fetch(parse_ref(target))
-        card, where = snapshot.card, f"{snapshot.ref.at(snapshot.revision)}"
+    package, where = package_folder(target)
+    card = read_verified_card(package)
     click.echo(json.dumps(card, indent=2) if as_json else format_card(card, where))
 
 

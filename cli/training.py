@@ -79,18 +79,13 @@ def evaluate(target: str, data: str, label_column: str | None, record: bool) -> 
     \b
     Example:  zoo evaluate iris4-tuned --data iris4-test.csv --record
     """
+    from zoo.cache import package_folder
     from zoo.errors import ZooError
     from zoo.training import evaluate_package, load_data_for
 
-    if Path(target).is_dir():
-        package = Path(target)
-    else:
-        if record:
-            raise ZooError("--record writes into a package folder; pull the reference first")
-        from zoo.cache import fetch
-        from zoo.refs import parse_ref
-
-        package = fetch(parse_ref(target)).path
+    if record and not Path(target).is_dir():
+        raise ZooError("--record writes into a package folder; pull the reference first")
+    package, _ = package_folder(target)
     result = evaluate_package(package, load_data_for(package, Path(data), label_column),
                               record=record)
     click.echo(f"loss {result.loss:.4f}  accuracy {result.accuracy:.4f}  "

@@ -84,7 +84,7 @@ def test_quantized_export_needs_held_out_data_and_static_int8_for_cnns(small_cnn
                                                  digits_test)
 
 
-def test_dynamic_int8_is_allowed_for_dense_networks(iris_pkg, iris4_csv, copy_of, tmp_path):
+def test_dynamic_int8_is_allowed_for_dense_networks(iris_pkg, copy_of, tmp_path):
     package = copy_of(iris_pkg)
     ok("data", "iris", "--split", "test", "--out", tmp_path / "iris-test.csv")
     ok("export", package, "--format", "onnx", "--quantize", "int8-dynamic", "--data",

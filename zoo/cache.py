@@ -103,6 +103,17 @@ def _resolve(ref: HubRef, hub: FolderHub | HfHub) -> str:
     return revision
 
 
+def package_folder(target: str) -> tuple[Path, str]:
+    """A package folder as given, or the verified snapshot of a hub reference;
+    with a label saying which."""
+    if Path(target).is_dir():
+        return Path(target), str(target)
+    from zoo.refs import parse_ref
+
+    snapshot = fetch(parse_ref(target))
+    return snapshot.path, str(snapshot.ref.at(snapshot.revision))
+
+
 def fetch(ref: HubRef) -> Snapshot:
     """The verified snapshot of `ref`, downloading it if not cached."""
     hub = open_hub(ref)

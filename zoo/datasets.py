@@ -251,6 +251,15 @@ def write_table(table: Table, path: Path) -> Path:
     raise DataError(f"{path}: write .csv or .npz")
 
 
+def load_for_input(path: Path, input_shape: tuple, label_column: str | None = None,
+                   label_names: list[str] | None = None) -> Table:
+    """Data read for a model taking `input_shape`: image folders sized to it, flattened
+    rows reshaped to it."""
+    table = load_table(Path(path), label_column=label_column, label_names=label_names,
+                       image_shape=input_shape)
+    return fit_to_input(table, input_shape)
+
+
 def fit_to_input(table: Table, input_shape: tuple) -> Table:
     """Reshape flattened rows (CSV pixels) to the model's input shape when sizes agree."""
     want = tuple(input_shape)

@@ -15,7 +15,7 @@ import numpy as np
 
 from zoo.cards.card import MODEL_FILE
 from zoo.cards.digest import sha256_file
-from zoo.datasets import fit_to_input, load_table
+from zoo.datasets import load_for_input
 from zoo.edge import has_convolutions, quantize_onnx, to_tflite
 from zoo.errors import ExportError
 from zoo.package import card_path, load_model, read_verified_card, seal, updated_package
@@ -43,9 +43,7 @@ def export_path(fmt: str, quantize: str | None) -> str:
 def _rows(model: Any, data: Path | None) -> np.ndarray | None:
     if data is None:
         return None
-    shape = tuple(model.inputs[0].shape[1:])
-    table = fit_to_input(load_table(Path(data), image_shape=shape), shape)
-    return table.x.astype(np.float32)
+    return load_for_input(Path(data), tuple(model.inputs[0].shape[1:])).x.astype(np.float32)
 
 
 def parity_inputs(model: Any, rows: np.ndarray | None, data: Path | None

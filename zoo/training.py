@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from zoo.cards.card import Card
+from zoo.cards.card import Card, read_card
 from zoo.cards.layer_map import build_layer_map, resolve_layer
 from zoo.curves import CURVES_FILE, plot_history
-from zoo.datasets import Table, fit_to_input, load_table
+from zoo.datasets import Table, load_for_input
 from zoo.errors import DataError, ZooError
 from zoo.feature_cache import cache_key, frozen_prefix, prefix_features, suffix_model
 from zoo.freezing import apply_freeze, frozen_layer_names
@@ -47,12 +47,11 @@ class FitSettings:
 
 
 def load_data_for(package_dir: Path, path: Path, label_column: str | None = None) -> Table:
-    """Data read the way the package expects it: its label names, its input shape."""
-    card = read_verified_card(package_dir)
-    shape = tuple(card["preprocessing"]["input_shape"])
-    table = load_table(Path(path), label_column=label_column,
-                       label_names=card["preprocessing"].get("label_names"), image_shape=shape)
-    return fit_to_input(table, shape)
+    """Data read the way the package expects it: its label names, its input shape.
+    (The card's hashes are checked when the package itself is loaded.)"""
+    pre = read_card(package_dir)["preprocessing"]
+    return load_for_input(Path(path), tuple(pre["input_shape"]), label_column,
+                          pre.get("label_names"))
 
 
 def check_fit(model: Any, table: Table) -> int:
@@ -134,7 +133,7 @@ def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSetting
     history, cached, scorer, scored = _phase1(model, card, table, data, settings)
     history["phase"] = [1.0] * len(history["loss"])
     schedule = [{"phase": 1, "epochs_run": len(history["loss"]),
-                 "trainable_params": _trainable(model), **asdict(settings),
+                 "trainable_params": trainable_params(model), **asdict(settings),
                  "feature_cache": cached}]
     schedule[0].pop("phase2")
     if settings.phase2:
@@ -144,7 +143,7 @@ def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSetting
             history.setdefault(key, []).extend(values)
         history["phase"] += [2.0] * len(second["loss"])
         schedule.append({"phase": 2, "epochs_run": len(second["loss"]),
-                         "trainable_params": _trainable(model), **asdict(settings.phase2)})
+                         "trainable_params": trainable_params(model), **asdict(settings.phase2)})
         scorer, scored = model, data
     compile_model(scorer, settings.learning_rate)  # the trained part, on what it trained on
     val_loss, val_accuracy = scorer.evaluate(scored[1], scored[3], verbose=0)
@@ -175,7 +174,7 @@ def _phase1(model: Any, card: Card, table: Table, data: tuple[np.ndarray, ...],
     return history, {"prefix": prefix, "key": key, "hit": hit}, suffix, feature_data
 
 
-def _trainable(model: Any) -> int:
+def trainable_params(model: Any) -> int:
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 

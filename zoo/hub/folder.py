@@ -182,14 +182,17 @@ class FolderHub:
         shutil.copyfile(source, tmp)
         os.replace(tmp, target)
 
-    def _stage_tree(self, repo: Path, package_dir: Path, staging: Path) -> None:
+    def _stage_tree(self, repo: Path, package_dir: Path, staging: Path,
+                    digests: dict[str, str]) -> None:
+        """Copy the package into `staging` as git sees it; `digests` (the card's sha256
+        list, verified before publishing) are the LFS oids."""
         lfs_paths = []
         for source in sorted(p for p in package_dir.rglob("*") if p.is_file()):
             rel = source.relative_to(package_dir)
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             if stored_in_lfs(source):
-                oid = sha256_file(source)
+                oid = digests.get(rel.as_posix()) or sha256_file(source)
                 self._store_lfs(repo, source, oid)
                 target.write_text(lfs_pointer(oid, source.stat().st_size))
                 lfs_paths.append(rel.as_posix())
@@ -209,17 +212,17 @@ class FolderHub:
                 raise RefError(f"bad tag '{tag}'; e.g. 'v1' or '2026-11-22'")
             parent = self._git(repo, "rev-parse", "--verify", "--quiet",
                                f"refs/heads/{BRANCH}", check=False)
+            card = read_card(package_dir)
             with tempfile.TemporaryDirectory(dir=repo / ".git", prefix="publish-") as tmp:
                 staging, index = Path(tmp) / "tree", Path(tmp) / "index"
                 staging.mkdir()
-                self._stage_tree(repo, package_dir, staging)
+                self._stage_tree(repo, package_dir, staging, card["files"])
                 env = {"GIT_INDEX_FILE": str(index), "GIT_WORK_TREE": str(staging)}
                 self._git(repo, "add", "-A", ".", env=env)
                 tree = self._git(repo, "write-tree", env=env)
             created = not parent or self._git(repo, "rev-parse", f"{parent}^{{tree}}") != tree
             revision = parent
             if created:
-                card = read_card(package_dir)
                 text = message or f"Publish {card['name']} {card['version']}"
                 revision = self._git(repo, "commit-tree", tree, *(["-p", parent] if parent else []),
                                      "-m", text)
