@@ -50,7 +50,7 @@ def zoo_way(work: Path, table) -> tuple[float, dict]:
 
     from zoo.cards.card import read_card
     from zoo.cli.main import cli
-    from zoo.training import FitSettings, fit_package
+    from zoo.train.training import FitSettings, fit_package
 
     def run(*args: str) -> None:
         result = CliRunner().invoke(cli, list(map(str, args)))
@@ -74,8 +74,8 @@ def main() -> None:
     import os
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from zoo.datasets import builtin, select
-    from zoo.training import split_validation
+    from zoo.train.datasets import builtin, select
+    from zoo.train.training import split_validation
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["ZOO_CACHE"] = str(Path(tmp) / "cache")

@@ -25,11 +25,11 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import tensorflow as tf
 
-    from zoo.datasets import builtin, split, write_npz
-    from zoo.export import export_package
+    from zoo.train.datasets import builtin, split, write_npz
+    from zoo.deploy.export import export_package
     from zoo.package import load_model
-    from zoo.recipes import train_cnn
-    from zoo.runtime import latency_ms, runner_for
+    from zoo.build.recipes import train_cnn
+    from zoo.deploy.runtime import latency_ms, runner_for
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

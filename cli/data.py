@@ -26,7 +26,7 @@ def data(name: str, part: str, classes: str | None, per_class: int | None, out: 
     Examples:  zoo data iris4 --split train --out iris4-train.csv
                zoo data mnist5k --classes 5-9 --per-class 20 --split train --out few.npz
     """
-    from zoo.datasets import builtin, parse_classes, select, split, write_table
+    from zoo.train.datasets import builtin, parse_classes, select, split, write_table
 
     table = select(split(builtin(name), part), parse_classes(classes) if classes else None,
                    per_class)

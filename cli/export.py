@@ -39,8 +39,8 @@ def export(package_dir: str, fmt: str, quantize: str | None, data: str | None,
                zoo export tuned --format tflite --quantize float16 --data test.npz
                zoo export tuned --format savedmodel --out serving/tuned
     """
-    from zoo.bundle import write_bundle
-    from zoo.export import export_key, export_package
+    from zoo.deploy.bundle import write_bundle
+    from zoo.deploy.export import export_key, export_package
 
     progress(f"exporting {package_dir} to {fmt}{' ' + quantize if quantize else ''}…")
     entry = export_package(Path(package_dir), fmt, quantize=quantize,

@@ -29,7 +29,7 @@ def publish(package_dir: str, ref: str, tag: str | None, move_tag: bool, private
                zoo publish iris-pkg hf://acme/iris --tag v1 --private
     """
     from zoo.hub.hf import set_progress
-    from zoo.publish import publish as publish_package
+    from zoo.hub.publish import publish as publish_package
 
     set_progress(show_progress(quiet))
     hub_ref, result = publish_package(Path(package_dir), ref, tag=tag, move_tag=move_tag,
@@ -119,7 +119,7 @@ def inspect(target: str, as_json: bool) -> None:
     Examples:  zoo inspect iris-pkg
                zoo inspect acme/iris@v1 --json
     """
-    from zoo.cache import package_folder
+    from zoo.hub.cache import package_folder
     from zoo.package import read_verified_card
 
     package, where = package_folder(target)

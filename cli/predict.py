@@ -18,7 +18,7 @@ def predict(bundle: str, inputs: tuple[str, ...], as_json: bool) -> None:
     \b
     Example:  zoo predict edge-bundle digit.png more.npz --json
     """
-    from zoo.predict import predict_bundle
+    from zoo.deploy.predict import predict_bundle
 
     for item in predict_bundle(Path(bundle), [Path(p) for p in inputs]):
         if as_json:

@@ -37,7 +37,7 @@ def train(recipe: str, out: str, data: str | None, test_data: str | None, seed: 
 
     progress(f"training {recipe} (seed {seed})…")
     if recipe == "iris":
-        from zoo.recipes import IRIS_EPOCHS, train_iris
+        from zoo.build.recipes import IRIS_EPOCHS, train_iris
 
         card = train_iris(Path(out), seed=seed, epochs=epochs or IRIS_EPOCHS,
                           license=license_, force=force)
@@ -45,8 +45,8 @@ def train(recipe: str, out: str, data: str | None, test_data: str | None, seed: 
         if not data:
             raise ZooError("zoo train cnn needs --data (e.g. 'zoo data mnist5k --classes 0-4 "
                            "--split train --out src.npz')")
-        from zoo.datasets import load_table
-        from zoo.recipes import train_cnn
+        from zoo.train.datasets import load_table
+        from zoo.build.recipes import train_cnn
 
         card = train_cnn(load_table(Path(data)), Path(out),
                          test=load_table(Path(test_data)) if test_data else None, seed=seed,
@@ -99,8 +99,8 @@ def pack(model: str, name: str | None, license_: str | None, license_name: str |
                zoo pack keras:MobileNetV2 --weights none --input-size 96x96 --out mnv2
     """
     from zoo.errors import ZooError
-    from zoo.pack import pack_application, pack_file, read_labels
-    from zoo.rebuild import parse_size
+    from zoo.build.pack import pack_application, pack_file, read_labels
+    from zoo.build.rebuild import parse_size
 
     size = parse_size(input_size) if input_size else None
     fields = {"version": version, "authors": list(authors) or ["Keras team"]

@@ -53,7 +53,7 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
                    --phase2-unfreeze-from block7a_expand_conv --phase2-lr 1e-5 \\
                    --phase2-epochs 5 --out effnet-tuned
     """
-    from zoo.training import FitSettings, Phase2, fit_package, load_data_for
+    from zoo.train.training import FitSettings, Phase2, fit_package, load_data_for
 
     table = load_data_for(Path(package_dir), Path(data), label_column)
     phase2 = Phase2(phase2_unfreeze_from, phase2_lr, phase2_epochs) \
@@ -79,9 +79,9 @@ def evaluate(target: str, data: str, label_column: str | None, record: bool) -> 
     \b
     Example:  zoo evaluate iris4-tuned --data iris4-test.csv --record
     """
-    from zoo.cache import package_folder
+    from zoo.hub.cache import package_folder
     from zoo.errors import ZooError
-    from zoo.training import evaluate_package, load_data_for
+    from zoo.train.training import evaluate_package, load_data_for
 
     if record and not Path(target).is_dir():
         raise ZooError("--record writes into a package folder; pull the reference first")
@@ -118,8 +118,8 @@ def compare(package_dir: str, data: str, test_data: str, epochs: int, batch_size
     \b
     Example:  zoo compare digits-transfer --data few.npz --test test.npz --epochs 30
     """
-    from zoo.compare import compare_with_scratch
-    from zoo.training import FitSettings, load_data_for
+    from zoo.train.compare import compare_with_scratch
+    from zoo.train.training import FitSettings, load_data_for
 
     package = Path(package_dir)
     rows = compare_with_scratch(package, load_data_for(package, Path(data)),

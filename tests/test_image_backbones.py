@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from conftest import ok, refused
-from zoo.applications import REGISTRY
+from zoo.build.applications import REGISTRY
 from zoo.cards.card import read_card
 from zoo.package import load_model
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_every_registered_architecture_maps_its_stage_cut_points(name):
-    from zoo.applications import build
+    from zoo.build.applications import build
     from zoo.cards.layer_map import build_layer_map
 
     arch = REGISTRY[name]
@@ -134,7 +134,7 @@ def test_batchnorm_statistics_do_not_move_in_either_phase(small_cnn_pkg, work, t
 def test_image_folder_and_flattened_csv_are_read_as_images(small_cnn_pkg, tmp_path):
     from PIL import Image
 
-    from zoo.datasets import builtin, select, write_csv
+    from zoo.train.datasets import builtin, select, write_csv
 
     table = select(builtin("digits"), ["0", "1"], per_class=4)
     for i, (image, label) in enumerate(zip(table.x, table.y)):

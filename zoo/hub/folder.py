@@ -22,7 +22,7 @@ from filelock import FileLock
 from zoo.cards.card import CARD_FILE, read_card
 from zoo.cards.digest import sha256_file
 from zoo.errors import IntegrityError, RefError, ZooError
-from zoo.refs import HUB_MARKER, REVISION
+from zoo.hub.refs import HUB_MARKER, REVISION
 
 BRANCH = "main"
 LFS_SPEC = "version https://git-lfs.github.com/spec/v1"

@@ -3,7 +3,7 @@
 `fit_package` trains with a validation split, a fixed seed and optional early
 stopping (the best weights are kept), in one or two phases: phase 1 trains
 what the package leaves trainable; phase 2 unfreezes the layers from a given
-one on (the base's BatchNorm stays frozen, see `zoo.freezing`) at a lower
+one on (the base's BatchNorm stays frozen, see `zoo.build.freezing`) at a lower
 learning rate. Frozen layers stay bit-identical: `trainable=False` keeps them
 out of the optimizer. The new package's card records metrics, the history of
 both phases, the schedule in its lineage, and a PNG of the curves.
@@ -18,11 +18,11 @@ import numpy as np
 
 from zoo.cards.card import Card, read_card
 from zoo.cards.layer_map import build_layer_map, resolve_layer
-from zoo.curves import CURVES_FILE, plot_history
-from zoo.datasets import Table, load_for_input
+from zoo.train.curves import CURVES_FILE, plot_history
+from zoo.train.datasets import Table, load_for_input
 from zoo.errors import DataError, ZooError
-from zoo.feature_cache import cache_key, frozen_prefix, prefix_features, suffix_model
-from zoo.freezing import apply_freeze, frozen_layer_names
+from zoo.train.feature_cache import cache_key, frozen_prefix, prefix_features, suffix_model
+from zoo.build.freezing import apply_freeze, frozen_layer_names
 from zoo.package import load_model, read_verified_card, save_model, seal, staged_package, \
     updated_package
 

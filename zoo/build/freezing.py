@@ -3,7 +3,7 @@
 Frozen layers get `trainable = False`. BatchNormalization layers of a base
 network never train in a derived model: they are kept frozen even inside an
 unfrozen range, and the base is wired with `training=False` (see
-`zoo.rebuild`), so their moving statistics stay those of the base in both
+`zoo.build.rebuild`), so their moving statistics stay those of the base in both
 fine-tuning phases, as the Keras transfer-learning guide recommends.
 """
 

@@ -27,7 +27,7 @@ from zoo.hub import FolderHub, HfHub, open_hub
 from zoo.hub.hf import offline
 from zoo.package import verify_files
 from zoo.paths import cache_root
-from zoo.refs import HubRef
+from zoo.hub.refs import HubRef
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -108,7 +108,7 @@ def package_folder(target: str) -> tuple[Path, str]:
     with a label saying which."""
     if Path(target).is_dir():
         return Path(target), str(target)
-    from zoo.refs import parse_ref
+    from zoo.hub.refs import parse_ref
 
     snapshot = fetch(parse_ref(target))
     return snapshot.path, str(snapshot.ref.at(snapshot.revision))

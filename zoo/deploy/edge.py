@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import ExportError
-from zoo.runtime import native_stderr_silenced
+from zoo.deploy.runtime import native_stderr_silenced
 
 CALIBRATION_SAMPLES = 200
 CONV_CLASSES = ("Conv", "Depthwise", "Separable")

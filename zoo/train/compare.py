@@ -1,7 +1,7 @@
 """Transfer vs scratch on the same small data: does the pretrained base pay off?
 
 The transfer model is the derived package as it is (frozen base, new head);
-the scratch model is the zoo's small CNN (`zoo.recipes.build_cnn`) with random
+the scratch model is the zoo's small CNN (`zoo.build.recipes.build_cnn`) with random
 weights, everything trainable. Both get the same data, seed and settings, and
 are scored on the same held-out set.
 """
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from zoo.datasets import Table
+from zoo.train.datasets import Table
 from zoo.package import load_model
-from zoo.training import FitSettings, check_fit, evaluate_model, fit, split_validation, \
+from zoo.train.training import FitSettings, check_fit, evaluate_model, fit, split_validation, \
     trainable_params
 
 
@@ -42,7 +42,7 @@ def compare_with_scratch(package_dir: Path, train: Table, test: Table,
                          settings: FitSettings) -> list[CompareRow]:
     import keras
 
-    from zoo.recipes import build_cnn
+    from zoo.build.recipes import build_cnn
 
     transfer = load_model(package_dir)
     classes = int(transfer.outputs[0].shape[-1])

@@ -13,8 +13,8 @@ from typing import Any
 
 from zoo.cards.layer_map import LayerMap, resolve_layer
 from zoo.errors import LayerNotFound, ZooError
-from zoo.freezing import BATCHNORM_POLICY, apply_freeze
-from zoo.heads import build_head, head_layer_names, head_to_string, parse_head
+from zoo.build.freezing import BATCHNORM_POLICY, apply_freeze
+from zoo.build.heads import build_head, head_layer_names, head_to_string, parse_head
 
 RANGE_HELP = "a layer range is A:B, A: or :B, by name or index (e.g. 'block3_conv2:')"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo.preprocessing import apply as apply_preprocessing
+from zoo.build.preprocessing import apply as apply_preprocessing
 
 PREFIX = "keras:"
 

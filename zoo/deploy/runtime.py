@@ -14,7 +14,7 @@ import numpy as np
 from zoo.errors import ZooError
 
 Runner = Callable[[np.ndarray], np.ndarray]
-BUNDLE_FILE = "bundle.json"  # a deploy bundle's manifest (see zoo.bundle)
+BUNDLE_FILE = "bundle.json"  # a deploy bundle's manifest (see zoo.deploy.bundle)
 
 
 def onnx_runner(path: Path) -> Runner:

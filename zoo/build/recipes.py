@@ -3,11 +3,11 @@
 from pathlib import Path
 from typing import Any
 
-from zoo import preprocessing
+from zoo.build import preprocessing
 from zoo.cards.card import Card
-from zoo.datasets import Table, builtin, split
+from zoo.train.datasets import Table, builtin, split
 from zoo.errors import DataError
-from zoo.pack import default_preprocessing, pack_model, raw_pixel_scaling
+from zoo.build.pack import default_preprocessing, pack_model, raw_pixel_scaling
 
 IRIS_EPOCHS = 150
 
@@ -78,7 +78,7 @@ def train_cnn(train: Table, out: Path, *, test: Table | None = None, seed: int =
     """Train the small CNN on an image table and package it as a base network."""
     import keras
 
-    from zoo.training import split_validation, verbosity
+    from zoo.train.training import split_validation, verbosity
 
     if train.x.ndim != 4:
         raise DataError(f"{train.name}: the CNN needs images (N, H, W, C), got samples of "

@@ -16,7 +16,7 @@ from pathlib import Path
 from zoo.cards.digest import sha256_file
 from zoo.errors import ZooError
 from zoo.package import read_verified_card, staged_package
-from zoo.runtime import BUNDLE_FILE
+from zoo.deploy.runtime import BUNDLE_FILE
 
 
 def _license_text(card: dict) -> str:

@@ -9,7 +9,7 @@ from zoo.errors import CardError
 from zoo.hub import open_hub
 from zoo.hub.folder import PublishResult
 from zoo.package import load_model, read_verified_card
-from zoo.refs import HubRef, parse_ref
+from zoo.hub.refs import HubRef, parse_ref
 
 
 def validate_package(package_dir: Path) -> Card:

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from zoo import preprocessing
+from zoo.build import preprocessing
 from zoo.cards.card import Card, new_card
 from zoo.cards.layer_map import build_layer_map
 from zoo.cards.license_policy import check_card_license
@@ -48,7 +48,7 @@ def with_raw_input(model: Any, mode: str, size: tuple[int, ...] | None) -> Any:
     """The model behind a new input of `size` that applies preprocessing `mode`."""
     import keras
 
-    from zoo.rebuild import replay
+    from zoo.build.rebuild import replay
 
     preprocessing.check_mode(mode)
     if mode == "none" and size is None:
@@ -95,7 +95,7 @@ def pack_application(spec: str, out: Path, *, weights: str = "none",
                      input_size: tuple[int, ...] | None = None, force: bool = False,
                      **card_fields: Any) -> Card:
     """Package a Keras Applications architecture (no classifier top) taking raw pixels."""
-    from zoo import applications
+    from zoo.build import applications
 
     arch = applications.architecture(spec)
     size = input_size or (arch.input_size, arch.input_size)

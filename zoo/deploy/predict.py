@@ -10,7 +10,7 @@ import numpy as np
 
 from zoo.cards.digest import sha256_file
 from zoo.errors import DataError, IntegrityError, ZooError
-from zoo.runtime import BUNDLE_FILE, predict_batched, runner_for
+from zoo.deploy.runtime import BUNDLE_FILE, predict_batched, runner_for
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
 

@@ -1,0 +1,8 @@
+"""Getting a trained package onto a device: SavedModel/ONNX/TFLite export with
+parity, int8 and float16 quantization, deploy bundles, and `zoo predict`'s
+runtime (onnxruntime / LiteRT plus numpy).
+
+May import: `zoo.errors`, `zoo.package`, `zoo.cards`, `zoo.train.datasets`.
+Imports no TensorFlow at module level: `runtime` and `predict` must load on a
+device that has only the `[runtime]` extra.
+"""
