@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from common import report, timed
 
 EPOCHS, SAMPLES, SIZE, BATCH, LR, SEED = 10, 2000, 64, 32, 1e-3, 0
@@ -47,9 +46,9 @@ def plain_recipe(x: np.ndarray, y: np.ndarray, split: tuple) -> tuple[float, dic
 
 def zoo_way(work: Path, table) -> tuple[float, dict]:
     from click.testing import CliRunner
-
     from zoo.cards.card import read_card
     from zoo.cli.main import cli
+
     from zoo.train.training import FitSettings, fit_package
 
     def run(*args: str) -> None:

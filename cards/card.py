@@ -5,9 +5,7 @@ schema accepts. The card is assembled in one place, `new_card`.
 """
 
 import json
-import os
 import platform
-import tempfile
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any
 import jsonschema
 
 from zoo.errors import CardError
+from zoo.files import atomic_write_bytes
 
 CARD_FILE = "card.json"
 README_FILE = "README.md"
@@ -62,12 +61,7 @@ def card_bytes(card: Card) -> bytes:
 def write_card(package_dir: Path, card: Card) -> Path:
     """Validate and write the card atomically (a crash leaves the old one)."""
     validate_card(card)
-    path = Path(package_dir) / CARD_FILE
-    fd, tmp = tempfile.mkstemp(dir=package_dir, prefix=".card-", suffix=".json")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(card_bytes(card))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(Path(package_dir) / CARD_FILE, card_bytes(card))
 
 
 def framework_versions() -> dict[str, str]:

@@ -7,7 +7,6 @@ HF license ids are mostly lower-case SPDX ids (`apache-2.0`, `mit`,
 """
 
 from license_expression import ExpressionError
-
 from zoo.cards.license_policy import license_ref, licensing
 
 # HF ids whose SPDX id is spelled differently, beyond case.

@@ -3,9 +3,14 @@
 from pathlib import Path
 
 import click
-
-from zoo.cli.options import force_option, out_option, quiet_option, show_progress, \
-    size_option, unsafe_option
+from zoo.cli.options import (
+    force_option,
+    out_option,
+    quiet_option,
+    show_progress,
+    size_option,
+    unsafe_option,
+)
 
 
 @click.command()
@@ -32,9 +37,9 @@ from zoo.cli.options import force_option, out_option, quiet_option, show_progres
 @click.option("--author", "authors", multiple=True, help="Author of the derived package.")
 @click.option("--seed", default=0, show_default=True, help="Seed for the new head's weights.")
 @click.option("--lock", "lock", type=click.Path(dir_okay=False),
-              help="Record ref → commit → card sha256 in this lock file (e.g. zoo.hub.lock).")
+              help="Record ref → commit → card sha256 in this lock file (e.g. zoo.lock).")
 @click.option("--locked", is_flag=True, help="Pull exactly the commit the lock file records "
-              "(--lock, default ./zoo.hub.lock) and refuse a card that differs.")
+              "(--lock, default ./zoo.lock) and refuse a card that differs.")
 @quiet_option
 @out_option
 @unsafe_option
@@ -55,7 +60,7 @@ def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str |
 
     \b
     Examples:  zoo pull iris@v1 --out iris-copy
-               zoo pull hf://acme/iris@v1 --lock zoo.hub.lock --out iris-copy
+               zoo pull hf://acme/iris@v1 --lock zoo.lock --out iris-copy
                zoo pull iris --drop-top 1 --freeze-until hidden2 \\
                    --head dense:4:softmax --out iris4-model
                zoo pull vgg16 --cut-at block3_pool --freeze block3_conv2: \\
@@ -63,9 +68,9 @@ def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str |
                zoo pull mobilenetv2 --cut-at out_relu --freeze-until out_relu \\
                    --input-size 32x32 --head flatten,dense:10:softmax --out mnv2-small
     """
+    from zoo.build.rebuild import RebuildSpec, parse_size
     from zoo.hub.hf import set_progress
     from zoo.pull import pull as pull_package
-    from zoo.build.rebuild import RebuildSpec, parse_size
 
     set_progress(show_progress(quiet))
     spec = RebuildSpec(cut_at=cut_at, drop_top=drop_top, freeze_until=freeze_until,

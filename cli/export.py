@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import click
-
 from zoo.cli.options import progress
 
 

@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from zoo.cli.options import quiet_option, show_progress
 
 

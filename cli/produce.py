@@ -3,8 +3,13 @@
 from pathlib import Path
 
 import click
-
-from zoo.cli.options import force_option, out_option, progress, size_option, unsafe_option
+from zoo.cli.options import (
+    force_option,
+    out_option,
+    progress,
+    size_option,
+    unsafe_option,
+)
 
 
 @click.command()
@@ -45,8 +50,8 @@ def train(recipe: str, out: str, data: str | None, test_data: str | None, seed: 
         if not data:
             raise ZooError("zoo train cnn needs --data (e.g. 'zoo data mnist5k --classes 0-4 "
                            "--split train --out src.npz')")
-        from zoo.train.datasets import load_table
         from zoo.build.recipes import train_cnn
+        from zoo.train.datasets import load_table
 
         card = train_cnn(load_table(Path(data)), Path(out),
                          test=load_table(Path(test_data)) if test_data else None, seed=seed,
@@ -98,9 +103,9 @@ def pack(model: str, name: str | None, license_: str | None, license_name: str |
                    --preprocess torch --input-size 224x224 --out my-net-pkg
                zoo pack keras:MobileNetV2 --weights none --input-size 96x96 --out mnv2
     """
-    from zoo.errors import ZooError
     from zoo.build.pack import pack_application, pack_file, read_labels
     from zoo.build.rebuild import parse_size
+    from zoo.errors import ZooError
 
     size = parse_size(input_size) if input_size else None
     fields = {"version": version, "authors": list(authors) or ["Keras team"]

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import click
-
 from zoo.cli.options import force_option, out_option, progress
 
 data_option = click.option("--data", required=True, type=click.Path(),
@@ -79,8 +78,8 @@ def evaluate(target: str, data: str, label_column: str | None, record: bool) -> 
     \b
     Example:  zoo evaluate iris4-tuned --data iris4-test.csv --record
     """
-    from zoo.hub.cache import package_folder
     from zoo.errors import ZooError
+    from zoo.hub.cache import package_folder
     from zoo.train.training import evaluate_package, load_data_for
 
     if record and not Path(target).is_dir():

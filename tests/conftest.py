@@ -12,7 +12,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from click.testing import CliRunner  # noqa: E402
-
 from zoo.cli.main import cli  # noqa: E402
 
 HEATON = ["--drop-top", "1", "--freeze-until", "hidden2", "--head", "dense:4:softmax"]

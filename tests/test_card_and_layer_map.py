@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import ok
 from zoo.cards.card import read_card, validate_card
+
 from zoo.errors import CardError
 
 

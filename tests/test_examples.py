@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from zoo.cards.card import read_card
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ok
 from zoo.cards.card import read_card
+
 from zoo.package import load_model
 from zoo.paths import cache_root
 

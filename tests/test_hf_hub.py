@@ -14,11 +14,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import HEATON, ok, refused
 from zoo.cards.card import read_card
 from zoo.cards.digest import sha256_file
 from zoo.cards.hf_license import hf_license_to_spdx, readme_license
+
 from zoo.paths import cache_root
 
 
@@ -111,7 +111,7 @@ def test_unknown_repository_and_revision_are_one_line(hf_env, tmp_path):
 
 
 def test_lock_file_pins_the_commit_and_the_card(hf_env, tmp_path):
-    lock = tmp_path / "zoo.hub.lock"
+    lock = tmp_path / "zoo.lock"
     ok("pull", "hf://zoo/iris@main", "--lock", lock, "--out", tmp_path / "a")
     entry = json.loads(lock.read_text())["packages"]["hf://zoo/iris@main"]
     assert entry["revision"] == hf_env["main"]
@@ -226,7 +226,7 @@ def test_live_publish_and_pull_on_the_real_hugging_face_hub(iris_pkg, tmp_path, 
 
 
 def test_a_failed_pull_records_nothing_in_the_lock(hf_env, tmp_path):
-    lock = tmp_path / "zoo.hub.lock"
+    lock = tmp_path / "zoo.lock"
     refused("pull", "hf://zoo/iris@v1", "--drop-top", "1", "--head", "dense:x", "--lock", lock,
             "--out", tmp_path / "o")
     assert not lock.exists() and not (tmp_path / "o").exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 from conftest import ok, refused
 from zoo.cards.card import read_card
 from zoo.cards.digest import sha256_file
+
 from zoo.paths import cache_root, default_hub_root
 
 

@@ -5,17 +5,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ok, refused
-from zoo.build.applications import REGISTRY
 from zoo.cards.card import read_card
+
+from zoo.build.applications import REGISTRY
 from zoo.package import load_model
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_every_registered_architecture_maps_its_stage_cut_points(name):
-    from zoo.build.applications import build
     from zoo.cards.layer_map import build_layer_map
+
+    from zoo.build.applications import build
 
     arch = REGISTRY[name]
     model = build(arch, "none", (arch.min_size, arch.min_size, 3))

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import pytest
-
 from conftest import refused
 from zoo.cards.license_policy import LicensePolicy, check_card_license, combine_licenses
+
 from zoo.errors import CardError, LicenseRefused
 
 

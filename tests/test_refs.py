@@ -3,8 +3,8 @@
 import pytest
 
 from zoo.errors import RefError
-from zoo.paths import default_hub_root
 from zoo.hub.refs import parse_ref
+from zoo.paths import default_hub_root
 
 
 def test_name_gets_the_default_owner_and_hub():

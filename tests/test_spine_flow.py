@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ok, refused
 from zoo.cards.card import read_card
+
 from zoo.package import load_model
 
 

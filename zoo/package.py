@@ -14,8 +14,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from zoo.cards.card import CARD_FILE, MODEL_FILE, README_FILE, UNLISTED_FILES, Card, read_card, \
-    write_card
+from zoo.cards.card import (
+    CARD_FILE,
+    MODEL_FILE,
+    README_FILE,
+    UNLISTED_FILES,
+    Card,
+    read_card,
+    write_card,
+)
 from zoo.cards.digest import sha256_file
 from zoo.cards.readme import render_readme
 from zoo.errors import IntegrityError, ZooError

@@ -5,16 +5,20 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from zoo.hub.cache import Snapshot, fetch
+from zoo.build.pack import pack_model
+from zoo.build.rebuild import RebuildSpec, rebuild
 from zoo.cards.card import README_FILE, Card
 from zoo.cards.hf_license import readme_license
+from zoo.cards.license_policy import (
+    LicensePolicy,
+    card_license_expression,
+    combine_licenses,
+)
+from zoo.hub.cache import Snapshot, fetch
 from zoo.hub.lock import LOCK_FILE, check_locked, locked, record
-from zoo.cards.license_policy import LicensePolicy, card_license_expression, combine_licenses
-from zoo.package import load_model, read_verified_card, staged_package
-from zoo.build.pack import pack_model
-from zoo.paths import default_policy_path
-from zoo.build.rebuild import RebuildSpec, rebuild
 from zoo.hub.refs import parse_ref
+from zoo.package import load_model, read_verified_card, staged_package
+from zoo.paths import default_policy_path
 
 
 @dataclass(frozen=True)

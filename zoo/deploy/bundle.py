@@ -14,9 +14,9 @@ import shutil
 from pathlib import Path
 
 from zoo.cards.digest import sha256_file
+from zoo.deploy.runtime import BUNDLE_FILE
 from zoo.errors import ZooError
 from zoo.package import read_verified_card, staged_package
-from zoo.deploy.runtime import BUNDLE_FILE
 
 
 def _license_text(card: dict) -> str:

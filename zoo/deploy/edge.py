@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import ExportError
 from zoo.deploy.runtime import native_stderr_silenced
+from zoo.errors import ExportError
 
 CALIBRATION_SAMPLES = 200
 CONV_CLASSES = ("Conv", "Depthwise", "Separable")
@@ -25,8 +25,13 @@ def has_convolutions(layer_map: dict) -> bool:
 
 def quantize_onnx(fp32: Path, target: Path, mode: str, calibration: np.ndarray | None) -> None:
     """fp32 ONNX → int8: static QDQ (calibrated, per channel) or dynamic."""
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                          quantize_dynamic, quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if mode == "int8-dynamic":

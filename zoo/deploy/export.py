@@ -15,11 +15,17 @@ import numpy as np
 
 from zoo.cards.card import MODEL_FILE
 from zoo.cards.digest import sha256_file
-from zoo.train.datasets import load_for_input
 from zoo.deploy.edge import has_convolutions, quantize_onnx, to_tflite
+from zoo.deploy.runtime import (
+    Runner,
+    latency_ms,
+    onnx_runner,
+    predict_batched,
+    tflite_runner,
+)
 from zoo.errors import ExportError
 from zoo.package import card_path, load_model, read_verified_card, seal, updated_package
-from zoo.deploy.runtime import Runner, latency_ms, onnx_runner, predict_batched, tflite_runner
+from zoo.train.datasets import load_for_input
 
 FORMATS = ("onnx", "savedmodel", "tflite")
 QUANTIZE = {"onnx": ("int8", "int8-dynamic"), "tflite": ("float16", "int8"), "savedmodel": ()}

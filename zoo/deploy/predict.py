@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from zoo.cards.digest import sha256_file
-from zoo.errors import DataError, IntegrityError, ZooError
 from zoo.deploy.runtime import BUNDLE_FILE, predict_batched, runner_for
+from zoo.errors import DataError, IntegrityError, ZooError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
 

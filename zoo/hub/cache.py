@@ -25,9 +25,9 @@ from zoo.cards.digest import sha256_file
 from zoo.errors import IntegrityError, RefError, ZooError
 from zoo.hub import FolderHub, HfHub, open_hub
 from zoo.hub.hf import offline
+from zoo.hub.refs import HubRef
 from zoo.package import verify_files
 from zoo.paths import cache_root
-from zoo.hub.refs import HubRef
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 

@@ -22,6 +22,7 @@ from filelock import FileLock
 from zoo.cards.card import CARD_FILE, read_card
 from zoo.cards.digest import sha256_file
 from zoo.errors import IntegrityError, RefError, ZooError
+from zoo.files import atomic_writer
 from zoo.hub.refs import HUB_MARKER, REVISION
 
 BRANCH = "main"
@@ -176,11 +177,8 @@ class FolderHub:
         target = self._lfs_object(repo, oid)
         if target.is_file() and sha256_file(target) == oid:
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-        os.close(fd)
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
+        with atomic_writer(target) as handle, open(source, "rb") as data:
+            shutil.copyfileobj(data, handle)
 
     def _stage_tree(self, repo: Path, package_dir: Path, staging: Path,
                     digests: dict[str, str]) -> None:

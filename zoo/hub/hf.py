@@ -41,8 +41,11 @@ def _api() -> Any:
 
 def _hub_error(exc: Exception, repo_id: str, revision: str | None) -> ZooError:
     """One clear line for what huggingface_hub raised."""
-    from huggingface_hub.errors import (GatedRepoError, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     where = endpoint() or "https://huggingface.co"
     if isinstance(exc, RevisionNotFoundError):

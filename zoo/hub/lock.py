@@ -1,17 +1,16 @@
-"""zoo.hub.lock: which commit and card each reference resolved to, so a project's
+"""zoo.lock: which commit and card each reference resolved to, so a project's
 backbones are reproducible. `zoo pull --lock FILE` records; `--locked` pulls
 exactly what the lock says and refuses anything else."""
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from zoo.errors import IntegrityError, ZooError
+from zoo.files import atomic_write_text
 
-LOCK_FILE = "zoo.hub.lock"
+LOCK_FILE = "zoo.lock"
 LOCK_VERSION = 1
 
 
@@ -27,9 +26,9 @@ def read_lock(path: Path) -> dict[str, dict]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ZooError(f"{path} is not a readable zoo.hub.lock: {exc}") from exc
+        raise ZooError(f"{path} is not a readable zoo.lock: {exc}") from exc
     if data.get("version") != LOCK_VERSION or not isinstance(data.get("packages"), dict):
-        raise ZooError(f"{path} is not a zoo.hub.lock of version {LOCK_VERSION}")
+        raise ZooError(f"{path} is not a zoo.lock of version {LOCK_VERSION}")
     return data["packages"]
 
 
@@ -54,8 +53,4 @@ def record(path: Path, ref: str, revision: str, card_sha256: str) -> None:
                      "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     text = json.dumps({"version": LOCK_VERSION, "packages": dict(sorted(packages.items()))},
                       indent=2) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".zoo.hub.lock-")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)

@@ -8,8 +8,8 @@ from zoo.cards.license_policy import check_card_license
 from zoo.errors import CardError
 from zoo.hub import open_hub
 from zoo.hub.folder import PublishResult
-from zoo.package import load_model, read_verified_card
 from zoo.hub.refs import HubRef, parse_ref
+from zoo.package import load_model, read_verified_card
 
 
 def validate_package(package_dir: Path) -> Card:

@@ -10,11 +10,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-
-from zoo.train.datasets import Table
 from zoo.package import load_model
-from zoo.train.training import FitSettings, check_fit, evaluate_model, fit, split_validation, \
-    trainable_params
+from zoo.train.datasets import Table
+from zoo.train.training import (
+    FitSettings,
+    check_fit,
+    evaluate_model,
+    fit,
+    split_validation,
+    trainable_params,
+)
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ other data never reuses stale features.
 """
 
 import hashlib
-import os
-import tempfile
 from typing import Any
 
 import numpy as np
 
 from zoo.cards.layer_map import separator_names
+from zoo.files import atomic_writer
 from zoo.paths import cache_root
 
 RANDOM_CLASSES = ("Random", "Dropout", "Gaussian", "Noise")
@@ -66,11 +65,8 @@ def prefix_features(model: Any, prefix: str, x: np.ndarray, key: str) -> tuple[n
         return np.load(path), True
     extractor = keras.Model(model.inputs[0], model.get_layer(prefix).output)
     features = np.asarray(extractor.predict(x, verbose=0, batch_size=128))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
-    with os.fdopen(fd, "wb") as handle:
+    with atomic_writer(path) as handle:
         np.save(handle, features)
-    os.replace(tmp, path)
     return features, False
 
 

@@ -16,15 +16,26 @@ from typing import Any
 
 import numpy as np
 
+from zoo.build.freezing import apply_freeze, frozen_layer_names
 from zoo.cards.card import Card, read_card
 from zoo.cards.layer_map import build_layer_map, resolve_layer
+from zoo.errors import DataError, ZooError
+from zoo.package import (
+    load_model,
+    read_verified_card,
+    save_model,
+    seal,
+    staged_package,
+    updated_package,
+)
 from zoo.train.curves import CURVES_FILE, plot_history
 from zoo.train.datasets import Table, load_for_input
-from zoo.errors import DataError, ZooError
-from zoo.train.feature_cache import cache_key, frozen_prefix, prefix_features, suffix_model
-from zoo.build.freezing import apply_freeze, frozen_layer_names
-from zoo.package import load_model, read_verified_card, save_model, seal, staged_package, \
-    updated_package
+from zoo.train.feature_cache import (
+    cache_key,
+    frozen_prefix,
+    prefix_features,
+    suffix_model,
+)
 
 
 @dataclass(frozen=True)
