@@ -14,6 +14,7 @@ from zoo.cards.license_policy import (
     card_license_expression,
     combine_licenses,
 )
+from zoo.hub import open_hub
 from zoo.hub.cache import Snapshot, fetch
 from zoo.hub.lock import LOCK_FILE, check_locked, locked, record
 from zoo.hub.refs import parse_ref
@@ -61,7 +62,7 @@ def fetch_checked(ref_text: str, policy: LicensePolicy, lock: Path | None = None
     if entry:
         check_locked(entry, str(ref), snapshot.card_sha256)
     warnings = policy.check(snapshot.card)
-    if ref.scheme == "hf":
+    if open_hub(ref).readme_is_page:
         shown = readme_license((snapshot.path / README_FILE).read_text(encoding="utf-8"))
         if shown != card_license_expression(snapshot.card):
             warnings += policy.check({"name": f"{ref.at(None)} (its Hub page)",

@@ -6,14 +6,18 @@ May import: `zoo.errors`, `zoo.paths`, `zoo.package`, `zoo.cards`. Not the
 build, training or deploy layers; no TensorFlow.
 """
 
+from zoo.hub.base import Hub, PublishResult, RepoFile
 from zoo.hub.folder import FolderHub
 from zoo.hub.hf import HfHub
 from zoo.hub.refs import HubRef
+from zoo.paths import cache_root
 
 
-def open_hub(ref: HubRef) -> FolderHub | HfHub:
-    """The backend for a reference: a folder hub, or the Hugging Face Hub API."""
-    return HfHub() if ref.scheme == "hf" else FolderHub(ref.hub_root)
+def open_hub(ref: HubRef) -> Hub:
+    """The backend for a reference: the one place that looks at its scheme."""
+    if ref.scheme == "hf":
+        return HfHub(refs=cache_root() / "refs" / "hf")
+    return FolderHub(ref.hub_root)
 
 
-__all__ = ["FolderHub", "HfHub", "open_hub"]
+__all__ = ["FolderHub", "HfHub", "Hub", "PublishResult", "RepoFile", "open_hub"]

@@ -2,7 +2,8 @@
 
     CACHE/blobs/<sha256>                          file contents, by hash
     CACHE/snapshots/<owner>/<name>/<commit>/...   a revision, hard links to blobs
-    CACHE/refs/hf/<owner>/<name>/<rev>            hf:// tag or branch → commit, for offline use
+    CACHE/refs/hf/<owner>/<name>/<rev>            hf:// tag or branch → commit, for offline
+                                                  use (kept by `HfHub`)
 
 A revision is downloaded into a temporary folder, checked against its card's
 sha256 list, and only then moved into place, so a mismatch leaves nothing
@@ -12,7 +13,6 @@ damaged at any time).
 """
 
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -22,14 +22,11 @@ from filelock import FileLock
 
 from zoo.cards.card import CARD_FILE, Card, read_card
 from zoo.cards.digest import sha256_file
-from zoo.errors import IntegrityError, RefError, ZooError
-from zoo.hub import FolderHub, HfHub, open_hub
-from zoo.hub.hf import offline
+from zoo.errors import IntegrityError, ZooError
+from zoo.hub import open_hub
 from zoo.hub.refs import HubRef
 from zoo.package import verify_files
 from zoo.paths import cache_root
-
-COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -69,40 +66,6 @@ def _cached(snapshot: Path) -> Card | None:
         return None
 
 
-def _download_into(ref: HubRef, revision: str, hub: FolderHub | HfHub,
-                   incoming: Path) -> None:
-    if isinstance(hub, HfHub):
-        hub.download(ref.owner, ref.name, revision, incoming)
-        return
-    for item in hub.tree(ref.owner, ref.name, revision):
-        if item.path != ".gitattributes":
-            hub.read_into(ref.owner, ref.name, item, incoming / item.path)
-
-
-def _ref_file(ref: HubRef, revision: str) -> Path:
-    return cache_root() / "refs" / "hf" / ref.owner / ref.name / revision.replace("/", "%2F")
-
-
-def _resolve(ref: HubRef, hub: FolderHub | HfHub) -> str:
-    """The commit sha; hf:// tags and branches resolve from the cache when offline."""
-    if ref.scheme != "hf":
-        return hub.resolve(ref.owner, ref.name, ref.revision)
-    wanted = ref.revision or "main"
-    if offline():
-        if COMMIT.match(wanted):
-            return wanted
-        saved = _ref_file(ref, wanted)
-        if not saved.is_file():
-            raise RefError(f"{ref} is not in the cache and HF_HUB_OFFLINE is set; pull it "
-                           "once online")
-        return saved.read_text().strip()
-    revision = hub.resolve(ref.owner, ref.name, ref.revision)
-    saved = _ref_file(ref, wanted)
-    saved.parent.mkdir(parents=True, exist_ok=True)
-    saved.write_text(revision + "\n")
-    return revision
-
-
 def package_folder(target: str) -> tuple[Path, str]:
     """A package folder as given, or the verified snapshot of a hub reference;
     with a label saying which."""
@@ -117,20 +80,17 @@ def package_folder(target: str) -> tuple[Path, str]:
 def fetch(ref: HubRef) -> Snapshot:
     """The verified snapshot of `ref`, downloading it if not cached."""
     hub = open_hub(ref)
-    revision = _resolve(ref, hub)
+    revision = hub.resolve(ref.owner, ref.name, ref.revision)
     root = cache_root()
     snapshot = root / "snapshots" / ref.owner / ref.name / revision
     (root / "locks").mkdir(parents=True, exist_ok=True)
     with FileLock(str(root / "locks" / f"{ref.owner}--{ref.name}--{revision}.lock")):
         card = _cached(snapshot)
         if card is None:
-            if ref.scheme == "hf" and offline():
-                raise RefError(f"{ref} ({revision[:12]}) is not in the cache and "
-                               "HF_HUB_OFFLINE is set; pull it once online")
             (root / "tmp").mkdir(parents=True, exist_ok=True)
             incoming = Path(tempfile.mkdtemp(dir=root / "tmp", prefix="pull-"))
             try:
-                _download_into(ref, revision, hub, incoming)
+                hub.download(ref.owner, ref.name, revision, incoming)
                 card = read_card(incoming)
                 try:
                     verify_files(incoming, card)

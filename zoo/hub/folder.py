@@ -20,15 +20,22 @@ from pathlib import Path
 from filelock import FileLock
 
 from zoo.cards.card import CARD_FILE, read_card
-from zoo.cards.digest import sha256_file
+from zoo.cards.digest import sha256_bytes, sha256_file
 from zoo.errors import IntegrityError, RefError, ZooError
 from zoo.files import atomic_writer
+from zoo.hub.base import PublishResult, RepoFile
+from zoo.hub.lfs import (
+    ATTRIBUTES_FILE,
+    POINTER_LIMIT,
+    lfs_attributes,
+    lfs_pointer,
+    object_path,
+    parse_lfs_pointer,
+    stored_in_lfs,
+)
 from zoo.hub.refs import HUB_MARKER, REVISION
 
 BRANCH = "main"
-LFS_SPEC = "version https://git-lfs.github.com/spec/v1"
-TEXT_SUFFIXES = frozenset({".json", ".md", ".txt"})
-TEXT_LIMIT = 10 * 1024 * 1024  # larger text files go to LFS too, as on the Hub
 ZERO_SHA = "0" * 40
 GIT_ENV = {"GIT_AUTHOR_NAME": "backbone-zoo", "GIT_AUTHOR_EMAIL": "zoo@localhost",
            "GIT_COMMITTER_NAME": "backbone-zoo", "GIT_COMMITTER_EMAIL": "zoo@localhost",
@@ -36,18 +43,13 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "backbone-zoo", "GIT_AUTHOR_EMAIL": "zoo@localhost
 
 
 @dataclass(frozen=True)
-class HubFile:
+class _Entry:
+    """A file of a commit as git stores it: a blob, or a pointer to an LFS object."""
+
     path: str
     blob: str
     lfs_oid: str | None
     size: int
-
-
-@dataclass(frozen=True)
-class PublishResult:
-    revision: str
-    created: bool
-    tag: str | None
 
 
 @dataclass(frozen=True)
@@ -60,26 +62,6 @@ class RepoSummary:
     license: str
 
 
-def stored_in_lfs(path: Path) -> bool:
-    return path.suffix not in TEXT_SUFFIXES or path.stat().st_size > TEXT_LIMIT
-
-
-def lfs_attributes(paths: list[str]) -> str:
-    """The .gitattributes that marks these paths as Git LFS files."""
-    return "".join(f"{p} filter=lfs diff=lfs merge=lfs -text\n" for p in paths)
-
-
-def lfs_pointer(oid: str, size: int) -> str:
-    return f"{LFS_SPEC}\noid sha256:{oid}\nsize {size}\n"
-
-
-def parse_lfs_pointer(data: bytes) -> tuple[str, int] | None:
-    if len(data) > 512 or not data.startswith(LFS_SPEC.encode()):
-        return None
-    fields = dict(line.split(" ", 1) for line in data.decode().splitlines()[1:] if " " in line)
-    return fields["oid"].removeprefix("sha256:"), int(fields["size"])
-
-
 def valid_tag(tag: str) -> bool:
     if tag.startswith("-") or len(tag) == 40 and all(c in "0123456789abcdef" for c in tag):
         return False
@@ -88,14 +70,15 @@ def valid_tag(tag: str) -> bool:
 
 
 class FolderHub:
+    """The `Hub` for a folder: git does the history, `.git/lfs/objects` holds the weights."""
+
+    readme_is_page = False  # a folder has no web page; its card is what people read
+
     def __init__(self, root: Path):
         self.root = Path(root).expanduser().absolute()
 
     def repo_dir(self, owner: str, name: str) -> Path:
         return self.root / "models" / owner / name
-
-    def _lfs_object(self, repo: Path, oid: str) -> Path:
-        return repo / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
 
     def _git(self, repo: Path, *args: str, env: dict | None = None, check: bool = True,
              binary: bool = False) -> str | bytes:
@@ -114,15 +97,18 @@ class FolderHub:
     def exists(self, owner: str, name: str) -> bool:
         return (self.repo_dir(owner, name) / ".git").is_dir()
 
-    def resolve(self, owner: str, name: str, revision: str | None) -> str:
-        """The commit sha a tag, branch or (short) sha names."""
+    def _existing(self, owner: str, name: str) -> Path:
         if not self.exists(owner, name):
             known = ", ".join(f"{r.owner}/{r.name}" for r in self.repos()[:8]) or "none"
             raise RefError(f"no repository {owner}/{name} in the hub at {self.root} "
                            f"(repositories: {known})")
+        return self.repo_dir(owner, name)
+
+    def resolve(self, owner: str, name: str, revision: str | None) -> str:
+        repo = self._existing(owner, name)
         rev = revision or BRANCH
-        sha = self._git(self.repo_dir(owner, name), "rev-parse", "--verify", "--quiet",
-                        "--end-of-options", f"{rev}^{{commit}}", check=False)
+        sha = self._git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options",
+                        f"{rev}^{{commit}}", check=False)
         if not sha:
             tags = ", ".join(self.tags(owner, name)) or "none"
             raise RefError(f"{owner}/{name} has no revision '{rev}' (tags: {tags}; "
@@ -130,39 +116,48 @@ class FolderHub:
         return sha
 
     def tags(self, owner: str, name: str) -> dict[str, str]:
-        out = self._git(self.repo_dir(owner, name), "tag", "--list",
+        out = self._git(self._existing(owner, name), "tag", "--list",
                         "--format=%(refname:short) %(objectname)")
         return dict(line.split(" ", 1) for line in out.splitlines() if line)
 
-    def tree(self, owner: str, name: str, revision: str) -> list[HubFile]:
-        repo = self.repo_dir(owner, name)
+    def _blob(self, repo: Path, blob: str) -> bytes:
+        return self._git(repo, "cat-file", "blob", blob, binary=True)
+
+    def _tree(self, repo: Path, revision: str) -> list[_Entry]:
         out = self._git(repo, "ls-tree", "-r", "-z", "--long", revision, binary=True)
-        files = []
+        entries = []
         for entry in out.decode().split("\0"):
             if not entry:
                 continue
             meta, path = entry.split("\t", 1)
             _mode, _kind, blob, size = meta.split()
-            lfs = None
-            if int(size) <= 512:
-                pointer = parse_lfs_pointer(self._git(repo, "cat-file", "blob", blob, binary=True))
-                if pointer:
-                    lfs, size = pointer[0], pointer[1]
-            files.append(HubFile(path, blob, lfs, int(size)))
-        return files
+            pointer = parse_lfs_pointer(self._blob(repo, blob)) \
+                if int(size) < POINTER_LIMIT else None
+            oid, size = pointer if pointer else (None, int(size))
+            entries.append(_Entry(path, blob, oid, size))
+        return entries
 
-    def read_into(self, owner: str, name: str, item: HubFile, dest: Path) -> None:
-        """Copy one file of a revision to dest (LFS content, not the pointer)."""
-        repo = self.repo_dir(owner, name)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if item.lfs_oid:
-            source = self._lfs_object(repo, item.lfs_oid)
+    def files(self, owner: str, name: str, revision: str) -> list[RepoFile]:
+        """Every file with its sha256: an LFS file's is its oid; a plain blob is hashed."""
+        repo = self._existing(owner, name)
+        return [RepoFile(e.path, e.lfs_oid or sha256_bytes(self._blob(repo, e.blob)), e.size,
+                         e.lfs_oid is not None) for e in self._tree(repo, revision)]
+
+    def download(self, owner: str, name: str, revision: str, dest: Path) -> None:
+        repo = self._existing(owner, name)
+        for entry in self._tree(repo, revision):
+            if entry.path == ATTRIBUTES_FILE:
+                continue
+            target = Path(dest) / entry.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if entry.lfs_oid is None:
+                target.write_bytes(self._blob(repo, entry.blob))
+                continue
+            source = object_path(repo, entry.lfs_oid)
             if not source.is_file():
-                raise IntegrityError(f"{owner}/{name}: the LFS object for {item.path} is missing "
-                                     "from the hub")
-            shutil.copyfile(source, dest)
-        else:
-            dest.write_bytes(self._git(repo, "cat-file", "blob", item.blob, binary=True))
+                raise IntegrityError(f"{owner}/{name}: the LFS object for {entry.path} is "
+                                     "missing from the hub")
+            shutil.copyfile(source, target)
 
     def _init_repo(self, repo: Path) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -174,7 +169,7 @@ class FolderHub:
             self._git(repo, "init", "-q", "-b", BRANCH)
 
     def _store_lfs(self, repo: Path, source: Path, oid: str) -> None:
-        target = self._lfs_object(repo, oid)
+        target = object_path(repo, oid)
         if target.is_file() and sha256_file(target) == oid:
             return
         with atomic_writer(target) as handle, open(source, "rb") as data:
@@ -196,11 +191,15 @@ class FolderHub:
                 lfs_paths.append(rel.as_posix())
             else:
                 shutil.copyfile(source, target)
-        (staging / ".gitattributes").write_text(lfs_attributes(lfs_paths))
+        (staging / ATTRIBUTES_FILE).write_text(lfs_attributes(lfs_paths))
 
-    def publish(self, package_dir: Path, owner: str, name: str, tag: str | None = None,
-                move_tag: bool = False, message: str | None = None) -> PublishResult:
+    def publish(self, package_dir: Path, owner: str, name: str, *, tag: str | None = None,
+                move_tag: bool = False, private: bool = False,
+                message: str | None = None) -> PublishResult:
         """Commit a sealed package as the new head of `main`, and tag it."""
+        if private:
+            raise ZooError("--private is for hf:// repositories; a folder hub is as private as "
+                           "its folder")
         package_dir = Path(package_dir)
         repo = self.repo_dir(owner, name)
         repo.parent.mkdir(parents=True, exist_ok=True)

@@ -7,15 +7,19 @@ huggingface_hub and never printed or written anywhere by the zoo.
 """
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 from zoo.cards.card import read_card
 from zoo.errors import RefError, ZooError
-from zoo.hub.folder import PublishResult, lfs_attributes, stored_in_lfs
+from zoo.files import atomic_write_text
+from zoo.hub.base import PublishResult, RepoFile
+from zoo.hub.lfs import ATTRIBUTES_FILE, lfs_attributes, stored_in_lfs
 
 MAIN = "main"
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 def endpoint() -> str | None:
@@ -76,7 +80,7 @@ def commit_operations(package_dir: Path) -> list[Any]:
     package_dir = Path(package_dir)
     files = sorted(p for p in package_dir.rglob("*") if p.is_file())
     lfs = [p.relative_to(package_dir).as_posix() for p in files if stored_in_lfs(p)]
-    operations = [CommitOperationAdd(path_in_repo=".gitattributes",
+    operations = [CommitOperationAdd(path_in_repo=ATTRIBUTES_FILE,
                                      path_or_fileobj=lfs_attributes(lfs).encode())]
     operations += [CommitOperationAdd(path_in_repo=p.relative_to(package_dir).as_posix(),
                                       path_or_fileobj=str(p)) for p in files]
@@ -84,27 +88,74 @@ def commit_operations(package_dir: Path) -> list[Any]:
 
 
 class HfHub:
+    """The `Hub` behind the Hugging Face Hub API.
+
+    `refs` is a folder where each tag or branch → commit answer is kept, so a
+    revision pulled once resolves again with HF_HUB_OFFLINE set.
+    """
+
+    readme_is_page = True  # the Hub renders README.md; its front matter is the license shown
+
+    def __init__(self, refs: Path | None = None):
+        self.refs = Path(refs) if refs else None
+
+    def _ref_file(self, repo_id: str, revision: str) -> Path | None:
+        return self.refs / repo_id / revision.replace("/", "%2F") if self.refs else None
+
     def resolve(self, owner: str, name: str, revision: str | None) -> str:
         repo_id, rev = f"{owner}/{name}", revision or MAIN
+        saved = self._ref_file(repo_id, rev)
+        if offline():
+            if COMMIT.match(rev):
+                return rev
+            if saved is None or not saved.is_file():
+                raise RefError(f"hf://{repo_id}@{rev} is not in the cache and HF_HUB_OFFLINE "
+                               "is set; pull it once online")
+            return saved.read_text().strip()
         try:
             # olah needs the revision spelled out; the Hub accepts it too.
-            return _api().model_info(repo_id, revision=rev).sha
+            sha = _api().model_info(repo_id, revision=rev).sha
         except _hub_errors() as exc:
             raise _hub_error(exc, repo_id, rev) from exc
+        if saved is not None:
+            atomic_write_text(saved, sha + "\n")
+        return sha
+
+    def files(self, owner: str, name: str, revision: str) -> list[RepoFile]:
+        from huggingface_hub.hf_api import RepoFile as HfRepoFile
+
+        repo_id = f"{owner}/{name}"
+        try:
+            tree = list(_api().list_repo_tree(repo_id, revision=revision, recursive=True))
+        except _hub_errors() as exc:
+            raise _hub_error(exc, repo_id, revision) from exc
+        return [RepoFile(item.path, item.lfs.sha256 if item.lfs else None,
+                         item.lfs.size if item.lfs else item.size, item.lfs is not None)
+                for item in tree if isinstance(item, HfRepoFile)]  # folders are listed too
 
     def download(self, owner: str, name: str, revision: str, dest: Path) -> None:
         """Every file of a revision into `dest` (huggingface_hub's snapshot_download)."""
         from huggingface_hub import snapshot_download
 
         repo_id = f"{owner}/{name}"
+        if offline():
+            raise RefError(f"hf://{repo_id}@{revision[:12]} is not in the cache and "
+                           "HF_HUB_OFFLINE is set; pull it once online")
         try:
             snapshot_download(repo_id, revision=revision, local_dir=dest, endpoint=endpoint())
         except _hub_errors() as exc:
             raise _hub_error(exc, repo_id, revision) from exc
         shutil.rmtree(dest / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping
-        (dest / ".gitattributes").unlink(missing_ok=True)
+        (dest / ATTRIBUTES_FILE).unlink(missing_ok=True)
 
-    def publish(self, package_dir: Path, owner: str, name: str, tag: str | None = None,
+    def tags(self, owner: str, name: str) -> dict[str, str]:
+        repo_id = f"{owner}/{name}"
+        try:
+            return {ref.name: ref.target_commit for ref in _api().list_repo_refs(repo_id).tags}
+        except _hub_errors() as exc:
+            raise _hub_error(exc, repo_id, None) from exc
+
+    def publish(self, package_dir: Path, owner: str, name: str, *, tag: str | None = None,
                 move_tag: bool = False, private: bool = False) -> PublishResult:
         """Create the repo if needed, commit the package in one commit, tag it."""
         repo_id = f"{owner}/{name}"
@@ -112,11 +163,10 @@ class HfHub:
         api = _api()
         try:
             api.create_repo(repo_id, private=private, exist_ok=True)
-            if tag:
-                tags = {ref.name: ref.target_commit for ref in api.list_repo_refs(repo_id).tags}
-                if tag in tags and not move_tag:
-                    raise RefError(f"tag '{tag}' already names {tags[tag][:12]} in hf://{repo_id};"
-                                   " pass --move-tag to point it at the new revision")
+            tags = self.tags(owner, name) if tag else {}
+            if tag in tags and not move_tag:
+                raise RefError(f"tag '{tag}' already names {tags[tag][:12]} in hf://{repo_id};"
+                               " pass --move-tag to point it at the new revision")
             commit = api.create_commit(repo_id, operations=commit_operations(package_dir),
                                        commit_message=f"Publish {card['name']} {card['version']}")
             revision = commit.oid

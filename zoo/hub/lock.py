@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from filelock import FileLock
+
 from zoo.errors import IntegrityError, ZooError
 from zoo.files import atomic_write_text
 
@@ -46,11 +48,14 @@ def check_locked(entry: LockEntry, ref: str, card_sha256: str) -> None:
 
 
 def record(path: Path, ref: str, revision: str, card_sha256: str) -> None:
-    """Add or update one entry, atomically."""
+    """Add or update one entry, atomically; a lock file beside it serialises
+    concurrent pulls so that none loses another's entry."""
     path = Path(path)
-    packages = read_lock(path)
-    packages[ref] = {"revision": revision, "card_sha256": card_sha256,
-                     "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    text = json.dumps({"version": LOCK_VERSION, "packages": dict(sorted(packages.items()))},
-                      indent=2) + "\n"
-    atomic_write_text(path, text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path.with_name(f".{path.name}.lock"))):
+        packages = read_lock(path)
+        packages[ref] = {"revision": revision, "card_sha256": card_sha256,
+                         "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        text = json.dumps({"version": LOCK_VERSION,
+                           "packages": dict(sorted(packages.items()))}, indent=2) + "\n"
+        atomic_write_text(path, text)

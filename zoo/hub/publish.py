@@ -7,7 +7,7 @@ from zoo.cards.layer_map import build_layer_map, structure_differences
 from zoo.cards.license_policy import check_card_license
 from zoo.errors import CardError
 from zoo.hub import open_hub
-from zoo.hub.folder import PublishResult
+from zoo.hub.base import PublishResult
 from zoo.hub.refs import HubRef, parse_ref
 from zoo.package import load_model, read_verified_card
 
@@ -30,12 +30,8 @@ def publish(package_dir: Path, ref_text: str, tag: str | None = None,
     if ref.revision:
         raise CardError(f"publish to '{ref.at(None)}' and name the revision with --tag "
                         f"'{ref.revision}'; a published revision is a new commit")
-    if private and ref.scheme != "hf":
-        raise CardError("--private is for hf:// repositories; a folder hub is as private as "
-                        "its folder")
-    validate_package(package_dir)
     hub = open_hub(ref)
-    options = {"private": private} if ref.scheme == "hf" else {}
+    validate_package(package_dir)
     result = hub.publish(Path(package_dir), ref.owner, ref.name, tag=tag, move_tag=move_tag,
-                         **options)
+                         private=private)
     return ref, result

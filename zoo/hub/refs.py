@@ -6,7 +6,8 @@
                                        its API ($HF_ENDPOINT, e.g. `zoo hub serve`)
 
 NAME and OWNER use Hugging Face's repo-name characters, so the same names work
-on the Hub; REV is a tag, a branch or a commit sha (default: main).
+on the Hub (an hf:// name is checked by huggingface_hub's own rule); REV is a
+tag, a branch or a commit sha (default: main).
 """
 
 import os
@@ -50,6 +51,20 @@ class HubRef:
         return HubRef(self.hub_root, self.owner, self.name, revision, self.scheme)
 
 
+def _check_repo_id(owner: str, name: str, text: str) -> None:
+    """Refuse what the Hub would refuse, by huggingface_hub's own rule."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(f"{owner}/{name}")
+    except HFValidationError as exc:
+        raise RefError(f"bad Hub repository '{owner}/{name}' in reference '{text}': "
+                       f"{str(exc).split(':', 1)[0]}; {EXAMPLE}") from exc
+
+
+# Hand-written for folder hubs: their names become folder names, so none may
+# start with '.' or '_' or hold '..', which validate_repo_id lets through.
 def _check_part(part: str, what: str, text: str) -> str:
     if not NAME.match(part) or ".." in part:
         raise RefError(f"bad {what} '{part}' in reference '{text}': use letters, digits, "
@@ -80,8 +95,8 @@ def parse_ref(text: str) -> HubRef:
         parts = body.split("/")
         if len(parts) != 2:
             raise RefError(f"bad reference '{text}': expected hf://OWNER/NAME[@REV]; {EXAMPLE}")
-        return HubRef(None, _check_part(parts[0], "owner", text),
-                      _check_part(parts[1], "name", text), revision, "hf")
+        _check_repo_id(*parts, text)
+        return HubRef(None, parts[0], parts[1], revision, "hf")
     if "://" in text:
         url = urlparse(text)
         if url.scheme != "file":

@@ -18,7 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import tomli_w
+
 from zoo.errors import ZooError
+from zoo.files import atomic_write_text
 
 CLOSED_UPSTREAM = "127.0.0.1:9"  # the discard port: nothing listens, nothing leaves
 READY_TIMEOUT_S = 60.0
@@ -27,26 +30,22 @@ READY_TIMEOUT_S = 60.0
 def olah_config(hub_root: Path, host: str, port: int, state: Path) -> Path:
     """Write olah's TOML config for serving `hub_root`; return its path."""
     public = f"{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    text = "\n".join([
-        "[basic]",
-        f'host = "{host}"',
-        f"port = {port}",
-        f'repos-path = "{state / "repos"}"',
-        'hf-scheme = "http"',
-        f'hf-netloc = "{CLOSED_UPSTREAM}"',
-        f'hf-lfs-netloc = "{CLOSED_UPSTREAM}"',
-        'mirror-scheme = "http"',
-        f'mirror-netloc = "{public}"',
-        f'mirror-lfs-netloc = "{public}"',
-        f'mirrors-path = ["{hub_root}"]',
-        "",
-        "[accessibility]",
-        "offline = true",
-        "",
-    ])
-    path = state / "olah.toml"
-    path.write_text(text)
-    return path
+    config = {
+        "basic": {
+            "host": host,
+            "port": port,
+            "repos-path": str(state / "repos"),
+            "hf-scheme": "http",
+            "hf-netloc": CLOSED_UPSTREAM,
+            "hf-lfs-netloc": CLOSED_UPSTREAM,
+            "mirror-scheme": "http",
+            "mirror-netloc": public,
+            "mirror-lfs-netloc": public,
+            "mirrors-path": [str(hub_root)],
+        },
+        "accessibility": {"offline": True},
+    }
+    return atomic_write_text(state / "olah.toml", tomli_w.dumps(config))
 
 
 def _answers(host: str, port: int) -> bool:
