@@ -26,6 +26,7 @@ def endpoint() -> str | None:
     return os.environ.get("HF_ENDPOINT") or None
 
 
+# Hand-written: huggingface_hub.constants reads HF_HUB_OFFLINE once, at import time.
 def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 

@@ -72,6 +72,7 @@ def _check_part(part: str, what: str, text: str) -> str:
     return part
 
 
+# Hand-written: git check-ref-format needs the git program, which hf:// pulls do not.
 def _split_revision(text: str, body: str) -> tuple[str, str | None]:
     if "@" not in body:
         return body, None
