@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from parity import assert_export_parity
 from zoo.cards.card import read_card
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -33,7 +34,9 @@ def test_workflow_1_iris(tmp_path):
     out = run_example("iris_demo.sh", tmp_path)
     card = read_card(tmp_path / "iris4-tuned")
     assert card["layer_map"]["total_params"] == 1629
-    assert card["exports"]["onnx"]["max_abs_diff"] < 1e-4
+    for key in ("savedmodel", "onnx"):
+        assert_export_parity(tmp_path / "iris4-tuned", key,
+                             tmp_path / "iris4-test.csv" if key == "onnx" else None)
     assert "accuracy" in out
 
 
