@@ -104,6 +104,15 @@ def test_unsafe_lambda_model_is_refused_by_default(tmp_path):
     assert not (tmp_path / "pkg").exists()
 
 
+def test_pack_and_train_requests_missing_what_they_need_are_refused(tmp_path):
+    assert "brings its own preprocessing" in refused(
+        "pack", "keras:MobileNetV2", "--preprocess", "tf", "--out", tmp_path / "app")
+    assert "needs --name and --license" in refused(
+        "pack", tmp_path / "any.keras", "--license", "MIT", "--out", tmp_path / "file")
+    assert "needs --data" in refused("train", "cnn", "--out", tmp_path / "cnn")
+    assert not any(tmp_path.iterdir())
+
+
 def test_publish_refuses_a_card_with_an_unknown_license(iris_pkg, copy_of):
     package = copy_of(iris_pkg)
     card = json.loads((package / "card.json").read_text())
