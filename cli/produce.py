@@ -96,9 +96,11 @@ def pack(model: str, name: str | None, license_: str | None, license_name: str |
     """
     from zoo.build.pack import pack as pack_request
 
-    request = PackRequest(model, name, license_, license_name, license_link, authors, version,
-                          intended_use, training_data, weights, preprocess, input_size, labels,
-                          unsafe)
+    request = PackRequest(model=model, name=name, license=license_, license_name=license_name,
+                          license_link=license_link, authors=authors, version=version,
+                          intended_use=intended_use, training_data=training_data,
+                          weights=weights, preprocess=preprocess, input_size=input_size,
+                          labels=labels, unsafe=unsafe)
     card = pack_request(request, Path(out), force=force)
     click.echo(f"packed {card['name']} {card['version']} "
                f"({card['layer_map']['total_params']:,} parameters, "
