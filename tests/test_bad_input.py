@@ -33,7 +33,7 @@ def test_zoo_help_runs_as_a_real_process_and_reports_its_wall_time(capsys):
     reported = re.search(r"zoo --help wall time: (\S+) s", capsys.readouterr().out)
     assert reported, "the wall time was not reported"
     seconds = float(reported[1])  # parseable
-    assert 0 < seconds == pytest.approx(elapsed, abs=5e-4)
+    assert 0 < seconds == pytest.approx(elapsed, abs=1e-3)  # printed to 3 decimals
     with capsys.disabled():  # still shown in the test log
         print(f"\nzoo --help wall time: {seconds:.3f} s")
 
