@@ -49,7 +49,8 @@ def zoo_way(work: Path, table) -> tuple[float, dict]:
     from zoo.cards.card import read_card
     from zoo.cli.main import cli
 
-    from zoo.train.training import FitSettings, fit_package
+    from zoo.train.settings import FitSettings
+    from zoo.train.training import fit_package
 
     def run(*args: str) -> None:
         result = CliRunner().invoke(cli, list(map(str, args)))

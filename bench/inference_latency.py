@@ -50,10 +50,16 @@ def main() -> None:
         from zoo.cards.card import read_card
 
         exports = read_card(work / "cnn")["exports"]
+        # Exports are scored against Keras predict (zoo.deploy.export), so predict is the
+        # reference; tf.function is scored against it the same way, on the same rows.
+        held_out = test.x.astype(np.float32)
+        reference = np.argmax(runners["Keras predict"](held_out), -1)
+        agreement = {"Keras predict": "reference", "Keras tf.function": (
+            f"{np.mean(np.argmax(runners['Keras tf.function'](held_out), -1) == reference):.2%}")}
         rows = []
         for name, run in runners.items():
             rows.append([name, *(f"{latency_ms(run, sample, b, REPEATS):.2f}" for b in (1, 32)),
-                         "", "100.00%"])
+                         "", agreement[name]])
         for key in ("onnx", "onnx-int8", "tflite", "tflite-int8"):
             entry = exports[key]
             run = runner_for(work / "cnn" / entry["path"])

@@ -3,12 +3,13 @@
 from pathlib import Path
 
 import click
+from zoo.train.settings import BUILTIN_DATASETS, SPLITS
 
 
 @click.command()
-@click.argument("name", type=click.Choice(["iris", "iris4", "digits", "mnist5k"]))
-@click.option("--split", "part", default="all", show_default=True,
-              type=click.Choice(["all", "train", "test"]),
+@click.argument("name", type=click.Choice(BUILTIN_DATASETS))
+@click.option("--split", "part", default=SPLITS[0], show_default=True,
+              type=click.Choice(SPLITS),
               help="A fixed stratified 70/30 split.")
 @click.option("--classes", help="Keep these classes, relabelled in this order: '0-4' or "
               "'5,6,7'.")

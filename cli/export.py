@@ -4,22 +4,28 @@ from pathlib import Path
 
 import click
 from zoo.cli.options import progress
+from zoo.deploy.settings import (
+    DEFAULT_MIN_AGREEMENT,
+    DEFAULT_TOLERANCE,
+    FORMATS,
+    QUANTIZE_MODES,
+)
 
 
 @click.command()
 @click.argument("package_dir", type=click.Path(file_okay=False))
 @click.option("--format", "fmt", required=True,
-              type=click.Choice(["onnx", "savedmodel", "tflite"]))
-@click.option("--quantize", type=click.Choice(["int8", "int8-dynamic", "float16"]),
+              type=click.Choice(FORMATS))
+@click.option("--quantize", type=click.Choice(QUANTIZE_MODES),
               help="onnx: int8 (static QDQ, calibrated) or int8-dynamic (dense-only nets); "
                    "tflite: float16 or int8.")
 @click.option("--data", type=click.Path(), help="Held-out CSV/NPZ/image folder: parity rows and "
               "top-1 agreement (required with --quantize; default: seeded random inputs).")
 @click.option("--calibration", type=click.Path(),
               help="Real data to calibrate int8 on (default: --data).")
-@click.option("--tolerance", default=1e-4, show_default=True, type=click.FloatRange(0),
+@click.option("--tolerance", default=DEFAULT_TOLERANCE, show_default=True, type=click.FloatRange(0),
               help="Largest max abs difference from Keras accepted (float exports).")
-@click.option("--min-agreement", default=0.99, show_default=True,
+@click.option("--min-agreement", default=DEFAULT_MIN_AGREEMENT, show_default=True,
               type=click.FloatRange(0, 1), help="Lowest top-1 agreement with Keras accepted "
               "(quantized exports).")
 @click.option("--out", type=click.Path(), help="Also copy the exported file or folder here.")

@@ -10,10 +10,12 @@ from zoo.cli.options import (
     size_option,
     unsafe_option,
 )
+from zoo.build.preprocessing import MODES
+from zoo.build.settings import RECIPE_EPOCHS, RECIPE_LICENSE, PackRequest
 
 
 @click.command()
-@click.argument("recipe", type=click.Choice(["iris", "cnn"]))
+@click.argument("recipe", type=click.Choice(tuple(RECIPE_EPOCHS)))
 @out_option
 @click.option("--data", type=click.Path(), help="cnn: training images (NPZ, CSV or an image "
               "folder), e.g. from 'zoo data mnist5k --classes 0-4 --split train'.")
@@ -21,8 +23,9 @@ from zoo.cli.options import (
               help="cnn: held-out images for the card's accuracy.")
 @click.option("--seed", default=0, show_default=True, help="Random seed (fixed for a "
               "reproducible network).")
-@click.option("--epochs", type=click.IntRange(1), help="Default: 150 (iris), 8 (cnn).")
-@click.option("--license", "license_", default="Apache-2.0", show_default=True,
+@click.option("--epochs", type=click.IntRange(1), help="Default: " + ", ".join(
+    f"{epochs} ({recipe})" for recipe, epochs in RECIPE_EPOCHS.items()) + ".")
+@click.option("--license", "license_", default=RECIPE_LICENSE, show_default=True,
               help="SPDX license of the trained network.")
 @force_option
 def train(recipe: str, out: str, data: str | None, test_data: str | None, seed: int,
@@ -38,24 +41,12 @@ def train(recipe: str, out: str, data: str | None, test_data: str | None, seed: 
                zoo data mnist5k --classes 0-4 --split train --out src.npz
                zoo train cnn --data src.npz --out cnn-pkg
     """
-    from zoo.errors import ZooError
+    from zoo.build.recipes import train_recipe
 
     progress(f"training {recipe} (seed {seed})…")
-    if recipe == "iris":
-        from zoo.build.recipes import IRIS_EPOCHS, train_iris
-
-        card = train_iris(Path(out), seed=seed, epochs=epochs or IRIS_EPOCHS,
-                          license=license_, force=force)
-    else:
-        if not data:
-            raise ZooError("zoo train cnn needs --data (e.g. 'zoo data mnist5k --classes 0-4 "
-                           "--split train --out src.npz')")
-        from zoo.build.recipes import train_cnn
-        from zoo.train.datasets import load_table
-
-        card = train_cnn(load_table(Path(data)), Path(out),
-                         test=load_table(Path(test_data)) if test_data else None, seed=seed,
-                         epochs=epochs or 8, license=license_, force=force)
+    card = train_recipe(recipe, Path(out), data=Path(data) if data else None,
+                        test=Path(test_data) if test_data else None, seed=seed, epochs=epochs,
+                        license=license_, force=force)
     metric = card["metrics"]["accuracy"]
     click.echo(f"{card['name']} {card['version']}: {card['layer_map']['total_params']:,} "
                f"parameters, {metric['split']} accuracy {metric['value']:.4f} -> {out}")
@@ -71,16 +62,16 @@ def train(recipe: str, out: str, data: str | None, test_data: str | None, seed: 
 @click.option("--license-name", help="Name of a license that has no SPDX id.")
 @click.option("--license-link", help="URL or file of that license's text.")
 @click.option("--author", "authors", multiple=True, help="Author (repeatable).")
-@click.option("--version", "version", default="1.0.0", show_default=True)
-@click.option("--intended-use", default="Base network for transfer learning.",
+@click.option("--version", "version", default=PackRequest.version, show_default=True)
+@click.option("--intended-use", default=PackRequest.intended_use,
               show_default=True)
-@click.option("--training-data", default="unknown", show_default=True,
+@click.option("--training-data", default=PackRequest.training_data, show_default=True,
               help="Name of the data the network was trained on.")
-@click.option("--weights", default="none", show_default=True,
+@click.option("--weights", default=PackRequest.weights, show_default=True,
               help="keras:NAME only: 'imagenet' (downloads), 'none' (random) or a local "
                    ".weights.h5 / .keras file.")
-@click.option("--preprocess", default="none", show_default=True,
-              type=click.Choice(["none", "unit", "tf", "torch", "caffe"]),
+@click.option("--preprocess", default=PackRequest.preprocess, show_default=True,
+              type=click.Choice(tuple(MODES)),
               help="Model file only: the input scaling it expects; it is built into the "
                    "packaged model, which then takes raw 0-255 pixels.")
 @size_option
@@ -103,30 +94,14 @@ def pack(model: str, name: str | None, license_: str | None, license_name: str |
                    --preprocess torch --input-size 224x224 --out my-net-pkg
                zoo pack keras:MobileNetV2 --weights none --input-size 96x96 --out mnv2
     """
-    from zoo.build.pack import pack_application, pack_file, read_labels
-    from zoo.build.rebuild import parse_size
-    from zoo.errors import ZooError
+    from zoo.build.pack import pack as pack_request
 
-    size = parse_size(input_size) if input_size else None
-    fields = {"version": version, "authors": list(authors) or ["Keras team"]
-              if model.startswith("keras:") else list(authors)}
-    for key, value in (("name", name), ("license", license_), ("license_name", license_name),
-                       ("license_link", license_link)):
-        if value:
-            fields[key] = value
-    if model.startswith("keras:"):
-        if preprocess != "none":
-            raise ZooError("keras:NAME brings its own preprocessing; --preprocess is for files")
-        card = pack_application(model, Path(out), weights=weights, input_size=size,
-                                force=force, **fields)
-    else:
-        if not name or not license_:
-            raise ZooError("packing a model file needs --name and --license "
-                           "(e.g. --name my-net --license MIT)")
-        card = pack_file(Path(model), Path(out), unsafe=unsafe, preprocess=preprocess,
-                         input_size=size, label_names=read_labels(labels), force=force,
-                         intended_use=intended_use, training_data={"name": training_data},
-                         **fields)
+    request = PackRequest(model=model, name=name, license=license_, license_name=license_name,
+                          license_link=license_link, authors=authors, version=version,
+                          intended_use=intended_use, training_data=training_data,
+                          weights=weights, preprocess=preprocess, input_size=input_size,
+                          labels=labels, unsafe=unsafe)
+    card = pack_request(request, Path(out), force=force)
     click.echo(f"packed {card['name']} {card['version']} "
                f"({card['layer_map']['total_params']:,} parameters, "
                f"{len(card['layer_map']['layers'])} layers, cut points: "

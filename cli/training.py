@@ -1,9 +1,11 @@
 """Training commands: finetune, evaluate, compare."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 from zoo.cli.options import force_option, out_option, progress
+from zoo.train.settings import COMPARE_SETTINGS, FitSettings, Phase2
 
 data_option = click.option("--data", required=True, type=click.Path(),
                            help="CSV (label column last or --label-column), NPZ (x, y) or an "
@@ -16,20 +18,23 @@ label_column_option = click.option("--label-column",
 @click.argument("package_dir", type=click.Path(file_okay=False))
 @data_option
 @label_column_option
-@click.option("--epochs", default=50, show_default=True, type=click.IntRange(1))
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1))
-@click.option("--lr", "learning_rate", default=1e-2, show_default=True,
+@click.option("--epochs", default=FitSettings.epochs, show_default=True,
+              type=click.IntRange(1))
+@click.option("--batch-size", default=FitSettings.batch_size, show_default=True,
+              type=click.IntRange(1))
+@click.option("--lr", "learning_rate", default=FitSettings.learning_rate, show_default=True,
               type=click.FloatRange(0, min_open=True))
-@click.option("--validation-split", default=0.2, show_default=True,
+@click.option("--validation-split", default=FitSettings.validation_split, show_default=True,
               type=click.FloatRange(0, 1, min_open=True, max_open=True))
 @click.option("--patience", type=click.IntRange(1), help="Stop a phase after N epochs "
               "without a better validation loss, keeping the best weights.")
 @click.option("--phase2-unfreeze-from", help="Phase 2: also train the layers from this one "
               "on (the base's BatchNorm stays frozen).")
-@click.option("--phase2-lr", default=1e-5, show_default=True,
+@click.option("--phase2-lr", default=Phase2.learning_rate, show_default=True,
               type=click.FloatRange(0, min_open=True))
-@click.option("--phase2-epochs", default=5, show_default=True, type=click.IntRange(1))
-@click.option("--seed", default=0, show_default=True)
+@click.option("--phase2-epochs", default=Phase2.epochs, show_default=True,
+              type=click.IntRange(1))
+@click.option("--seed", default=FitSettings.seed, show_default=True)
 @click.option("--no-feature-cache", is_flag=True, help="Train the whole model even when its "
               "frozen prefix could run once and be cached.")
 @out_option
@@ -52,7 +57,7 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
                    --phase2-unfreeze-from block7a_expand_conv --phase2-lr 1e-5 \\
                    --phase2-epochs 5 --out effnet-tuned
     """
-    from zoo.train.training import FitSettings, Phase2, fit_package, load_data_for
+    from zoo.train.training import fit_package, load_data_for
 
     table = load_data_for(Path(package_dir), Path(data), label_column)
     phase2 = Phase2(phase2_unfreeze_from, phase2_lr, phase2_epochs) \
@@ -102,11 +107,13 @@ def evaluate(target: str, data: str, label_column: str | None, record: bool) -> 
 @data_option
 @click.option("--test", "test_data", required=True, type=click.Path(),
               help="Held-out data both models are scored on.")
-@click.option("--epochs", default=20, show_default=True, type=click.IntRange(1))
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1))
-@click.option("--lr", "learning_rate", default=1e-3, show_default=True,
+@click.option("--epochs", default=COMPARE_SETTINGS.epochs, show_default=True,
+              type=click.IntRange(1))
+@click.option("--batch-size", default=COMPARE_SETTINGS.batch_size, show_default=True,
+              type=click.IntRange(1))
+@click.option("--lr", "learning_rate", default=COMPARE_SETTINGS.learning_rate, show_default=True,
               type=click.FloatRange(0, min_open=True))
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=COMPARE_SETTINGS.seed, show_default=True)
 def compare(package_dir: str, data: str, test_data: str, epochs: int, batch_size: int,
             learning_rate: float, seed: int) -> None:
     """Transfer vs scratch: the derived package and a from-scratch CNN, same data.
@@ -118,12 +125,13 @@ def compare(package_dir: str, data: str, test_data: str, epochs: int, batch_size
     Example:  zoo compare digits-transfer --data few.npz --test test.npz --epochs 30
     """
     from zoo.train.compare import compare_with_scratch
-    from zoo.train.training import FitSettings, load_data_for
+    from zoo.train.training import load_data_for
 
     package = Path(package_dir)
     rows = compare_with_scratch(package, load_data_for(package, Path(data)),
                                 load_data_for(package, Path(test_data)),
-                                FitSettings(epochs, batch_size, learning_rate, 0.2, seed))
+                                replace(COMPARE_SETTINGS, epochs=epochs, batch_size=batch_size,
+                                        learning_rate=learning_rate, seed=seed))
     click.echo(f"{'model':<10} {'accuracy':>9} {'seconds':>8} {'trainable':>10} {'total':>10}")
     for row in rows:
         click.echo(f"{row.name:<10} {row.accuracy:>9.4f} {row.seconds:>8.1f} "

@@ -4,11 +4,13 @@ latency figures; deploy bundles; `zoo predict` without TensorFlow."""
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import ok, refused
+from parity import assert_export_parity, run_export
 from zoo.cards.card import read_card
 
 from zoo.package import load_model
@@ -35,29 +37,34 @@ def exported_cnn(work: Path, small_cnn_pkg: Path, digits_test: Path) -> Path:
     return package
 
 
-def test_float_exports_match_keras(exported_cnn):
-    exports = read_card(exported_cnn)["exports"]
+def test_float_exports_match_keras(exported_cnn, digits_test):
     for key in ("onnx", "tflite"):
-        assert exports[key]["max_abs_diff"] < 1e-4, key
-        assert exports[key]["top1_agreement"] == 1.0, key
+        assert assert_export_parity(exported_cnn, key, digits_test).top1_agreement == 1.0
 
 
 def test_quantized_exports_record_size_latency_and_agreement(exported_cnn, digits_test):
     exports = read_card(exported_cnn)["exports"]
-    with np.load(digits_test) as data:
-        held_out = len(data["y"])
     for key, float_key, ratio in (("onnx-int8", "onnx", 0.6), ("tflite-int8", "tflite", 0.45),
                                   ("tflite-float16", "tflite", 0.6)):
-        entry = exports[key]
-        assert entry["top1_agreement"] >= 0.97, key
-        assert entry["agreement_samples"] == held_out
+        entry = assert_export_parity(exported_cnn, key, digits_test, min_agreement=0.97).record
         # the baseline is the same float export (its metadata names a later card)
         assert entry["float_size_bytes"] == pytest.approx(exports[float_key]["size_bytes"],
                                                           rel=0.01)
         assert entry["size_bytes"] <= ratio * entry["float_size_bytes"], key
-        assert set(entry["latency_ms"]) == set(entry["float_latency_ms"]) == {"1", "32"}
-        assert entry["faster_than_float"]["32"] == \
-            (entry["latency_ms"]["32"] < entry["float_latency_ms"]["32"])
+        assert set(entry["latency_ms"]) == set(entry["float_latency_ms"]) == \
+            set(entry["faster_than_float"]) == {"1", "32"}
+        assert all(isinstance(v, bool) for v in entry["faster_than_float"].values()), key
+        # the recorded figure is a latency of this file in milliseconds: within 20x of one
+        # measured here (wide: the machine is shared, but a unit or a mix-up is 1000x off)
+        run = run_export(exported_cnn / entry["path"])
+        x = np.zeros((32, *load_model(exported_cnn).inputs[0].shape[1:]), np.float32)
+        run(x)
+        measured = []
+        for _ in range(10):
+            started = time.perf_counter()
+            run(x)
+            measured.append((time.perf_counter() - started) * 1000)
+        assert 0.05 < entry["latency_ms"]["32"] / float(np.median(measured)) < 20, key
     assert (exported_cnn / "exports" / "model.int8.onnx").is_file()
 
 
@@ -89,7 +96,8 @@ def test_dynamic_int8_is_allowed_for_dense_networks(iris_pkg, copy_of, tmp_path)
     ok("data", "iris", "--split", "test", "--out", tmp_path / "iris-test.csv")
     ok("export", package, "--format", "onnx", "--quantize", "int8-dynamic", "--data",
        tmp_path / "iris-test.csv", "--min-agreement", "0.9")
-    assert read_card(package)["exports"]["onnx-int8-dynamic"]["top1_agreement"] >= 0.9
+    assert_export_parity(package, "onnx-int8-dynamic", tmp_path / "iris-test.csv",
+                         min_agreement=0.9)
 
 
 @pytest.fixture(scope="session")

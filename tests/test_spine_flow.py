@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ok, refused
+from parity import assert_export_parity
 from zoo.cards.card import read_card
 
 from zoo.package import load_model
@@ -89,34 +90,22 @@ def test_onnx_export_matches_keras_and_carries_card_metadata(tuned_pkg, iris4_cs
 
     package = copy_of(tuned_pkg)
     ok("export", package, "--format", "onnx", "--data", iris4_csv[1])
+    assert_export_parity(package, "onnx", iris4_csv[1], tol=1e-5)
     card = read_card(package)
-    entry = card["exports"]["onnx"]
-    assert entry["max_abs_diff"] <= 1e-5
-    path = package / entry["path"]
+    path = package / card["exports"]["onnx"]["path"]
     onnx.checker.check_model(onnx.load(path))
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     meta = session.get_modelmeta().custom_metadata_map
     assert meta["zoo.license"] == "Apache-2.0 AND MIT"
     assert json.loads(meta["zoo.lineage"])["cut_layer"] == "hidden2"
     assert meta["zoo.model_sha256"] == card["files"]["model.keras"]
-    model = load_model(package)
-    for batch in (1, 7):  # a dynamic batch dimension
-        x = np.random.default_rng(batch).normal(size=(batch, 4)).astype(np.float32)
-        got = session.run(None, {session.get_inputs()[0].name: x})[0]
-        assert np.max(np.abs(got - np.asarray(model(x, training=False)))) < 1e-5
 
 
 def test_savedmodel_export_matches_keras(tuned_pkg, copy_of, tmp_path):
-    import tensorflow as tf
-
     package = copy_of(tuned_pkg)
     ok("export", package, "--format", "savedmodel", "--out", tmp_path / "serving")
-    assert read_card(package)["exports"]["savedmodel"]["max_abs_diff"] <= 1e-5
-    x = np.ones((3, 4), dtype=np.float32)
-    loaded = tf.saved_model.load(str(tmp_path / "serving"))  # keep it: it owns the variables
-    served = loaded.serve(tf.constant(x))
-    want = np.asarray(load_model(package)(x, training=False))
-    assert np.max(np.abs(np.asarray(served) - want)) < 1e-5
+    assert_export_parity(package, "savedmodel", tol=1e-5)
+    assert_export_parity(package, "savedmodel", tol=1e-5, exported=tmp_path / "serving")
 
 
 def test_export_above_tolerance_is_refused_and_package_unchanged(tuned_pkg, copy_of):

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.build import preprocessing
+from zoo.build.settings import APPLICATION_AUTHORS, PackRequest
 from zoo.cards.card import Card, new_card
 from zoo.cards.layer_map import build_layer_map
 from zoo.cards.license_policy import check_card_license
@@ -116,3 +117,31 @@ def pack_application(spec: str, out: Path, *, weights: str = "none",
     pre = default_preprocessing(model, raw_pixel_scaling(arch.preprocess))
     return pack_model(model, out, force=force, preprocessing=pre, cut_names=arch.stages,
                       **card_fields)
+
+
+def pack(request: PackRequest, out: Path, *, force: bool = False) -> Card:
+    """Package what `zoo pack` was asked for: an Applications architecture or a model file.
+
+    The rules of the request live here: keras:NAME brings its own preprocessing
+    and authors; a model file needs a name and a license of its own."""
+    from zoo.build.rebuild import parse_size
+
+    size = parse_size(request.input_size) if request.input_size else None
+    fields: dict[str, Any] = {"version": request.version, "authors": list(request.authors)}
+    for key in ("name", "license", "license_name", "license_link"):
+        if getattr(request, key):
+            fields[key] = getattr(request, key)
+    if request.is_application:
+        if request.preprocess != "none":
+            raise ZooError("keras:NAME brings its own preprocessing; --preprocess is for files")
+        fields["authors"] = fields["authors"] or list(APPLICATION_AUTHORS)
+        return pack_application(request.model, out, weights=request.weights, input_size=size,
+                                force=force, **fields)
+    if not request.name or not request.license:
+        raise ZooError("packing a model file needs --name and --license "
+                       "(e.g. --name my-net --license MIT)")
+    return pack_file(Path(request.model), out, unsafe=request.unsafe,
+                     preprocess=request.preprocess, input_size=size,
+                     label_names=read_labels(request.labels), force=force,
+                     intended_use=request.intended_use,
+                     training_data={"name": request.training_data}, **fields)

@@ -5,15 +5,34 @@ from typing import Any
 
 from zoo.build import preprocessing
 from zoo.cards.card import Card
-from zoo.train.datasets import Table, builtin, split
-from zoo.errors import DataError
+from zoo.train.datasets import Table, builtin, load_table, split
+from zoo.errors import DataError, ZooError
 from zoo.build.pack import default_preprocessing, pack_model, raw_pixel_scaling
+from zoo.build.settings import RECIPE_EPOCHS, RECIPE_LICENSE
 
-IRIS_EPOCHS = 150
+IRIS_EPOCHS = RECIPE_EPOCHS["iris"]
+
+
+def train_recipe(recipe: str, out: Path, *, data: Path | None = None, test: Path | None = None,
+                 seed: int = 0, epochs: int | None = None, license: str = RECIPE_LICENSE,
+                 force: bool = False) -> Card:
+    """`zoo train RECIPE`: iris trains on data that ships with scikit-learn; cnn needs
+    images (`data`), and scores on `test` when given (else its validation split)."""
+    if recipe not in RECIPE_EPOCHS:
+        raise ZooError(f"unknown recipe '{recipe}' (one of {', '.join(RECIPE_EPOCHS)})")
+    epochs = epochs or RECIPE_EPOCHS[recipe]
+    if recipe == "iris":
+        return train_iris(out, seed=seed, epochs=epochs, license=license, force=force)
+    if data is None:
+        raise ZooError("zoo train cnn needs --data (e.g. 'zoo data mnist5k --classes 0-4 "
+                       "--split train --out src.npz')")
+    return train_cnn(load_table(Path(data)), out,
+                     test=load_table(Path(test)) if test else None, seed=seed, epochs=epochs,
+                     license=license, force=force)
 
 
 def train_iris(out: Path, *, seed: int = 0, epochs: int = IRIS_EPOCHS,
-               license: str = "Apache-2.0", authors: tuple[str, ...] = ("backbone-zoo",),
+               license: str = RECIPE_LICENSE, authors: tuple[str, ...] = ("backbone-zoo",),
                force: bool = False) -> Card:
     """Heaton's seed network: 4 inputs → Dense 50 relu → Dense 25 relu → Dense 3
     softmax (1,603 parameters), trained on iris; held-out accuracy in the card."""
@@ -73,7 +92,7 @@ def build_cnn(input_shape: tuple[int, ...], classes: int, preprocess: str = "uni
 
 
 def train_cnn(train: Table, out: Path, *, test: Table | None = None, seed: int = 0,
-              epochs: int = 8, license: str = "Apache-2.0",
+              epochs: int = RECIPE_EPOCHS["cnn"], license: str = RECIPE_LICENSE,
               authors: tuple[str, ...] = ("backbone-zoo",), force: bool = False) -> Card:
     """Train the small CNN on an image table and package it as a base network."""
     import keras

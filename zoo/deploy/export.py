@@ -23,14 +23,16 @@ from zoo.deploy.runtime import (
     predict_batched,
     tflite_runner,
 )
+from zoo.deploy.settings import (
+    DEFAULT_MIN_AGREEMENT,
+    DEFAULT_TOLERANCE,
+    FORMATS,
+    QUANTIZE,
+)
 from zoo.errors import ExportError
 from zoo.package import card_path, load_model, read_verified_card, seal, updated_package
 from zoo.train.datasets import load_for_input
 
-FORMATS = ("onnx", "savedmodel", "tflite")
-QUANTIZE = {"onnx": ("int8", "int8-dynamic"), "tflite": ("float16", "int8"), "savedmodel": ()}
-DEFAULT_TOLERANCE = 1e-4
-DEFAULT_MIN_AGREEMENT = 0.99
 ONNX_OPSET = 17  # tf2onnx 1.17 does not support 19
 PARITY_SAMPLES = 32
 INPUT_NAME = "input"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from zoo.package import load_model
 from zoo.train.datasets import Table
+from zoo.train.settings import FitSettings
 from zoo.train.training import (
-    FitSettings,
     check_fit,
     evaluate_model,
     fit,

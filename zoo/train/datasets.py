@@ -19,6 +19,7 @@ import numpy as np
 
 from zoo.cards.digest import sha256_bytes, sha256_file
 from zoo.errors import DataError
+from zoo.train.settings import BUILTIN_DATASETS
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.3
@@ -177,7 +178,8 @@ def _mnist5k() -> Table:
                  license="CC-BY-SA-3.0")
 
 
-BUILTIN = {"iris": _iris, "iris4": _iris4, "digits": _digits, "mnist5k": _mnist5k}
+# Each name in settings.BUILTIN_DATASETS is loaded by the function `_<name>` above.
+BUILTIN = {name: globals()[f"_{name}"] for name in BUILTIN_DATASETS}
 
 
 def parse_classes(text: str) -> list[str]:

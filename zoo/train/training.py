@@ -36,25 +36,7 @@ from zoo.train.feature_cache import (
     prefix_features,
     suffix_model,
 )
-
-
-@dataclass(frozen=True)
-class Phase2:
-    unfreeze_from: str
-    learning_rate: float = 1e-5
-    epochs: int = 5
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    epochs: int = 50
-    batch_size: int = 16
-    learning_rate: float = 1e-2
-    validation_split: float = 0.2
-    seed: int = 0
-    patience: int | None = None
-    phase2: Phase2 | None = None
-    feature_cache: bool = True
+from zoo.train.settings import FitSettings
 
 
 def load_data_for(package_dir: Path, path: Path, label_column: str | None = None) -> Table:

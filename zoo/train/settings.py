@@ -1,0 +1,34 @@
+"""Training and data settings with their defaults, in one place.
+
+The CLI shows these as its choices and defaults, so this module imports nothing
+heavy (no NumPy, no TensorFlow): `zoo --help` reads it without paying for them.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Phase2:
+    unfreeze_from: str
+    learning_rate: float = 1e-5
+    epochs: int = 5
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    epochs: int = 50
+    batch_size: int = 16
+    learning_rate: float = 1e-2
+    validation_split: float = 0.2
+    seed: int = 0
+    patience: int | None = None
+    phase2: Phase2 | None = None
+    feature_cache: bool = True
+
+
+# Transfer vs scratch: fewer epochs at a lower rate, since scratch trains everything.
+COMPARE_SETTINGS = FitSettings(epochs=20, learning_rate=1e-3)
+
+# Built-in data sets (loaders in zoo.train.datasets) and the parts of a fixed split.
+BUILTIN_DATASETS = ("iris", "iris4", "digits", "mnist5k")
+SPLITS = ("all", "train", "test")
