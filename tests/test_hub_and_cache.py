@@ -4,11 +4,14 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import ok, refused
 from zoo.cards.card import read_card
 from zoo.cards.digest import sha256_file
 
 from zoo.paths import cache_root, default_hub_root
+
+pytestmark = pytest.mark.slow  # trains, loads Keras models or exports
 
 
 def git(repo: Path, *args: str) -> str:
