@@ -123,9 +123,10 @@ def _endpoint(text: str, names: list[str], base_map: LayerMap, option: str) -> i
     if text.lstrip("-").isdigit():
         text = resolve_layer(base_map, text, option=option)["name"]
     if text not in names:
+        if any(layer["name"] == text for layer in base_map["layers"]):
+            raise LayerNotFound(f"{option}: layer '{text}' is not in the rebuilt model "
+                                "(it is above the cut)")
         resolve_layer({"layers": [{"name": n} for n in names]}, text, option=option)
-        raise LayerNotFound(f"{option}: layer '{text}' is not in the rebuilt model "
-                            "(it is above the cut)")
     return names.index(text)
 
 
