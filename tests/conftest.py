@@ -40,7 +40,8 @@ class Run:
 
 def zoo(*args: str) -> Run:
     """Run the real `zoo` command in-process, stdout and stderr apart."""
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    result = CliRunner().invoke(cli, [str(a) for a in args], prog_name="zoo",
+                                catch_exceptions=False)
     return Run(result.exit_code, result.stdout, result.stderr)
 
 
