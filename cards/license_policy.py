@@ -74,8 +74,13 @@ def combine_licenses(base: str, addition: str | None) -> str:
     if not addition:
         return base
     parse_license(addition, what="--license")
-    combined = licensing().dedup(f"({base}) AND ({addition})")
-    return str(combined)
+    terms: list[Any] = []  # the top-level AND terms, base first, each once
+    for expression in (base, addition):
+        parsed = licensing().parse(expression)
+        for term in parsed.args if isinstance(parsed, licensing().AND) else (parsed,):
+            if term not in terms:
+                terms.append(term)
+    return str(licensing().AND(*terms) if len(terms) > 1 else terms[0])
 
 
 def _symbol_keys(expression: str) -> set[str]:

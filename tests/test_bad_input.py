@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import HEATON, ok, refused
 
 
@@ -49,24 +48,28 @@ def test_real_process_prints_one_line_without_traceback(tmp_path):
         [f"zoo: error: {tmp_path / 'missing.keras'}: no such model file"]
 
 
+@pytest.mark.slow
 def test_unknown_layer_name_suggests_the_closest(iris_revision, tmp_path):
     line = refused("pull", "iris@v1", "--cut-at", "hiden2", "--out", tmp_path / "o")
     assert "no layer named 'hiden2'" in line and "did you mean hidden2" in line
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_freeze_above_the_cut_is_refused(iris_revision, tmp_path):
     line = refused("pull", "iris@v1", "--cut-at", "hidden1", "--freeze-until", "hidden2",
                    "--out", tmp_path / "o")
     assert "above the cut" in line
 
 
+@pytest.mark.slow
 def test_bad_head_spec_shows_an_example(iris_revision, tmp_path):
     line = refused("pull", "iris@v1", "--drop-top", "1", "--head", "dense:four",
                    "--out", tmp_path / "o")
     assert "bad head item 'dense:four'" in line and "e.g. 'dense:4:softmax'" in line
 
 
+@pytest.mark.slow
 def test_wrong_data_shape_is_refused(derived_pkg, tmp_path):
     data = tmp_path / "wide.csv"
     data.write_text("a,b,c,label\n1,2,3,x\n4,5,6,y\n")
@@ -75,6 +78,7 @@ def test_wrong_data_shape_is_refused(derived_pkg, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_non_numeric_features_are_refused(derived_pkg, tmp_path):
     data = tmp_path / "text.csv"
     data.write_text("a,b,c,d,label\n1,2,x,4,y\n")
@@ -82,6 +86,7 @@ def test_non_numeric_features_are_refused(derived_pkg, tmp_path):
                                         "--out", tmp_path / "o")
 
 
+@pytest.mark.slow
 def test_existing_output_is_not_overwritten_without_force(derived_pkg, iris4_csv):
     line = refused("finetune", derived_pkg, "--data", iris4_csv[0], "--out", derived_pkg)
     assert "already exists" in line and "--force" in line
@@ -92,6 +97,7 @@ def test_missing_option_is_one_line(tmp_path):
     assert "Missing option '--out'" in line
 
 
+@pytest.mark.slow
 def test_unsafe_lambda_model_is_refused_by_default(tmp_path):
     import keras
 
@@ -113,6 +119,7 @@ def test_pack_and_train_requests_missing_what_they_need_are_refused(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_publish_refuses_a_card_with_an_unknown_license(iris_pkg, copy_of):
     package = copy_of(iris_pkg)
     card = json.loads((package / "card.json").read_text())
@@ -121,6 +128,7 @@ def test_publish_refuses_a_card_with_an_unknown_license(iris_pkg, copy_of):
     assert "unknown SPDX id(s): Apache-2.5" in refused("publish", package, "bad-license")
 
 
+@pytest.mark.slow
 def test_publish_refuses_a_layer_map_that_does_not_match_the_model(iris_pkg, copy_of):
     package = copy_of(iris_pkg)
     card = json.loads((package / "card.json").read_text())
@@ -130,12 +138,14 @@ def test_publish_refuses_a_layer_map_that_does_not_match_the_model(iris_pkg, cop
     assert "layer map does not match" in line and "params" in line
 
 
+@pytest.mark.slow
 def test_publish_refuses_a_modified_file(iris_pkg, copy_of):
     package = copy_of(iris_pkg)
     (package / "README.md").write_text("edited by hand")
     assert "sha256 of README.md does not match" in refused("publish", package, "edited")
 
 
+@pytest.mark.slow
 def test_publish_refuses_an_invalid_card(iris_pkg, copy_of):
     package = copy_of(iris_pkg)
     card = json.loads((package / "card.json").read_text())
@@ -145,11 +155,13 @@ def test_publish_refuses_an_invalid_card(iris_pkg, copy_of):
     assert "not a valid card" in line and "layer_map" in line
 
 
+@pytest.mark.slow
 def test_pull_rebuild_refuses_two_cut_options(iris_revision, tmp_path):
     assert "not both" in refused("pull", "iris@v1", "--cut-at", "hidden1", "--drop-top", "1",
                                  "--out", tmp_path / "o")
 
 
+@pytest.mark.slow
 def test_force_replaces_an_existing_package(iris_revision, tmp_path):
     ok("pull", "iris@v1", *HEATON, "--out", tmp_path / "o")
     ok("pull", "iris@v1", "--out", tmp_path / "o", "--force")

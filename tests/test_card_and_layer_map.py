@@ -9,6 +9,8 @@ from zoo.cards.card import read_card, validate_card
 
 from zoo.errors import CardError
 
+pytestmark = pytest.mark.slow  # trains, loads Keras models or exports
+
 
 def branched_model():
     import keras

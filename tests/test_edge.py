@@ -15,6 +15,8 @@ from zoo.cards.card import read_card
 
 from zoo.package import load_model
 
+pytestmark = pytest.mark.slow  # trains, loads Keras models or exports
+
 
 @pytest.fixture(scope="session")
 def digits_test(work: Path) -> Path:

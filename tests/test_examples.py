@@ -30,6 +30,7 @@ def compare_rows(output: str) -> dict[str, float]:
                                                     re.MULTILINE)}
 
 
+@pytest.mark.slow
 def test_workflow_1_iris(tmp_path):
     out = run_example("iris_demo.sh", tmp_path)
     card = read_card(tmp_path / "iris4-tuned")
@@ -40,6 +41,7 @@ def test_workflow_1_iris(tmp_path):
     assert "accuracy" in out
 
 
+@pytest.mark.slow
 def test_workflow_2_vgg16_first_ten_layers_matches_the_keras_count(tmp_path):
     run_example("vgg16_first_layers.sh", tmp_path, EPOCHS="1", PER_CLASS="4")
     layer_map = read_card(tmp_path / "vgg16-head")["layer_map"]
@@ -53,6 +55,7 @@ def test_workflow_2_vgg16_first_ten_layers_matches_the_keras_count(tmp_path):
     assert tuned["lineage"]["cut_layer"] == "block3_pool"
 
 
+@pytest.mark.slow
 def test_workflow_3_efficientnet_two_phases(tmp_path):
     run_example("efficientnet_two_phase.sh", tmp_path, SIZE="32", EPOCHS="1", PER_CLASS="4")
     card = read_card(tmp_path / "effnet-tuned")
@@ -68,6 +71,7 @@ def test_workflow_3_efficientnet_two_phases(tmp_path):
     assert (tmp_path / "effnet-tuned" / "training_curves.png").is_file()
 
 
+@pytest.mark.slow
 def test_workflow_4_inception_cut_at_mixed7(tmp_path):
     run_example("inception_mixed7.sh", tmp_path, SIZE="75", EPOCHS="1", PER_CLASS="4")
     card = read_card(tmp_path / "inception-tuned")
@@ -78,6 +82,7 @@ def test_workflow_4_inception_cut_at_mixed7(tmp_path):
     assert card["layer_map"]["trainable_params"] == sum(layer["params"] for layer in head)
 
 
+@pytest.mark.slow
 def test_workflow_5a_mobilenetv2_small_images_runs_both_models(tmp_path):
     out = run_example("mobilenetv2_small_images.sh", tmp_path, EPOCHS="1", PER_CLASS="4")
     assert set(compare_rows(out)) == {"transfer", "scratch"}
@@ -86,6 +91,7 @@ def test_workflow_5a_mobilenetv2_small_images_runs_both_models(tmp_path):
     assert card["preprocessing"]["scaling"].startswith("tf:")
 
 
+@pytest.mark.slow
 def test_workflow_5b_transfer_beats_scratch_on_real_digits(tmp_path):
     # Measured here: transfer 0.765 vs scratch 0.528 on 750 held-out digits 5-9,
     # 5 labels per class (seed 0). The margin asserted leaves room for noise.

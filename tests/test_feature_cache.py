@@ -11,17 +11,22 @@ from zoo.cards.card import read_card
 from zoo.package import load_model
 from zoo.paths import cache_root
 
+pytestmark = pytest.mark.slow  # trains, loads Keras models or exports
 
-@pytest.fixture(scope="session")
-def transfer_setup(work: Path, small_cnn_pkg: Path) -> dict[str, Path]:
+
+@pytest.fixture(scope="module")
+def transfer_setup(cnn8_revision: str, tmp_path_factory: pytest.TempPathFactory
+                   ) -> dict[str, Path]:
+    """cnn8 from this module's hub, cut and frozen up to block2, and digits 5-9."""
+    here = tmp_path_factory.mktemp("transfer")
     ok("pull", "cnn8", "--cut-at", "block3_relu", "--freeze-until", "block2_relu",
-       "--head", "gap,dropout:0.1,dense:5:softmax", "--out", work / "cache-derived")
+       "--head", "gap,dropout:0.1,dense:5:softmax", "--out", here / "cache-derived")
     ok("data", "digits", "--classes", "5-9", "--per-class", "30", "--split", "train",
-       "--out", work / "d59.npz")
+       "--out", here / "d59.npz")
     ok("data", "digits", "--classes", "5-9", "--per-class", "20", "--split", "test",
-       "--out", work / "d59-other.npz")
-    return {"derived": work / "cache-derived", "data": work / "d59.npz",
-            "other": work / "d59-other.npz"}
+       "--out", here / "d59-other.npz")
+    return {"derived": here / "cache-derived", "data": here / "d59.npz",
+            "other": here / "d59-other.npz"}
 
 
 def finetune(setup: dict, out: Path, *extra: str) -> dict:
@@ -45,7 +50,8 @@ def test_cached_training_gives_the_same_weights_as_the_plain_way(transfer_setup,
     np.testing.assert_allclose(cached["history"]["loss"], plain["history"]["loss"], rtol=1e-4)
 
 
-def test_features_are_reused_and_invalidated_by_base_freeze_or_data(transfer_setup, work,
+def test_features_are_reused_and_invalidated_by_base_freeze_or_data(transfer_setup,
+                                                                     small_cnn_pkg, work,
                                                                      tmp_path):
     first = finetune(transfer_setup, tmp_path / "a")["lineage"]["finetune"][0]["phases"][0]
     again = finetune(transfer_setup, tmp_path / "b")["lineage"]["finetune"][0]["phases"][0]

@@ -64,6 +64,7 @@ def hf_env(served_hub, monkeypatch, tmp_path):
     return served_hub
 
 
+@pytest.mark.slow
 def test_pull_by_tag_branch_and_sha_records_the_exact_commit(hf_env, tmp_path):
     for rev, want in (("v1", hf_env["v1"]), ("main", hf_env["main"]),
                       (hf_env["v1"], hf_env["v1"])):
@@ -72,6 +73,7 @@ def test_pull_by_tag_branch_and_sha_records_the_exact_commit(hf_env, tmp_path):
         assert lineage["base_revision"] == want and lineage["base_ref"] == "hf://zoo/iris"
 
 
+@pytest.mark.slow
 def test_derived_readme_links_to_its_base_on_the_hub(hf_env, tmp_path):
     from huggingface_hub import ModelCard
 
@@ -80,6 +82,7 @@ def test_derived_readme_links_to_its_base_on_the_hub(hf_env, tmp_path):
     assert data["base_model"] == "zoo/iris"
 
 
+@pytest.mark.slow
 def test_pulled_revision_works_offline_and_uncached_fails_clearly(hf_env, tmp_path,
                                                                   monkeypatch):
     ok("pull", "hf://zoo/iris@v1", "--out", tmp_path / "online")
@@ -92,6 +95,7 @@ def test_pulled_revision_works_offline_and_uncached_fails_clearly(hf_env, tmp_pa
     assert "not in the cache and HF_HUB_OFFLINE is set" in line
 
 
+@pytest.mark.slow
 def test_tampered_lfs_object_is_refused_over_the_hub_api(hf_env, iris_pkg, tmp_path):
     oid = sha256_file(iris_pkg / "model.keras")
     lfs = hf_env["root"] / "models/zoo/victim/.git/lfs/objects" / oid[:2] / oid[2:4] / oid
@@ -104,12 +108,14 @@ def test_tampered_lfs_object_is_refused_over_the_hub_api(hf_env, iris_pkg, tmp_p
     assert not list((cache_root() / "snapshots").glob("zoo/victim/*"))
 
 
+@pytest.mark.slow
 def test_unknown_repository_and_revision_are_one_line(hf_env, tmp_path):
     assert "no repository hf://zoo/nope" in refused("pull", "hf://zoo/nope", "--out",
                                                     tmp_path / "o")
     assert "no revision 'v9'" in refused("pull", "hf://zoo/iris@v9", "--out", tmp_path / "o")
 
 
+@pytest.mark.slow
 def test_lock_file_pins_the_commit_and_the_card(hf_env, tmp_path):
     lock = tmp_path / "zoo.lock"
     ok("pull", "hf://zoo/iris@main", "--lock", lock, "--out", tmp_path / "a")
@@ -144,6 +150,7 @@ def test_hub_license_ids_map_to_spdx_or_a_license_ref(hf_id, name, spdx):
     assert hf_license_to_spdx(hf_id, name) == spdx
 
 
+@pytest.mark.slow
 def test_readme_license_reads_the_front_matter(derived_pkg):
     assert readme_license((derived_pkg / "README.md").read_text()) == "Apache-2.0 AND MIT"
     assert readme_license("---\nlicense: llama3\n---\n") == "LicenseRef-hf-llama3"
@@ -180,6 +187,7 @@ class RecordingHfApiFake:
         self.calls.append(("create_tag", {"repo_id": repo_id, "tag": tag, "revision": revision}))
 
 
+@pytest.mark.slow
 def test_publish_sends_one_exact_commit_at_the_hfapi_boundary_fake(iris_pkg, monkeypatch):
     fake = RecordingHfApiFake()
     monkeypatch.setattr("zoo.hub.hf._api", lambda: fake)
@@ -197,6 +205,7 @@ def test_publish_sends_one_exact_commit_at_the_hfapi_boundary_fake(iris_pkg, mon
     assert fake.calls[2][1] == {"repo_id": "acme/iris", "tag": "v1", "revision": "f" * 40}
 
 
+@pytest.mark.slow
 def test_publish_refuses_to_move_a_hub_tag_without_move_tag_fake(iris_pkg, monkeypatch):
     fake = RecordingHfApiFake(tags={"v1": "a" * 40})
     monkeypatch.setattr("zoo.hub.hf._api", lambda: fake)
@@ -207,6 +216,7 @@ def test_publish_refuses_to_move_a_hub_tag_without_move_tag_fake(iris_pkg, monke
                                                       "create_tag"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (os.environ.get("ZOO_LIVE_HF") == "1" and os.environ.get("HF_TOKEN")),
                     reason="live test against the real Hugging Face Hub: set ZOO_LIVE_HF=1 "
                            "and HF_TOKEN")
@@ -225,6 +235,7 @@ def test_live_publish_and_pull_on_the_real_hugging_face_hub(iris_pkg, tmp_path, 
         api.delete_repo(repo)
 
 
+@pytest.mark.slow
 def test_a_failed_pull_records_nothing_in_the_lock(hf_env, tmp_path):
     lock = tmp_path / "zoo.lock"
     refused("pull", "hf://zoo/iris@v1", "--drop-top", "1", "--head", "dense:x", "--lock", lock,

@@ -4,11 +4,14 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import ok, refused
 from zoo.cards.card import read_card
 from zoo.cards.digest import sha256_file
 
 from zoo.paths import cache_root, default_hub_root
+
+pytestmark = pytest.mark.slow  # trains, loads Keras models or exports
 
 
 def git(repo: Path, *args: str) -> str:
@@ -86,12 +89,13 @@ def test_unknown_repository_and_revision_are_refused(iris_revision):
     assert "no revision 'v9'" in line and "v1" in line
 
 
-def test_inspect_shows_layer_table_cut_points_and_totals(iris_revision, derived_pkg):
+def test_inspect_shows_layer_table_cut_points_and_totals(iris_revision, derived_pkg,
+                                                         base_iris_revision):
     text = ok("inspect", "iris@v1").stdout
     assert "hidden2" in text and "cut points: hidden1" in text
     assert "1,603 total, 1,603 trainable, 0 frozen" in text
     text = ok("inspect", derived_pkg).stdout
     assert "1,629 total, 104 trainable, 1,525 frozen" in text
-    assert f"base:      zoo/iris@{iris_revision}" in text
+    assert f"base:      zoo/iris@{base_iris_revision}" in text
     card = ok("inspect", derived_pkg, "--json").stdout
     assert '"base_revision"' in card

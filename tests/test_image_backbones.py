@@ -11,6 +11,8 @@ from zoo.cards.card import read_card
 from zoo.build.applications import REGISTRY
 from zoo.package import load_model
 
+pytestmark = pytest.mark.slow  # trains, loads Keras models or exports
+
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_every_registered_architecture_maps_its_stage_cut_points(name):
@@ -27,12 +29,14 @@ def test_every_registered_architecture_maps_its_stage_cut_points(name):
     assert reductions == sorted(reductions) and reductions[0] >= 1
 
 
-@pytest.fixture(scope="session")
-def mobilenet_pkg(work: Path) -> Path:
+@pytest.fixture(scope="module")
+def mobilenet_pkg(zoo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MobileNetV2 at 32x32, random weights, published as mnv2-32 in this module's hub."""
+    package = tmp_path_factory.mktemp("mnv2") / "mnv2"
     ok("pack", "keras:MobileNetV2", "--weights", "none", "--input-size", "32x32",
-       "--out", work / "mnv2")
-    ok("publish", work / "mnv2", "mnv2-32")
-    return work / "mnv2"
+       "--out", package)
+    ok("publish", package, "mnv2-32")
+    return package
 
 
 def test_cut_on_a_branched_graph_equals_the_intermediate_output(mobilenet_pkg, tmp_path):
@@ -109,7 +113,8 @@ def test_layer_ranges_freeze_and_unfreeze_by_name_and_index(mobilenet_pkg, tmp_p
     assert "range is empty" in line
 
 
-def test_batchnorm_statistics_do_not_move_in_either_phase(small_cnn_pkg, work, tmp_path):
+def test_batchnorm_statistics_do_not_move_in_either_phase(small_cnn_pkg, cnn8_revision,
+                                                          tmp_path):
     ok("pull", "cnn8", "--cut-at", "block3_relu", "--freeze-until", "block1_relu",
        "--head", "gap,dense:5:softmax", "--out", tmp_path / "d")
     ok("data", "digits", "--classes", "5-9", "--per-class", "20", "--split", "train",
@@ -132,7 +137,7 @@ def test_batchnorm_statistics_do_not_move_in_either_phase(small_cnn_pkg, work, t
     assert history["phase"] == [1.0, 1.0, 2.0, 2.0]
 
 
-def test_image_folder_and_flattened_csv_are_read_as_images(small_cnn_pkg, tmp_path):
+def test_image_folder_and_flattened_csv_are_read_as_images(cnn8_revision, tmp_path):
     from PIL import Image
 
     from zoo.train.datasets import builtin, select, write_csv
@@ -152,7 +157,7 @@ def test_image_folder_and_flattened_csv_are_read_as_images(small_cnn_pkg, tmp_pa
     assert read_card(tmp_path / "tuned-.csv")["preprocessing"]["label_names"] == ["0", "1"]
 
 
-def test_head_items_that_do_not_fit_are_refused(small_cnn_pkg, tmp_path):
+def test_head_items_that_do_not_fit_are_refused(cnn8_revision, tmp_path):
     line = refused("pull", "cnn8", "--cut-at", "gap", "--head", "conv:8:3,dense:2:softmax",
                    "--out", tmp_path / "o")
     assert "needs a 4-D feature map" in line

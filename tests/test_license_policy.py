@@ -65,6 +65,7 @@ def test_combined_license_keeps_the_base_terms():
     assert combine_licenses("MIT", "MIT") == "MIT"
 
 
+@pytest.mark.slow
 def test_pull_refuses_a_license_the_policy_denies(iris_revision, tmp_path: Path):
     policy_file = tmp_path / "policy.toml"
     policy_file.write_text('allow = ["MIT"]\n')

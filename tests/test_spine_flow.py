@@ -12,6 +12,8 @@ from zoo.cards.card import read_card
 
 from zoo.package import load_model
 
+pytestmark = pytest.mark.slow  # trains, loads Keras models or exports
+
 
 def test_train_iris_records_held_out_accuracy(iris_pkg: Path):
     card = read_card(iris_pkg)
@@ -23,14 +25,14 @@ def test_train_iris_records_held_out_accuracy(iris_pkg: Path):
     assert [c["name"] for c in card["layer_map"]["cut_points"]] == ["hidden1", "hidden2"]
 
 
-def test_heaton_transfer_has_exact_parameter_counts(derived_pkg: Path, iris_revision: str):
+def test_heaton_transfer_has_exact_parameter_counts(derived_pkg: Path, base_iris_revision: str):
     card = read_card(derived_pkg)
     layer_map = card["layer_map"]
     assert (layer_map["total_params"], layer_map["trainable_params"],
             layer_map["non_trainable_params"]) == (1629, 104, 1525)
     lineage = card["lineage"]
     assert lineage["base_ref"] == "zoo/iris"
-    assert lineage["base_revision"] == iris_revision
+    assert lineage["base_revision"] == base_iris_revision
     assert lineage["cut_layer"] == "hidden2"
     assert lineage["frozen_layers"] == ["hidden1", "hidden2"]
     assert lineage["head"] == "dense:4:softmax"

@@ -108,15 +108,15 @@ def updated_package(package_dir: Path) -> Iterator[Path]:
 def load_keras_file(path: Path, unsafe: bool = False) -> Any:
     """Load a .keras file with Keras safe_mode (no deserialized Python code) and
     call it once, which some exports need after loading."""
-    import keras
-    import numpy as np
-
     path = Path(path)
     if not path.is_file():
         raise ZooError(f"{path}: no such model file")
     if path.suffix != ".keras":
         raise ZooError(f"{path}: expected a Keras 3 '.keras' file "
                        "(convert legacy .h5 files with keras.models.load_model(...).save(...))")
+    import keras  # only now: refusing a bad path should not wait for TensorFlow
+    import numpy as np
+
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
     except ValueError as exc:

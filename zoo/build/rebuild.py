@@ -30,6 +30,19 @@ class RebuildSpec:
     head: str | None = None
     input_size: tuple[int, ...] | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse what is wrong whatever the model, before anything is fetched or loaded."""
+        if self.cut_at is not None and self.drop_top is not None:
+            raise ZooError("give --cut-at or --drop-top, not both")
+        if self.drop_top is not None and self.drop_top < 0:
+            raise ZooError("--drop-top must be 0 or more")
+        for option, ranges in (("--freeze", self.freeze), ("--trainable", self.trainable)):
+            for text in ranges:
+                if not text.strip() or text.count(":") > 1:
+                    raise ZooError(f"{option} '{text}': {RANGE_HELP}")
+        if self.head is not None:
+            parse_head(self.head)
+
     @property
     def is_empty(self) -> bool:
         return self == RebuildSpec()
@@ -59,11 +72,7 @@ def parse_size(text: str) -> tuple[int, ...]:
 
 def _cut_layer(layer_map: LayerMap, spec: RebuildSpec) -> dict:
     layers = layer_map["layers"]
-    if spec.cut_at is not None and spec.drop_top is not None:
-        raise ZooError("give --cut-at or --drop-top, not both")
     if spec.drop_top is not None:
-        if spec.drop_top < 0:
-            raise ZooError("--drop-top must be 0 or more")
         index = len(layers) - 1 - spec.drop_top
         if index < 0 or layers[index]["stage"] == "input":
             raise ZooError(f"--drop-top {spec.drop_top} removes every layer; the model has "
@@ -114,9 +123,10 @@ def _endpoint(text: str, names: list[str], base_map: LayerMap, option: str) -> i
     if text.lstrip("-").isdigit():
         text = resolve_layer(base_map, text, option=option)["name"]
     if text not in names:
+        if any(layer["name"] == text for layer in base_map["layers"]):
+            raise LayerNotFound(f"{option}: layer '{text}' is not in the rebuilt model "
+                                "(it is above the cut)")
         resolve_layer({"layers": [{"name": n} for n in names]}, text, option=option)
-        raise LayerNotFound(f"{option}: layer '{text}' is not in the rebuilt model "
-                            "(it is above the cut)")
     return names.index(text)
 
 
@@ -125,8 +135,6 @@ def _range(text: str, names: list[str], base_map: LayerMap, option: str) -> rang
         index = _endpoint(text, names, base_map, option)
         return range(index, index + 1)
     start, _, stop = text.partition(":")
-    if ":" in stop:
-        raise ZooError(f"{option} '{text}': {RANGE_HELP}")
     first = _endpoint(start, names, base_map, option) if start else 0
     last = _endpoint(stop, names, base_map, option) if stop else len(names) - 1
     if last < first:

