@@ -1,0 +1,6 @@
+"""Producing and reshaping networks: recipes, Keras Applications, preprocessing
+built into the model, `pack`, and the one rebuild (cut, freeze, new head).
+
+May import: `zoo.errors`, `zoo.paths`, `zoo.package`, `zoo.cards`. Not the hub,
+training or deploy layers. TensorFlow/Keras are imported inside functions.
+"""
