@@ -48,6 +48,8 @@ class Hub(Protocol):
         `.gitattributes`, which is the hub's bookkeeping, not the package's."""
         ...
 
+    supports_private: bool  # whether `publish(private=True)` means anything here
+
     def publish(self, package_dir: Path, owner: str, name: str, *, tag: str | None = None,
                 move_tag: bool = False, private: bool = False) -> PublishResult:
         """Commit a sealed package as the new head of main and tag it; a tag that

@@ -73,6 +73,7 @@ class FolderHub:
     """The `Hub` for a folder: git does the history, `.git/lfs/objects` holds the weights."""
 
     readme_is_page = False  # a folder has no web page; its card is what people read
+    supports_private = False  # a folder hub is as private as its folder
 
     def __init__(self, root: Path):
         self.root = Path(root).expanduser().absolute()

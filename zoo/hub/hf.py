@@ -95,6 +95,8 @@ class HfHub:
     revision pulled once resolves again with HF_HUB_OFFLINE set.
     """
 
+    supports_private = True
+
     readme_is_page = True  # the Hub renders README.md; its front matter is the license shown
 
     def __init__(self, refs: Path | None = None):

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import hashlib
+
 from filelock import FileLock
 
 from zoo.errors import IntegrityError, ZooError
 from zoo.files import atomic_write_text
+from zoo.paths import cache_root
 
 LOCK_FILE = "zoo.lock"
 LOCK_VERSION = 1
@@ -47,12 +50,20 @@ def check_locked(entry: LockEntry, ref: str, card_sha256: str) -> None:
                              "from the lock; the revision was rewritten or tampered with")
 
 
+def _mutex(path: Path) -> Path:
+    """The lock file guarding `path`: in the zoo's cache, not beside the user's file."""
+    key = hashlib.sha256(str(path.absolute()).encode()).hexdigest()[:32]
+    folder = cache_root() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"zoo-lock-{key}.lock"
+
+
 def record(path: Path, ref: str, revision: str, card_sha256: str) -> None:
-    """Add or update one entry, atomically; a lock file beside it serialises
+    """Add or update one entry, atomically; a lock file in the cache serialises
     concurrent pulls so that none loses another's entry."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path.with_name(f".{path.name}.lock"))):
+    with FileLock(str(_mutex(path))):
         packages = read_lock(path)
         packages[ref] = {"revision": revision, "card_sha256": card_sha256,
                          "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -5,7 +5,7 @@ from pathlib import Path
 from zoo.cards.card import Card
 from zoo.cards.layer_map import build_layer_map, structure_differences
 from zoo.cards.license_policy import check_card_license
-from zoo.errors import CardError
+from zoo.errors import CardError, ZooError
 from zoo.hub import open_hub
 from zoo.hub.base import PublishResult
 from zoo.hub.refs import HubRef, parse_ref
@@ -31,6 +31,9 @@ def publish(package_dir: Path, ref_text: str, tag: str | None = None,
         raise CardError(f"publish to '{ref.at(None)}' and name the revision with --tag "
                         f"'{ref.revision}'; a published revision is a new commit")
     hub = open_hub(ref)
+    if private and not hub.supports_private:
+        raise ZooError("--private is for hf:// repositories; a folder hub is as private as "
+                       "its folder")
     validate_package(package_dir)
     result = hub.publish(Path(package_dir), ref.owner, ref.name, tag=tag, move_tag=move_tag,
                          private=private)
