@@ -2,6 +2,7 @@
 the library. Errors become one line on stderr and exit code 2 here, and only
 here. TensorFlow is imported inside the commands that need it."""
 
+import os
 import sys
 from typing import Any
 
@@ -11,6 +12,7 @@ from zoo import __version__
 from zoo.errors import ZooError
 
 USAGE_EXIT = 2
+DEBUG_ENV = "ZOO_DEBUG"  # set to 1 to see the traceback of an unexpected error
 
 
 def fail(message: str, code: int = USAGE_EXIT) -> None:
@@ -38,7 +40,23 @@ class ZooGroup(click.Group):
             fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except Exception as exc:  # noqa: BLE001 - the last resort: one line, never a traceback
+            if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+                raise
+            fail(f"'zoo {_command_name(args)}' failed unexpectedly ({type(exc).__name__}: "
+                 f"{_first_line(exc)}); this is a bug in the zoo or in what it called: rerun "
+                 f"with {DEBUG_ENV}=1 for the traceback and report it")
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _command_name(args: Any) -> str:
+    words = list(sys.argv[1:] if args is None else args)
+    return next((str(w) for w in words if not str(w).startswith("-")), "")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else "no message"
 
 
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})

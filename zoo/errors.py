@@ -31,3 +31,15 @@ class DataError(ZooError):
 
 class ExportError(ZooError):
     """An export that failed or whose parity is out of tolerance."""
+
+
+class UnsafePathError(IntegrityError):
+    """A file path from a hub or a package that could escape its folder."""
+
+
+class UnsafeModelError(IntegrityError):
+    """A model file whose config names code the zoo does not trust."""
+
+
+class SignatureError(IntegrityError):
+    """A package whose signature is missing, invalid or from an untrusted key."""

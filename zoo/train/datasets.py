@@ -38,6 +38,37 @@ class Table:
     license: str = ""
 
 
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an NPZ archive; pickled objects, `.npy` files and files that
+    are not NPZ archives at all are refused in one line."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: not a readable NPZ archive ({str(exc)[:120]})") from exc
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise DataError(f"{path}: a single .npy array, not an NPZ archive; save with "
+                        "numpy.savez(path, x=..., y=...)")
+    with loaded:
+        try:
+            return {name: loaded[name] for name in loaded.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise DataError(f"{path}: an array cannot be read without unpickling Python "
+                            f"objects, which the zoo never does ({str(exc)[:80]})") from exc
+
+
+def numeric_features(x: np.ndarray, where: str) -> np.ndarray:
+    """Features as float32, refusing text, objects, NaN and infinities (which would
+    end as invalid JSON in a card, or as a silently useless model)."""
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{where}: features hold {x.dtype} values; they must be numbers")
+    x = x.astype(np.float32)
+    finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1) if x.ndim else np.isfinite(x)
+    if not np.all(finite):
+        row = int(np.argmin(finite)) if x.ndim else 0
+        raise DataError(f"{where}: features hold NaN or infinite values (first at row {row})")
+    return x
+
+
 def _encode_labels(raw: list[str], label_names: list[str] | None, where: str
                    ) -> tuple[np.ndarray, list[str]]:
     if label_names is None:
@@ -70,24 +101,23 @@ def _read_csv(path: Path, label_column: str | None, label_names: list[str] | Non
         x = np.array([[float(row[i]) for i in features] for row in body], dtype=np.float32)
     except (ValueError, IndexError) as exc:
         raise DataError(f"{path}: feature columns must be numbers on every row ({exc})") from exc
+    x = numeric_features(x, str(path))
     y, names = _encode_labels([row[label_at].strip() for row in body], label_names, str(path))
     return Table(path.name, x, y, names, [header[i] for i in features], sha256_file(path))
 
 
 def _read_npz(path: Path, label_names: list[str] | None) -> Table:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "x" not in data or "y" not in data:
-                raise DataError(f"{path}: an NPZ needs arrays 'x' and 'y' "
-                                f"(has {', '.join(data)})")
-            x, y = data["x"].astype(np.float32), data["y"]
-            stored = [str(v) for v in data["label_names"]] if "label_names" in data else None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        # numpy refuses pickled (object) arrays and files that are not NPZ this way
-        raise DataError(f"{path}: not an NPZ of numeric arrays x and y "
-                        f"({str(exc).splitlines()[0][:200]})") from exc
-    if len(x) != len(y):
-        raise DataError(f"{path}: x has {len(x)} rows but y has {len(y)}")
+    data = read_npz(path)
+    if "x" not in data or "y" not in data:
+        raise DataError(f"{path}: an NPZ needs arrays 'x' and 'y' (has {', '.join(data)})")
+    x, y = numeric_features(data["x"], f"{path} x"), data["y"]
+    stored = [str(v) for v in data["label_names"]] if "label_names" in data else None
+    if y.ndim != 1 or y.dtype.kind not in "iuUS":
+        raise DataError(f"{path}: y must be one label per row (integers or text), "
+                        f"got {y.dtype} of shape {y.shape}")
+    if x.ndim < 2 or len(x) != len(y):
+        raise DataError(f"{path}: x must have one row per sample and as many rows as y "
+                        f"(x {x.shape}, y {y.shape})")
     names = label_names or stored
     if y.dtype.kind in "iu":
         names = names or [str(i) for i in range(int(y.max(initial=0)) + 1)]

@@ -1,0 +1,127 @@
+"""Bad input that fails before any model is loaded: one line, exit 2, no
+traceback, nothing written. No TensorFlow in this module."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import refused, zoo
+
+from zoo.errors import DataError
+from zoo.train.datasets import load_table, numeric_features
+
+
+def bundle(tmp_path: Path, **overrides: object) -> Path:
+    """A deploy bundle laid out as `zoo export --bundle` writes it, with any bytes
+    as the model (the checks under test run before the model is)."""
+    folder = tmp_path / "bundle"
+    folder.mkdir(exist_ok=True)
+    model = b"not run by these tests"
+    (folder / "model.onnx").write_bytes(model)
+    files = {"bundle.json": {"model": "model.onnx", "sha256": hashlib.sha256(model).hexdigest()},
+             "preprocessing.json": {"input_shape": [4]}, "labels.json": ["a", "b", "c"]}
+    files.update(overrides)
+    for name, content in files.items():
+        text = content if isinstance(content, str) else json.dumps(content)
+        (folder / name).write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize("case, overrides, expected", [
+    ("bundle.json not JSON", {"bundle.json": "{oops"}, "not valid JSON"),
+    ("bundle.json a list", {"bundle.json": "[1]"}, "unexpected content"),
+    ("model path escapes", {"bundle.json": {"model": "../../etc/passwd", "sha256": "0" * 64}},
+     "bad 'model'"),
+    ("sha256 not hex", {"bundle.json": {"model": "model.onnx", "sha256": "x"}}, "64 hex"),
+    ("preprocessing not JSON", {"preprocessing.json": "\x00"}, "not valid JSON"),
+    ("input_shape nonsense", {"preprocessing.json": {"input_shape": [-1, "a"]}}, "input_shape"),
+    ("labels not names", {"labels.json": [1, 2]}, "label names"),
+])
+def test_predict_refuses_a_broken_bundle_in_one_line(tmp_path: Path, case: str,
+                                                     overrides: dict, expected: str) -> None:
+    inputs = tmp_path / "rows.csv"
+    inputs.write_text("1,2,3,4\n")
+    line = refused("predict", bundle(tmp_path, **overrides), inputs)
+    assert expected in line, (case, line)
+
+
+def test_predict_reads_a_headerless_csv_and_names_a_short_row(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text("1,2,3\n")
+    assert "row 1 has 3 columns" in refused("predict", bundle(tmp_path), rows)
+
+
+@pytest.mark.parametrize("arrays, expected", [
+    ({"x": np.array([["a", "b", "c", "d"]])}, "must be numbers"),
+    ({"x": np.array([[1.0, np.nan, 0, 0]])}, "NaN"),
+    ({"x": np.array([[1.0, np.inf, 0, 0]])}, "NaN or infinite"),
+])
+def test_predict_refuses_npz_features_that_are_not_finite_numbers(
+        tmp_path: Path, arrays: dict, expected: str) -> None:
+    path = tmp_path / "x.npz"
+    np.savez(path, **arrays)
+    assert expected in refused("predict", bundle(tmp_path), path)
+
+
+def test_an_npz_with_python_objects_is_refused_without_unpickling(tmp_path: Path) -> None:
+    path = tmp_path / "objects.npz"
+    np.savez(path, x=np.array([{"payload": 1}], dtype=object), y=np.array([0]))
+    with pytest.raises(DataError, match="unpickling"):
+        load_table(path)
+
+
+@pytest.mark.parametrize("data", [b"", b"plain text", b"PK\x03\x04 broken zip"])
+def test_a_file_that_is_not_an_npz_is_refused(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "data.npz"
+    path.write_bytes(data)
+    with pytest.raises(DataError, match="NPZ"):
+        load_table(path)
+
+
+def test_a_single_npy_array_named_npz_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "data.npz"
+    with open(path, "wb") as handle:
+        np.save(handle, np.zeros((2, 2)))
+    with pytest.raises(DataError, match="not an NPZ archive"):
+        load_table(path)
+
+
+def test_training_csv_with_nan_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "train.csv"
+    path.write_text("a,b,label\n1,2,x\nnan,3,y\n")
+    with pytest.raises(DataError, match="row 1"):
+        load_table(path)
+
+
+def test_string_labels_with_a_two_dimensional_y_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "train.npz"
+    np.savez(path, x=np.zeros((2, 3)), y=np.zeros((2, 2)))
+    with pytest.raises(DataError, match="one label per row"):
+        load_table(path)
+
+
+def test_numeric_features_accepts_integers_as_float32() -> None:
+    out = numeric_features(np.array([[1, 2], [3, 4]], dtype=np.uint8), "x")
+    assert out.dtype == np.float32 and out.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_an_unexpected_error_is_one_line_naming_the_command_injected_fault(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.hub import refs
+
+    def broken(text: str) -> None:
+        raise RuntimeError("injected fault\nsecond line")
+
+    monkeypatch.setattr(refs, "parse_ref", broken)
+    monkeypatch.delenv("ZOO_DEBUG", raising=False)
+    run = zoo("inspect", "acme/iris")
+    assert run.exit_code == 2
+    assert run.stderr.strip().splitlines() == [
+        "zoo: error: 'zoo inspect' failed unexpectedly (RuntimeError: injected fault); this is "
+        "a bug in the zoo or in what it called: rerun with ZOO_DEBUG=1 for the traceback and "
+        "report it"]
+    monkeypatch.setenv("ZOO_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="injected fault"):
+        zoo("inspect", "acme/iris")

@@ -1,0 +1,12 @@
+"""What the zoo trusts, and why: everything from a hub or a user's file is
+hostile until checked here.
+
+- `repo_paths`: the grammar of file paths inside a repository, and writes
+  confined to a staging folder.
+- `model_scan`: a scan of a model file's config (a `.keras` zip or a legacy
+  HDF5) against an allow-list, before Keras parses it.
+- `signing`: OpenSSF model signing of whole packages with keys the user trusts.
+
+May import: `zoo.errors`, `zoo.files`, `zoo.paths`, `zoo.cards`. No TensorFlow,
+no Keras: the checks run before either sees a byte.
+"""
