@@ -8,21 +8,168 @@ import json
 import platform
 from functools import cache
 from importlib import resources
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
+from zoo.cards.records import ALWAYS, Record, json_name
 from zoo.errors import CardError
 from zoo.files import atomic_write_bytes
 
 CARD_FILE = "card.json"
 README_FILE = "README.md"
 MODEL_FILE = "model.keras"
-# Files a hub repository may hold that the card cannot list.
-UNLISTED_FILES = frozenset({CARD_FILE, ".gitattributes"})
+SIGNATURE_FILE = "model.sig"
+# Files a hub repository may hold that the card cannot list: the card itself, the
+# hub's LFS bookkeeping, and the signature, which covers the card.
+UNLISTED_FILES = frozenset({CARD_FILE, ".gitattributes", SIGNATURE_FILE})
+# A layer map of a thousand-layer network is well under 1 MiB; anything near this
+# limit is an attack on memory or a mistake, refused before it is parsed.
+MAX_CARD_BYTES = 8 * 1024 * 1024
 
-Card = dict[str, Any]
+
+@dataclass(kw_only=True)
+class LayerEntry(Record):
+    """One layer of the layer map."""
+
+    index: int
+    name: str
+    class_name: str = field(metadata=json_name("class"))
+    output_shape: list[int | None] | None
+    params: int
+    trainable: bool
+    stage: str  # input, base, adapter or head
+    inbound: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class CutPoint(Record):
+    """A recommended cut (timm's feature_info): channels and spatial reduction."""
+
+    name: str
+    index: int
+    channels: int | None
+    reduction: int | None
+
+
+@dataclass(kw_only=True)
+class LayerMap(Record):
+    layers: list[LayerEntry]
+    cut_points: list[CutPoint]
+    total_params: int
+    trainable_params: int
+    non_trainable_params: int
+
+    def names(self) -> list[str]:
+        return [layer.name for layer in self.layers]
+
+    def stages(self) -> dict[str, str]:
+        return {layer.name: layer.stage for layer in self.layers}
+
+
+@dataclass(kw_only=True)
+class TrainingData(Record):
+    name: str
+    source: str | None = None
+    license: str | None = None
+    samples: int | None = None
+    sha256: str | None = None
+
+
+@dataclass(kw_only=True)
+class Metric(Record):
+    value: float
+    split: str
+    dataset: str | None = None
+    samples: int | None = None
+
+
+@dataclass(kw_only=True)
+class ConfusionMatrix(Record):
+    labels: list[str]
+    matrix: list[list[int]]
+    dataset: str | None = None
+
+
+@dataclass(kw_only=True)
+class Preprocessing(Record):
+    """What the model takes: shape without the batch, dtype, scaling, names."""
+
+    input_shape: list[int | None]
+    dtype: str
+    scaling: str
+    feature_names: list[str] | None = None
+    label_names: list[str] | None = None
+
+
+@dataclass(kw_only=True)
+class Lineage(Record):
+    """Where a derived package comes from and what was done to its base."""
+
+    base_ref: str
+    base_revision: str
+    base_card_sha256: str
+    base_license: str
+    base_name: str | None = None
+    base_signed_by: str | None = None  # the key that signed the base, when it was checked
+    cut_layer: str | None = field(default=None, metadata=ALWAYS)
+    frozen_layers: list[str] = field(default_factory=list, metadata=ALWAYS)
+    batchnorm_policy: str | None = None
+    head: str | None = field(default=None, metadata=ALWAYS)
+    finetune: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class ExportRecord(Record):
+    """One export: its file, parity with Keras and, for quantized ones, speed."""
+
+    path: str
+    max_abs_diff: float
+    tolerance: float
+    parity_inputs: str | None = None
+    size_bytes: int | None = None
+    opset: int | None = None
+    top1_agreement: float | None = None
+    agreement_samples: int | None = None
+    quantize: str | None = None
+    latency_ms: dict[str, float] | None = None
+    float_latency_ms: dict[str, float] | None = None
+    float_size_bytes: int | None = None
+    faster_than_float: dict[str, bool] | None = None
+
+
+@dataclass(kw_only=True)
+class Card(Record):
+    """The machine card. `files` holds every other file's sha256, filled in when sealed."""
+
+    card_version: int = field(default=1, metadata=ALWAYS)
+    name: str
+    version: str
+    license: str  # SPDX expression, or 'other' with license_name and license_link
+    license_name: str | None = None
+    license_link: str | None = None
+    authors: list[str]
+    intended_use: str
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    signed_by: str | None = None  # key id ("sha256:…") of the signature in model.sig
+    training_data: TrainingData
+    metrics: dict[str, Metric] = field(default_factory=dict, metadata=ALWAYS)
+    confusion_matrix: ConfusionMatrix | None = None
+    preprocessing: Preprocessing
+    layer_map: LayerMap
+    lineage: Lineage | None = None
+    history: dict[str, list[float]] | None = None
+    exports: dict[str, ExportRecord] = field(default_factory=dict)
+    framework: dict[str, str] = field(default_factory=dict, metadata=ALWAYS)
+    files: dict[str, str] = field(default_factory=dict, metadata=ALWAYS)
+
+    @property
+    def model_sha256(self) -> str:
+        return self.files[MODEL_FILE]
+
 
 
 @cache
@@ -33,34 +180,53 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def validate_card(card: Card, where: str = "card") -> None:
-    """Raise CardError naming the first schema violation, if any."""
-    errors = sorted(_validator().iter_errors(card), key=lambda e: list(e.absolute_path))
+def validate_card(data: dict[str, Any], where: str = "card") -> None:
+    """Raise CardError naming the first schema violation of a card's JSON, if any."""
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]
         path = "/".join(str(p) for p in error.absolute_path) or "(top level)"
         raise CardError(f"{where} is not a valid card at {path}: {error.message}")
 
 
+def card_from_json(data: Any, where: str = "card") -> Card:
+    """The one way JSON becomes a Card: validated against the schema, then typed."""
+    validate_card(data, where)
+    return Card.from_json(data)
+
+
 def read_card(package_dir: Path) -> Card:
     path = Path(package_dir) / CARD_FILE
     if not path.is_file():
         raise CardError(f"{package_dir} is not a package: it has no {CARD_FILE}")
+    if path.stat().st_size > MAX_CARD_BYTES:
+        raise CardError(f"{path} is {path.stat().st_size:,} bytes; a card holds at most "
+                        f"{MAX_CARD_BYTES:,} (large data belongs in files it lists)")
     try:
-        card = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CardError(f"{path} cannot be read as JSON: {exc}") from exc
-    validate_card(card, where=str(path))
-    return card
+    return card_from_json(data, where=str(path))
 
 
 def card_bytes(card: Card) -> bytes:
-    return (json.dumps(card, indent=2, sort_keys=False) + "\n").encode("utf-8")
+    """The one way a Card becomes JSON on disk; validated, so what is written reads back."""
+    data = card.to_json()
+    validate_card(data)
+    try:
+        text = json.dumps(data, indent=2, sort_keys=False, allow_nan=False)
+    except ValueError as exc:
+        raise CardError(f"the card holds a value JSON cannot carry (NaN or infinity): {exc}") \
+            from exc
+    data = (text + "\n").encode("utf-8")
+    if len(data) > MAX_CARD_BYTES:
+        raise CardError(f"the card would be {len(data):,} bytes; a card holds at most "
+                        f"{MAX_CARD_BYTES:,} (large data belongs in files it lists)")
+    return data
 
 
 def write_card(package_dir: Path, card: Card) -> Path:
     """Validate and write the card atomically (a crash leaves the old one)."""
-    validate_card(card)
     return atomic_write_bytes(Path(package_dir) / CARD_FILE, card_bytes(card))
 
 
@@ -79,29 +245,9 @@ def framework_versions() -> dict[str, str]:
     return versions
 
 
-def new_card(*, name: str, version: str, license: str, authors: list[str],
-             intended_use: str, training_data: dict, preprocessing: dict,
-             layer_map: dict, metrics: dict | None = None,
-             license_name: str | None = None, license_link: str | None = None,
-             description: str | None = None, tags: list[str] | None = None,
-             lineage: dict | None = None, history: dict | None = None) -> Card:
-    """The one place a card is assembled; `files` is filled in when sealed."""
-    card: Card = {
-        "card_version": 1,
-        "name": name,
-        "version": version,
-        "license": license,
-        "authors": list(authors),
-        "intended_use": intended_use,
-        "training_data": training_data,
-        "metrics": metrics or {},
-        "preprocessing": preprocessing,
-        "layer_map": layer_map,
-        "framework": framework_versions(),
-        "files": {},
-    }
-    optional = {"license_name": license_name, "license_link": license_link,
-                "description": description, "tags": tags, "lineage": lineage,
-                "history": history}
-    card.update({key: value for key, value in optional.items() if value})
-    return card
+def new_card(**fields: Any) -> Card:
+    """The one place a new card is assembled, with the versions of what built it;
+    `files` is filled in when sealed."""
+    fields["authors"] = list(fields.get("authors") or [])
+    fields.setdefault("intended_use", "")
+    return Card(framework=framework_versions(), **fields)

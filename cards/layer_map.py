@@ -8,9 +8,9 @@ network sees, so cutting there keeps a self-contained feature extractor.
 import difflib
 from typing import Any
 
+from zoo.cards.card import CutPoint, LayerEntry, LayerMap
 from zoo.errors import LayerNotFound
 
-LayerMap = dict[str, Any]
 # Where a cut makes no sense: inside a new head or an input adapter, or right
 # after a layer that only regularizes training.
 NOT_CUT_STAGES = frozenset({"head", "adapter", "input"})
@@ -85,13 +85,13 @@ def _cut_indices(names: list[str], inbound: dict[str, list[str]],
     return cuts
 
 
-def _stage_ends(cuts: list[dict]) -> list[dict]:
+def _stage_ends(cuts: list[CutPoint]) -> list[CutPoint]:
     """For feature maps, keep the last cut point before the resolution drops (a stage
     end, like timm's feature_info); cut points without a spatial size all stay."""
     kept = []
     for i, cut in enumerate(cuts):
-        later = [c for c in cuts[i + 1:] if c["reduction"] is not None]
-        if cut["reduction"] is None or not later or later[0]["reduction"] > cut["reduction"]:
+        later = [c for c in cuts[i + 1:] if c.reduction is not None]
+        if cut.reduction is None or not later or later[0].reduction > cut.reduction:
             kept.append(cut)
     return kept
 
@@ -115,38 +115,37 @@ def build_layer_map(model: Any, stages: dict[str, str] | None = None,
     layers = []
     for index, layer in enumerate(model.layers):
         is_input = type(layer).__name__ == "InputLayer"
-        layers.append({
-            "index": index,
-            "name": layer.name,
-            "class": type(layer).__name__,
-            "output_shape": _output_shape(layer),
-            "params": int(layer.count_params()) if layer.built else 0,
-            "trainable": bool(layer.trainable) and not is_input,
-            "stage": "input" if is_input else stages.get(layer.name, "base"),
-            "inbound": inbound.get(layer.name, []),
-        })
-    names = [entry["name"] for entry in layers]
+        layers.append(LayerEntry(
+            index=index,
+            name=layer.name,
+            class_name=type(layer).__name__,
+            output_shape=_output_shape(layer),
+            params=int(layer.count_params()) if layer.built else 0,
+            trainable=bool(layer.trainable) and not is_input,
+            stage="input" if is_input else stages.get(layer.name, "base"),
+            inbound=inbound.get(layer.name, []),
+        ))
+    names = [entry.name for entry in layers]
     indices = [names.index(n) for n in cut_names if n in names] if cut_names \
         else _cut_indices(names, inbound, outputs, skip={
-            entry["name"] for entry in layers
-            if entry["stage"] in NOT_CUT_STAGES or entry["class"] in NOT_CUT_CLASSES})
+            entry.name for entry in layers
+            if entry.stage in NOT_CUT_STAGES or entry.class_name in NOT_CUT_CLASSES})
     cut_points = []
     for i in indices:
-        shape = layers[i]["output_shape"]
-        cut_points.append({"name": names[i], "index": i,
-                           "channels": shape[-1] if shape else None,
-                           "reduction": _reduction(input_shape, shape)})
+        shape = layers[i].output_shape
+        cut_points.append(CutPoint(name=names[i], index=i, channels=shape[-1] if shape else None,
+                                   reduction=_reduction(input_shape, shape)))
     if not cut_names:
         cut_points = _stage_ends(cut_points)
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     total = int(model.count_params())
-    return {"layers": layers, "cut_points": cut_points, "total_params": total,
-            "trainable_params": trainable, "non_trainable_params": total - trainable}
+    return LayerMap(layers=layers, cut_points=cut_points, total_params=total,
+                    trainable_params=trainable, non_trainable_params=total - trainable)
 
 
-def resolve_layer(layer_map: LayerMap, spec: str | int, option: str = "layer") -> dict:
+def resolve_layer(layer_map: LayerMap, spec: str | int, option: str = "layer") -> LayerEntry:
     """The layer named or indexed by `spec`; unknown names get suggestions."""
-    layers = layer_map["layers"]
+    layers = layer_map.layers
     text = str(spec).strip()
     if text.lstrip("-").isdigit():
         index = int(text)
@@ -157,28 +156,33 @@ def resolve_layer(layer_map: LayerMap, spec: str | int, option: str = "layer") -
         raise LayerNotFound(f"{option}: index {text} is out of range; "
                             f"the model has layers 0..{len(layers) - 1}")
     for layer in layers:
-        if layer["name"] == text:
+        if layer.name == text:
             return layer
-    names = [layer["name"] for layer in layers]
+    raise unknown_layer(text, layer_map.names(), option)
+
+
+def unknown_layer(text: str, names: list[str], option: str = "layer") -> LayerNotFound:
+    """The error for a layer name not among `names`, with the closest ones suggested."""
     close = difflib.get_close_matches(text, names, n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}?" if close else (
         f"layers are: {', '.join(names[:12])}{' …' if len(names) > 12 else ''}")
-    raise LayerNotFound(f"{option}: no layer named '{text}'; {hint}")
+    return LayerNotFound(f"{option}: no layer named '{text}'; {hint}")
 
 
 def structure_differences(expected: LayerMap, actual: LayerMap) -> list[str]:
     """Where two layer maps disagree on what the model is (not on trainable)."""
-    keys = ("name", "class", "output_shape", "params")
+    keys = (("name", "name"), ("class_name", "class"), ("output_shape", "output_shape"),
+            ("params", "params"))
     diffs = []
-    if len(expected["layers"]) != len(actual["layers"]):
-        diffs.append(f"{len(expected['layers'])} layers in the card, "
-                     f"{len(actual['layers'])} in the model")
-    for want, got in zip(expected["layers"], actual["layers"]):
-        for key in keys:
-            if want[key] != got[key]:
-                diffs.append(f"layer {want['index']} {key}: card {want[key]!r}, "
-                             f"model {got[key]!r}")
-    if expected["total_params"] != actual["total_params"]:
-        diffs.append(f"total_params: card {expected['total_params']}, "
-                     f"model {actual['total_params']}")
+    if len(expected.layers) != len(actual.layers):
+        diffs.append(f"{len(expected.layers)} layers in the card, "
+                     f"{len(actual.layers)} in the model")
+    for want, got in zip(expected.layers, actual.layers):
+        for attr, shown in keys:
+            if getattr(want, attr) != getattr(got, attr):
+                diffs.append(f"layer {want.index} {shown}: card {getattr(want, attr)!r}, "
+                             f"model {getattr(got, attr)!r}")
+    if expected.total_params != actual.total_params:
+        diffs.append(f"total_params: card {expected.total_params}, "
+                     f"model {actual.total_params}")
     return diffs

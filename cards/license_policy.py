@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from license_expression import ExpressionError, Licensing, get_spdx_licensing
 
@@ -33,11 +33,30 @@ def license_ref(license_name: str) -> str:
     return f"LicenseRef-{slug}"
 
 
-def card_license_expression(card: dict[str, Any]) -> str:
+class Licensed(Protocol):
+    """What the license rules read: a Card, or the terms a Hub page shows."""
+
+    name: str
+    license: str
+    license_name: str | None
+    license_link: str | None
+
+
+@dataclass(frozen=True)
+class LicenseTerms:
+    """License terms found outside a card (a Hub page's front matter, a lock entry)."""
+
+    name: str
+    license: str
+    license_name: str | None = None
+    license_link: str | None = None
+
+
+def card_license_expression(card: Licensed) -> str:
     """The card's license as an SPDX expression (`other` becomes a LicenseRef)."""
-    if card.get("license") == "other":
-        return license_ref(card.get("license_name", ""))
-    return card.get("license", "")
+    if card.license == "other":
+        return license_ref(card.license_name or "")
+    return card.license
 
 
 def parse_license(expression: str, what: str = "license") -> Any:
@@ -57,11 +76,11 @@ def parse_license(expression: str, what: str = "license") -> Any:
     return parsed
 
 
-def check_card_license(card: dict[str, Any]) -> None:
+def check_card_license(card: Licensed) -> None:
     """Refuse a card whose license is missing, malformed or an incomplete `other`."""
-    license_id = card.get("license", "")
+    license_id = card.license
     if license_id == "other":
-        if not card.get("license_name") or not card.get("license_link"):
+        if not card.license_name or not card.license_link:
             raise CardError("license 'other' needs license_name and license_link "
                             "(e.g. --license-name 'Acme Research' --license-link https://…)")
     elif license_id.upper() in NO_LICENSE:
@@ -137,17 +156,17 @@ class LicensePolicy:
             return False
         return self.allow is None or key in self.allow
 
-    def check(self, card: dict[str, Any]) -> list[str]:
+    def check(self, card: Licensed) -> list[str]:
         """Refuse a card the policy does not allow; return warnings to show."""
-        if card.get("license", "").upper() in NO_LICENSE:
-            raise LicenseRefused(f"{card.get('name')} has no license; "
+        name = card.name or "the package"
+        if card.license.upper() in NO_LICENSE:
+            raise LicenseRefused(f"{name} has no license; "
                                  "a package without one cannot be reused")
         expression = card_license_expression(card)
         parsed = parse_license(expression)
-        name = card.get("name", "the package")
         if not self._accepts(parsed):
             keys = sorted(s.key for s in licensing().license_symbols(parsed, decompose=True))
-            shown = f"{expression} ({card['license_name']})" if card.get("license") == "other" \
+            shown = f"{expression} ({card.license_name})" if card.license == "other" \
                 else expression
             raise LicenseRefused(f"{name} is licensed '{shown}', which your license policy "
                                  f"does not allow; to accept it pass --allow-license "

@@ -30,7 +30,13 @@ from zoo.cli.options import (
               help="Accept this license (SPDX id or LicenseRef-…) beyond your policy; "
                    "repeatable.")
 @click.option("--policy", type=click.Path(dir_okay=False),
-              help="License policy file (default: $ZOO_HOME/policy.toml if it exists).")
+              help="License and signature policy file (default: $ZOO_HOME/policy.toml if it "
+                   "exists).")
+@click.option("--trust-key", "trust_keys", multiple=True,
+              type=click.Path(dir_okay=False, exists=True),
+              help="A public key (PEM) whose signatures you trust; repeatable.")
+@click.option("--require-signature", is_flag=True,
+              help="Refuse a package not signed by a trusted key.")
 @click.option("--license", "license_", help="Your license for the new parts; the derived "
               "package is under the base's license AND this one.")
 @click.option("--name", help="Name of the derived package (default: BASE-derived).")
@@ -46,7 +52,8 @@ from zoo.cli.options import (
 @force_option
 def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str | None,
          freeze: tuple[str, ...], unfreeze_from: str | None, trainable: tuple[str, ...],
-         input_size: str | None, head: str | None, allow_license: tuple[str, ...], policy: str | None,
+         input_size: str | None, head: str | None, allow_license: tuple[str, ...],
+         policy: str | None, trust_keys: tuple[str, ...], require_signature: bool,
          license_: str | None, name: str | None, authors: tuple[str, ...], seed: int,
          lock: str | None, locked: bool, quiet: bool, out: str, unsafe: bool,
          force: bool) -> None:
@@ -61,6 +68,7 @@ def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str |
     \b
     Examples:  zoo pull iris@v1 --out iris-copy
                zoo pull hf://acme/iris@v1 --lock zoo.lock --out iris-copy
+               zoo pull acme/iris@v2 --trust-key acme.pub --require-signature --out iris
                zoo pull iris --drop-top 1 --freeze-until hidden2 \\
                    --head dense:4:softmax --out iris4-model
                zoo pull vgg16 --cut-at block3_pool --freeze block3_conv2: \\
@@ -78,17 +86,19 @@ def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str |
                        head=head, input_size=parse_size(input_size) if input_size else None)
     result = pull_package(ref, Path(out), spec, allow_license=allow_license,
                           policy_path=Path(policy) if policy else None, license=license_,
+                          trust_keys=tuple(Path(k) for k in trust_keys),
+                          require_signature=require_signature,
                           name=name, authors=list(authors), unsafe=unsafe, force=force,
                           seed=seed, lock=Path(lock) if lock else None, use_lock=locked)
     for warning in result.warnings:
         click.echo(f"zoo: warning: {warning}", err=True)
-    layer_map = result.card["layer_map"]
+    layer_map = result.card.layer_map
     source = f"{result.snapshot.ref.at(None)}@{result.snapshot.revision[:12]}"
-    click.echo(f"{'derived' if not spec.is_empty else 'pulled'} {result.card['name']} from "
-               f"{source}: {layer_map['total_params']:,} parameters, "
-               f"{layer_map['trainable_params']:,} trainable, "
-               f"{layer_map['non_trainable_params']:,} frozen; license "
-               f"{result.card['license']} -> {out}")
+    click.echo(f"{'derived' if not spec.is_empty else 'pulled'} {result.card.name} from "
+               f"{source}: {layer_map.total_params:,} parameters, "
+               f"{layer_map.trainable_params:,} trainable, "
+               f"{layer_map.non_trainable_params:,} frozen; license "
+               f"{result.card.license} -> {out}")
 
 
 COMMANDS = [pull]

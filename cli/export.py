@@ -1,5 +1,6 @@
 """Export command: SavedModel / ONNX / TFLite, checked against Keras; deploy bundles."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -9,7 +10,31 @@ from zoo.deploy.settings import (
     DEFAULT_TOLERANCE,
     FORMATS,
     QUANTIZE_MODES,
+    check_min_agreement,
+    check_tolerance,
 )
+from zoo.errors import ZooError
+
+
+class Threshold(click.ParamType):
+    """A number checked by one of the deploy settings' rules: click.FloatRange
+    lets 'nan' through, and a NaN threshold makes the parity check meaningless."""
+
+    name = "float"
+
+    def __init__(self, check: Callable[[object], float]) -> None:
+        self.check = check
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            number = value  # the check refuses it by name
+        try:
+            return self.check(number)
+        except ZooError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 @click.command()
@@ -23,11 +48,12 @@ from zoo.deploy.settings import (
               "top-1 agreement (required with --quantize; default: seeded random inputs).")
 @click.option("--calibration", type=click.Path(),
               help="Real data to calibrate int8 on (default: --data).")
-@click.option("--tolerance", default=DEFAULT_TOLERANCE, show_default=True, type=click.FloatRange(0),
-              help="Largest max abs difference from Keras accepted (float exports).")
+@click.option("--tolerance", default=DEFAULT_TOLERANCE, show_default=True,
+              type=Threshold(check_tolerance),
+              help="Largest max abs difference from Keras accepted (float exports; >= 0).")
 @click.option("--min-agreement", default=DEFAULT_MIN_AGREEMENT, show_default=True,
-              type=click.FloatRange(0, 1), help="Lowest top-1 agreement with Keras accepted "
-              "(quantized exports).")
+              type=Threshold(check_min_agreement), help="Lowest top-1 agreement with Keras "
+              "accepted (quantized exports; 0 to 1).")
 @click.option("--out", type=click.Path(), help="Also copy the exported file or folder here.")
 @click.option("--bundle", type=click.Path(file_okay=False), help="Also write a deploy bundle "
               "here: model, labels.json, preprocessing.json, card, LICENSE.")
@@ -52,17 +78,17 @@ def export(package_dir: str, fmt: str, quantize: str | None, data: str | None,
                            tolerance=tolerance, data=Path(data) if data else None,
                            calibration=Path(calibration) if calibration else None,
                            min_agreement=min_agreement, out=Path(out) if out else None)
-    line = (f"{export_key(fmt, quantize)}: {entry['path']} ({entry['size_bytes']:,} bytes), "
-            f"max abs diff vs Keras {entry['max_abs_diff']:.2e} on {entry['parity_inputs']}")
-    if "top1_agreement" in entry:
-        line += f", top-1 agreement {entry['top1_agreement']:.2%}"
+    line = (f"{export_key(fmt, quantize)}: {entry.path} ({entry.size_bytes:,} bytes), "
+            f"max abs diff vs Keras {entry.max_abs_diff:.2e} on {entry.parity_inputs}")
+    if entry.top1_agreement is not None:
+        line += f", top-1 agreement {entry.top1_agreement:.2%}"
     click.echo(line + (f"; copied to {out}" if out else ""))
     if quantize:
-        lat, base = entry["latency_ms"], entry["float_latency_ms"]
-        click.echo(f"  size {entry['size_bytes'] / entry['float_size_bytes']:.0%} of float; "
+        lat, base = entry.latency_ms, entry.float_latency_ms
+        click.echo(f"  size {entry.size_bytes / entry.float_size_bytes:.0%} of float; "
                    f"latency batch 1 {lat['1']:.2f} ms (float {base['1']:.2f}), batch 32 "
                    f"{lat['32']:.2f} ms (float {base['32']:.2f})")
-        for batch, faster in entry["faster_than_float"].items():
+        for batch, faster in entry.faster_than_float.items():
             if not faster:
                 click.echo(f"zoo: warning: {quantize} is slower than float at batch {batch} "
                            "here; it is smaller, not faster", err=True)

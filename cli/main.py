@@ -77,9 +77,9 @@ def cli() -> None:
 
 
 def register() -> None:
-    from zoo.cli import consume, data, export, hub, predict, produce, serve, training
+    from zoo.cli import cache, consume, data, export, hub, predict, produce, serve, training
 
-    for module in (produce, hub, consume, training, export, predict, data, serve):
+    for module in (produce, hub, consume, training, export, predict, data, serve, cache):
         for command in module.COMMANDS:
             cli.add_command(command)
 

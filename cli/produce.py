@@ -47,9 +47,9 @@ def train(recipe: str, out: str, data: str | None, test_data: str | None, seed: 
     card = train_recipe(recipe, Path(out), data=Path(data) if data else None,
                         test=Path(test_data) if test_data else None, seed=seed, epochs=epochs,
                         license=license_, force=force)
-    metric = card["metrics"]["accuracy"]
-    click.echo(f"{card['name']} {card['version']}: {card['layer_map']['total_params']:,} "
-               f"parameters, {metric['split']} accuracy {metric['value']:.4f} -> {out}")
+    metric = card.metrics["accuracy"]
+    click.echo(f"{card.name} {card.version}: {card.layer_map.total_params:,} "
+               f"parameters, {metric.split} accuracy {metric.value:.4f} -> {out}")
 
 
 @click.command()
@@ -102,10 +102,10 @@ def pack(model: str, name: str | None, license_: str | None, license_name: str |
                           weights=weights, preprocess=preprocess, input_size=input_size,
                           labels=labels, unsafe=unsafe)
     card = pack_request(request, Path(out), force=force)
-    click.echo(f"packed {card['name']} {card['version']} "
-               f"({card['layer_map']['total_params']:,} parameters, "
-               f"{len(card['layer_map']['layers'])} layers, cut points: "
-               f"{', '.join(c['name'] for c in card['layer_map']['cut_points']) or 'none'})"
+    click.echo(f"packed {card.name} {card.version} "
+               f"({card.layer_map.total_params:,} parameters, "
+               f"{len(card.layer_map.layers)} layers, cut points: "
+               f"{', '.join(c.name for c in card.layer_map.cut_points) or 'none'})"
                f" -> {out}")
 
 

@@ -36,21 +36,25 @@ def serve(hub_path: str | None, host: str, port: int, state: str | None) -> None
     from zoo.hub.serve import start, stop
     from zoo.paths import default_hub_root
 
-    root = Path(hub_path) if hub_path else default_hub_root()
-    process = start(root, host, port, Path(state) if state else None)
-    click.echo(f"serving {root} at http://{host}:{port} "
-               f"(HF_ENDPOINT=http://{host}:{port}); Ctrl-C stops", err=True)
-
     def shutdown(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, shutdown)
+    # SIGTERM stops the server like Ctrl-C, from the start on, so that `stop`
+    # (or a failed `start`) always removes a temporary state folder.
+    previous = signal.signal(signal.SIGTERM, shutdown)
     try:
-        process.wait()
-    except KeyboardInterrupt:
-        pass
+        root = Path(hub_path) if hub_path else default_hub_root()
+        process = start(root, host, port, Path(state) if state else None)
+        try:
+            click.echo(f"serving {root} at http://{host}:{port} "
+                       f"(HF_ENDPOINT=http://{host}:{port}); Ctrl-C stops", err=True)
+            process.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop(process)
     finally:
-        stop(process)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     click.echo("stopped", err=True)
 
 

@@ -67,8 +67,8 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
     card = fit_package(Path(package_dir), table, Path(out),
                        FitSettings(epochs, batch_size, learning_rate, validation_split, seed,
                                    patience, phase2, not no_feature_cache), force=force)
-    click.echo(f"validation accuracy {card['metrics']['accuracy']['value']:.4f}, loss "
-               f"{card['metrics']['loss']['value']:.4f} -> {out}")
+    click.echo(f"validation accuracy {card.metrics['accuracy'].value:.4f}, loss "
+               f"{card.metrics['loss'].value:.4f} -> {out}")
 
 
 @click.command()

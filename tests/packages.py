@@ -1,9 +1,12 @@
-"""Hand-built packages for tests of the hub layers, made without Keras: any bytes
-serve as `model.keras` when nothing loads the model, and the card is written as
-JSON by hand (`new_card` asks Keras for its version)."""
+"""Hand-built packages for tests of the hub layers, made without Keras: a `.keras`
+zip whose config is a layerless Sequential (it passes the config scan; nothing
+loads it), any bytes as its weights, and the card written as JSON by hand
+(`new_card` asks Keras for its version)."""
 
 import hashlib
+import io
 import json
+import zipfile
 from pathlib import Path
 
 README = """---
@@ -17,13 +20,27 @@ A package built by the tests; its model file holds no model.
 """
 
 
+def keras_zip(name: str, weights: bytes, config: dict | None = None) -> bytes:
+    """The bytes of a `.keras` file as Keras lays it out, built by hand (fixed
+    timestamps, so the same arguments give the same bytes)."""
+    config = config or {"module": "keras", "class_name": "Sequential", "registered_name": None,
+                        "config": {"name": name, "layers": []}}
+    members = {"metadata.json": json.dumps({"keras_version": "3.15.1"}).encode(),
+               "config.json": json.dumps(config).encode(), "model.weights.h5": weights}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(zipfile.ZipInfo(member, date_time=(2026, 1, 1, 0, 0, 0)), data)
+    return buffer.getvalue()
+
+
 def make_package(directory: Path, *, name: str = "toy", version: str = "1.0.0",
                  license: str = "MIT", files: dict[str, bytes] | None = None) -> Path:
     """Write `files` (default: a made-up model.keras), a README.md and a schema-valid
     card.json listing the sha256 of every file but itself; return the folder."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    contents = {"model.keras": f"weights of {name} {version}".encode() * 64} \
+    contents = {"model.keras": keras_zip(name, f"weights of {name} {version}".encode() * 64)} \
         if files is None else dict(files)
     contents.setdefault("README.md", README.format(name=name, license=license).encode())
     for path, data in contents.items():
@@ -47,3 +64,11 @@ def make_package(directory: Path, *, name: str = "toy", version: str = "1.0.0",
     }
     (directory / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return directory
+
+
+def card_json(package_dir: Path) -> dict:
+    """A package's card as the JSON on disk, after the zoo has validated and typed it:
+    what tests of the on-disk contract read."""
+    from zoo.cards.card import read_card
+
+    return read_card(Path(package_dir)).to_json()

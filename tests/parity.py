@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from zoo.cards.card import read_card
+from packages import card_json
 from zoo.deploy.export import parity_inputs
 from zoo.train.training import load_data_for
 
@@ -74,7 +74,7 @@ def assert_export_parity(package_dir: Path, key: str, data: Path | None = None,
     must be the ones measured here. `exported` runs a copy (e.g. `--out`) instead
     of the file the card names."""
     package_dir = Path(package_dir)
-    record = read_card(package_dir)["exports"][key]
+    record = card_json(package_dir)["exports"][key]
     run = run_export(exported or package_dir / record["path"])
     model = load_model(package_dir)
     rows = load_data_for(package_dir, data).x.astype(np.float32) if data else None

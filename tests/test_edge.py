@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import ok, refused
 from parity import assert_export_parity, run_export
-from zoo.cards.card import read_card
+from packages import card_json
 
 from zoo.package import load_model
 
@@ -45,7 +45,7 @@ def test_float_exports_match_keras(exported_cnn, digits_test):
 
 
 def test_quantized_exports_record_size_latency_and_agreement(exported_cnn, digits_test):
-    exports = read_card(exported_cnn)["exports"]
+    exports = card_json(exported_cnn)["exports"]
     for key, float_key, ratio in (("onnx-int8", "onnx", 0.6), ("tflite-int8", "tflite", 0.45),
                                   ("tflite-float16", "tflite", 0.6)):
         entry = assert_export_parity(exported_cnn, key, digits_test, min_agreement=0.97).record
@@ -79,7 +79,7 @@ def test_quantized_export_below_the_agreement_threshold_is_refused(small_cnn_pkg
     line = refused("export", package, "--format", "onnx", "--quantize", "int8", "--data",
                    digits_test, "--calibration", glare, "--min-agreement", "0.99")
     assert "below --min-agreement 99.0%" in line
-    assert "exports" not in read_card(package)
+    assert "exports" not in card_json(package)
 
 
 def test_quantized_export_needs_held_out_data_and_static_int8_for_cnns(small_cnn_pkg,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from parity import assert_export_parity
-from zoo.cards.card import read_card
+from packages import card_json
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -33,7 +33,7 @@ def compare_rows(output: str) -> dict[str, float]:
 @pytest.mark.slow
 def test_workflow_1_iris(tmp_path):
     out = run_example("iris_demo.sh", tmp_path)
-    card = read_card(tmp_path / "iris4-tuned")
+    card = card_json(tmp_path / "iris4-tuned")
     assert card["layer_map"]["total_params"] == 1629
     for key in ("savedmodel", "onnx"):
         assert_export_parity(tmp_path / "iris4-tuned", key,
@@ -44,13 +44,13 @@ def test_workflow_1_iris(tmp_path):
 @pytest.mark.slow
 def test_workflow_2_vgg16_first_ten_layers_matches_the_keras_count(tmp_path):
     run_example("vgg16_first_layers.sh", tmp_path, EPOCHS="1", PER_CLASS="4")
-    layer_map = read_card(tmp_path / "vgg16-head")["layer_map"]
+    layer_map = card_json(tmp_path / "vgg16-head")["layer_map"]
     assert (layer_map["total_params"], layer_map["trainable_params"]) == (1_852_514, 555_328)
     trainable = [layer["name"] for layer in layer_map["layers"]
                  if layer["trainable"] and layer["params"]]
     assert trainable == ["block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2",
                          "block3_conv1"]
-    tuned = read_card(tmp_path / "vgg16-tuned")
+    tuned = card_json(tmp_path / "vgg16-tuned")
     assert tuned["layer_map"]["trainable_params"] == 555_328
     assert tuned["lineage"]["cut_layer"] == "block3_pool"
 
@@ -58,7 +58,7 @@ def test_workflow_2_vgg16_first_ten_layers_matches_the_keras_count(tmp_path):
 @pytest.mark.slow
 def test_workflow_3_efficientnet_two_phases(tmp_path):
     run_example("efficientnet_two_phase.sh", tmp_path, SIZE="32", EPOCHS="1", PER_CLASS="4")
-    card = read_card(tmp_path / "effnet-tuned")
+    card = card_json(tmp_path / "effnet-tuned")
     first, second = card["lineage"]["finetune"][0]["phases"]
     assert first["trainable_params"] == 1280 * 5 + 5
     assert second["unfreeze_from"] == "block7a_expand_conv"
@@ -74,7 +74,7 @@ def test_workflow_3_efficientnet_two_phases(tmp_path):
 @pytest.mark.slow
 def test_workflow_4_inception_cut_at_mixed7(tmp_path):
     run_example("inception_mixed7.sh", tmp_path, SIZE="75", EPOCHS="1", PER_CLASS="4")
-    card = read_card(tmp_path / "inception-tuned")
+    card = card_json(tmp_path / "inception-tuned")
     assert card["lineage"]["cut_layer"] == "mixed7"
     names = [layer["name"] for layer in card["layer_map"]["layers"]]
     assert "mixed8" not in names and names.index("mixed7") < names.index("head_0_gap")
@@ -86,7 +86,7 @@ def test_workflow_4_inception_cut_at_mixed7(tmp_path):
 def test_workflow_5a_mobilenetv2_small_images_runs_both_models(tmp_path):
     out = run_example("mobilenetv2_small_images.sh", tmp_path, EPOCHS="1", PER_CLASS="4")
     assert set(compare_rows(out)) == {"transfer", "scratch"}
-    card = read_card(tmp_path / "mobilenet-head")
+    card = card_json(tmp_path / "mobilenet-head")
     assert card["preprocessing"]["input_shape"] == [28, 28, 1]
     assert card["preprocessing"]["scaling"].startswith("tf:")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ok
-from zoo.cards.card import read_card
+from packages import card_json
 
 from zoo.package import load_model
 from zoo.paths import cache_root
@@ -32,7 +32,7 @@ def transfer_setup(cnn8_revision: str, tmp_path_factory: pytest.TempPathFactory
 def finetune(setup: dict, out: Path, *extra: str) -> dict:
     ok("finetune", setup["derived"], "--data", setup["data"], "--epochs", "3", "--lr", "0.01",
        "--out", out, *extra)
-    return read_card(out)
+    return card_json(out)
 
 
 def test_cached_training_gives_the_same_weights_as_the_plain_way(transfer_setup, tmp_path):

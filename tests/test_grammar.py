@@ -2,6 +2,7 @@
 rebuild options, reference spellings."""
 
 import pytest
+from zoo.cards.card import LayerEntry, LayerMap
 from zoo.cards.layer_map import resolve_layer
 
 from zoo.build.heads import head_layer_names, head_to_string, parse_head
@@ -71,9 +72,12 @@ def test_bad_input_sizes_are_refused(text):
 
 # A base network input → hidden1 → hidden2 → species, rebuilt with the top dropped
 # and a new dense head: the layer names the freeze options work on.
-BASE_MAP = {"layers": [{"index": i, "name": name, "stage": stage} for i, (name, stage) in
-                       enumerate([("input", "input"), ("hidden1", "base"),
-                                   ("hidden2", "base"), ("species", "base")])]}
+BASE_MAP = LayerMap(
+    layers=[LayerEntry(index=i, name=name, class_name="Dense", output_shape=None, params=0,
+                       trainable=True, stage=stage)
+            for i, (name, stage) in enumerate([("input", "input"), ("hidden1", "base"),
+                                               ("hidden2", "base"), ("species", "base")])],
+    cut_points=[], total_params=0, trainable_params=0, non_trainable_params=0)
 REBUILT = ["input", "hidden1", "hidden2", "head_0_dense"]
 
 
@@ -110,8 +114,8 @@ def test_freeze_ranges_that_name_nothing_are_refused(options, message):
 
 
 def test_layer_lookup_by_negative_index_and_suggestion():
-    assert resolve_layer(BASE_MAP, "-1")["name"] == "species"
-    assert resolve_layer(BASE_MAP, 2)["name"] == "hidden2"
+    assert resolve_layer(BASE_MAP, "-1").name == "species"
+    assert resolve_layer(BASE_MAP, 2).name == "hidden2"
     with pytest.raises(LayerNotFound, match="layers are: input, hidden1, hidden2, species"):
         resolve_layer(BASE_MAP, "zzz")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import HEATON, ok, refused
-from zoo.cards.card import read_card
+from packages import card_json
 from zoo.cards.digest import sha256_file
 from zoo.cards.hf_license import hf_license_to_spdx, readme_license
 
@@ -69,7 +69,7 @@ def test_pull_by_tag_branch_and_sha_records_the_exact_commit(hf_env, tmp_path):
     for rev, want in (("v1", hf_env["v1"]), ("main", hf_env["main"]),
                       (hf_env["v1"], hf_env["v1"])):
         ok("pull", f"hf://zoo/iris@{rev}", *HEATON, "--out", tmp_path / rev)
-        lineage = read_card(tmp_path / rev)["lineage"]
+        lineage = card_json(tmp_path / rev)["lineage"]
         assert lineage["base_revision"] == want and lineage["base_ref"] == "hf://zoo/iris"
 
 
@@ -123,7 +123,7 @@ def test_lock_file_pins_the_commit_and_the_card(hf_env, tmp_path):
     assert entry["revision"] == hf_env["main"]
     assert entry["card_sha256"] == sha256_file(tmp_path / "a" / "card.json")
     ok("pull", "hf://zoo/iris@main", "--locked", "--lock", lock, "--out", tmp_path / "b")
-    assert read_card(tmp_path / "b")["name"] == "iris-derived"
+    assert card_json(tmp_path / "b")["name"] == "iris-derived"
     # the lock pins main to v1: --locked follows the lock, not the moving branch
     ok("pull", f"hf://zoo/iris@{hf_env['v1']}", "--out", tmp_path / "v1")
     data = json.loads(lock.read_text())
@@ -131,7 +131,7 @@ def test_lock_file_pins_the_commit_and_the_card(hf_env, tmp_path):
         "revision": hf_env["v1"], "card_sha256": sha256_file(tmp_path / "v1" / "card.json")}
     lock.write_text(json.dumps(data))
     ok("pull", "hf://zoo/iris@main", "--locked", "--lock", lock, "--out", tmp_path / "c")
-    assert read_card(tmp_path / "c")["name"] == "iris"
+    assert card_json(tmp_path / "c")["name"] == "iris"
     # a card that is not the one locked is refused
     data["packages"]["hf://zoo/iris@main"]["card_sha256"] = "0" * 64
     lock.write_text(json.dumps(data))
@@ -230,7 +230,7 @@ def test_live_publish_and_pull_on_the_real_hugging_face_hub(iris_pkg, tmp_path, 
         run = ok("publish", iris_pkg, f"hf://{repo}", "--tag", "v1", "--private")
         revision = run.stdout.split("@", 1)[1].split()[0]
         ok("pull", f"hf://{repo}@v1", *HEATON, "--out", tmp_path / "d")
-        assert read_card(tmp_path / "d")["lineage"]["base_revision"] == revision
+        assert card_json(tmp_path / "d")["lineage"]["base_revision"] == revision
     finally:
         api.delete_repo(repo)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ok, refused
-from zoo.cards.card import read_card
+from packages import card_json
 from zoo.cards.digest import sha256_file
 
 from zoo.paths import cache_root, default_hub_root
@@ -50,9 +50,9 @@ def test_new_revision_keeps_the_old_one_and_tags_do_not_move_silently(
     line = refused("publish", tuned_pkg, f"file://{hub}/iris", "--tag", "v1")
     assert "already names" in line and "--move-tag" in line
     ok("pull", f"file://{hub}/zoo/iris@v1", "--out", tmp_path / "old")
-    assert read_card(tmp_path / "old")["name"] == "iris"
+    assert card_json(tmp_path / "old")["name"] == "iris"
     ok("pull", f"file://{hub}/iris@{rev2[:10]}", "--out", tmp_path / "new")
-    assert read_card(tmp_path / "new")["name"] == "iris-derived"
+    assert card_json(tmp_path / "new")["name"] == "iris-derived"
     listing = ok("list", "--hub", hub).stdout
     assert "zoo/iris" in listing and "v1" in listing
 

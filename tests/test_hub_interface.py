@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from packages import make_package
+from packages import keras_zip, make_package
 from zoo.cards.digest import sha256_file
 
 from zoo.errors import IntegrityError, RefError, ZooError
@@ -48,7 +48,8 @@ def hub(tmp_path) -> FolderHub:
 @pytest.fixture
 def package(tmp_path) -> Path:
     return make_package(tmp_path / "pkg", name="toy",
-                        files={"model.keras": os.urandom(3000), "extra/labels.txt": b"a\nb\n"})
+                        files={"model.keras": keras_zip("toy", os.urandom(3000)),
+                               "extra/labels.txt": b"a\nb\n"})
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def test_listed_files_carry_the_hashes_the_card_lists(hub, package):
     assert {p: files[p].sha256 for p in card_files(package)} == card_files(package)
     assert files["card.json"].sha256 == sha256_file(package / "card.json")
     assert {p for p, f in files.items() if f.lfs} == {"model.keras"}
-    assert files["model.keras"].size == 3000  # the content's size, not the pointer's
+    assert files["model.keras"].size == (package / "model.keras").stat().st_size  # not the pointer's
 
 
 def test_download_gives_back_the_package_byte_for_byte(hub, package, tmp_path):
@@ -185,7 +186,13 @@ def test_lfs_pointers_round_trip_and_other_bytes_are_not_pointers():
     oid = "ab" * 32
     assert parse_lfs_pointer(lfs_pointer(oid, 1234).encode()) == (oid, 1234)
     assert parse_lfs_pointer(b"plain text") is None
-    assert parse_lfs_pointer(b"version https://git-lfs.github.com/spec/v1\nsize 3\n") is None
+    for malformed in (b"version https://git-lfs.github.com/spec/v1\nsize 3\n",
+                      lfs_pointer("../../../etc/passwd", 3).encode(),
+                      lfs_pointer(oid.upper(), 3).encode(),
+                      lfs_pointer(oid, 3).encode().replace(b"size 3", b"size abc"),
+                      b"version https://git-lfs.github.com/spec/v1\n\xff\xfe"):
+        with pytest.raises(IntegrityError, match="malformed Git LFS pointer"):
+            parse_lfs_pointer(malformed)
     assert parse_lfs_pointer(lfs_pointer(oid, 1).encode() + b"x" * 2000) is None  # too big
     assert lfs_attributes(["a.keras", "b/c.bin"]) == \
         "a.keras filter=lfs diff=lfs merge=lfs -text\nb/c.bin filter=lfs diff=lfs merge=lfs -text\n"

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ok, refused
-from zoo.cards.card import read_card
+from packages import card_json
 
 from zoo.build.applications import REGISTRY
 from zoo.package import load_model
@@ -48,7 +48,7 @@ def test_cut_on_a_branched_graph_equals_the_intermediate_output(mobilenet_pkg, t
     reference = keras.Model(base.inputs, base.get_layer("block_13_expand").output)
     x = np.random.default_rng(0).uniform(0, 255, size=(2, 32, 32, 3)).astype(np.float32)
     assert np.max(np.abs(np.asarray(cut(x)) - np.asarray(reference(x)))) < 1e-5
-    assert read_card(tmp_path / "cut")["lineage"]["cut_layer"] == "block_13_expand"
+    assert card_json(tmp_path / "cut")["lineage"]["cut_layer"] == "block_13_expand"
 
 
 def test_imagenet_weights_fail_offline_with_one_line(tmp_path):
@@ -66,7 +66,7 @@ def test_local_weights_file_is_loaded(mobilenet_pkg, tmp_path):
     again = load_model(tmp_path / "again")
     kernel = source.get_layer("Conv1").get_weights()[0]
     assert np.array_equal(again.get_layer("Conv1").get_weights()[0], kernel)
-    assert "weights file" in read_card(tmp_path / "again")["training_data"]["name"]
+    assert "weights file" in card_json(tmp_path / "again")["training_data"]["name"]
 
 
 def test_packed_model_applies_its_preprocessing_to_raw_pixels(tmp_path):
@@ -84,13 +84,13 @@ def test_packed_model_applies_its_preprocessing_to_raw_pixels(tmp_path):
         raw = np.random.default_rng(1).uniform(0, 255, size=(2, 8, 8, 3)).astype(np.float32)
         want = np.asarray(plain(expected(raw).astype(np.float32)))
         assert np.max(np.abs(np.asarray(packed(raw)) - want)) < 1e-3, mode
-        assert read_card(tmp_path / mode)["preprocessing"]["scaling"].startswith(mode)
+        assert card_json(tmp_path / mode)["preprocessing"]["scaling"].startswith(mode)
 
 
 def test_input_size_resizes_and_turns_gray_to_rgb(mobilenet_pkg, tmp_path):
     ok("pull", "mnv2-32", "--cut-at", "out_relu", "--freeze-until", "out_relu",
        "--input-size", "28x28x1", "--head", "gap,dense:3:softmax", "--out", tmp_path / "d")
-    card = read_card(tmp_path / "d")
+    card = card_json(tmp_path / "d")
     assert card["preprocessing"]["input_shape"] == [28, 28, 1]
     stages = {layer["name"]: layer["stage"] for layer in card["layer_map"]["layers"]}
     assert stages["input_resize"] == stages["input_gray_to_rgb"] == "adapter"
@@ -102,7 +102,7 @@ def test_layer_ranges_freeze_and_unfreeze_by_name_and_index(mobilenet_pkg, tmp_p
     ok("pull", "mnv2-32", "--cut-at", "block_2_add", "--freeze", ":block_1_project",
        "--trainable", "block_1_depthwise:block_1_depthwise", "--head", "gap,dense:2:softmax",
        "--out", tmp_path / "r")
-    layers = {layer["name"]: layer for layer in read_card(tmp_path / "r")["layer_map"]["layers"]}
+    layers = {layer["name"]: layer for layer in card_json(tmp_path / "r")["layer_map"]["layers"]}
     assert not layers["Conv1"]["trainable"]
     assert layers["block_1_depthwise"]["trainable"]
     assert not layers["block_1_project"]["trainable"]
@@ -130,10 +130,10 @@ def test_batchnorm_statistics_do_not_move_in_either_phase(small_cnn_pkg, cnn8_re
     # block1_conv was unfrozen in phase 2 and did train; block2_conv trained in both phases
     assert not np.array_equal(before.get_layer("block1_conv").get_weights()[0],
                               after.get_layer("block1_conv").get_weights()[0])
-    phases = read_card(tmp_path / "f")["lineage"]["finetune"][0]["phases"]
+    phases = card_json(tmp_path / "f")["lineage"]["finetune"][0]["phases"]
     assert [p["phase"] for p in phases] == [1, 2]
     assert phases[1]["trainable_params"] > phases[0]["trainable_params"]
-    history = read_card(tmp_path / "f")["history"]
+    history = card_json(tmp_path / "f")["history"]
     assert history["phase"] == [1.0, 1.0, 2.0, 2.0]
 
 
@@ -154,7 +154,7 @@ def test_image_folder_and_flattened_csv_are_read_as_images(cnn8_revision, tmp_pa
         run = ok("finetune", tmp_path / "two", "--data", data, "--epochs", "1",
                  "--out", tmp_path / f"tuned-{data.suffix or 'folder'}")
         assert "validation accuracy" in run.stdout
-    assert read_card(tmp_path / "tuned-.csv")["preprocessing"]["label_names"] == ["0", "1"]
+    assert card_json(tmp_path / "tuned-.csv")["preprocessing"]["label_names"] == ["0", "1"]
 
 
 def test_head_items_that_do_not_fit_are_refused(cnn8_revision, tmp_path):

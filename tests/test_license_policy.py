@@ -4,13 +4,18 @@ from pathlib import Path
 
 import pytest
 from conftest import refused
-from zoo.cards.license_policy import LicensePolicy, check_card_license, combine_licenses
+from zoo.cards.license_policy import (
+    LicensePolicy,
+    LicenseTerms,
+    check_card_license,
+    combine_licenses,
+)
 
 from zoo.errors import CardError, LicenseRefused
 
 
-def card(license: str, **extra: str) -> dict:
-    return {"name": "net", "license": license, **extra}
+def card(license: str, **extra: str) -> LicenseTerms:
+    return LicenseTerms(name="net", license=license, **extra)
 
 
 def test_default_policy_accepts_known_spdx_licenses():

@@ -7,6 +7,7 @@ import pytest
 from zoo.cards.hf_license import hf_license_to_spdx, readme_license
 from zoo.cards.license_policy import (
     LicensePolicy,
+    LicenseTerms,
     check_card_license,
     combine_licenses,
     license_ref,
@@ -16,8 +17,8 @@ from zoo.cards.license_policy import (
 from zoo.errors import CardError, LicenseRefused
 
 
-def card(license: str, **extra: str) -> dict:
-    return {"name": "net", "license": license, **extra}
+def card(license: str, **extra: str) -> LicenseTerms:
+    return LicenseTerms(name="net", license=license, **extra)
 
 
 def policy(tmp_path: Path, text: str, *allow_license: str) -> LicensePolicy:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import ok, refused
 from parity import assert_export_parity
-from zoo.cards.card import read_card
+from packages import card_json
 
 from zoo.package import load_model
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow  # trains, loads Keras models or exports
 
 
 def test_train_iris_records_held_out_accuracy(iris_pkg: Path):
-    card = read_card(iris_pkg)
+    card = card_json(iris_pkg)
     assert card["layer_map"]["total_params"] == 1603
     assert [layer["name"] for layer in card["layer_map"]["layers"]] == \
         ["hidden1", "hidden2", "species"]
@@ -26,7 +26,7 @@ def test_train_iris_records_held_out_accuracy(iris_pkg: Path):
 
 
 def test_heaton_transfer_has_exact_parameter_counts(derived_pkg: Path, base_iris_revision: str):
-    card = read_card(derived_pkg)
+    card = card_json(derived_pkg)
     layer_map = card["layer_map"]
     assert (layer_map["total_params"], layer_map["trainable_params"],
             layer_map["non_trainable_params"]) == (1629, 104, 1525)
@@ -40,7 +40,7 @@ def test_heaton_transfer_has_exact_parameter_counts(derived_pkg: Path, base_iris
 
 
 def test_derived_license_carries_the_base_license_forward(derived_pkg: Path):
-    assert read_card(derived_pkg)["license"] == "Apache-2.0 AND MIT"
+    assert card_json(derived_pkg)["license"] == "Apache-2.0 AND MIT"
 
 
 def test_finetune_leaves_frozen_weights_bit_identical(derived_pkg: Path, tuned_pkg: Path):
@@ -55,7 +55,7 @@ def test_finetune_leaves_frozen_weights_bit_identical(derived_pkg: Path, tuned_p
 
 
 def test_finetune_records_metrics_history_and_schedule(tuned_pkg: Path):
-    card = read_card(tuned_pkg)
+    card = card_json(tuned_pkg)
     assert card["metrics"]["accuracy"]["split"] == "validation"
     assert card["metrics"]["accuracy"]["value"] >= 0.7
     assert len(card["history"]["loss"]) == 60
@@ -71,7 +71,7 @@ def test_evaluate_prints_and_records_confusion_matrix(tuned_pkg, iris4_csv, copy
     package = copy_of(tuned_pkg)
     run = ok("evaluate", package, "--data", iris4_csv[1], "--record")
     assert "accuracy" in run.stdout and "confusion matrix" in run.stdout
-    card = read_card(package)
+    card = card_json(package)
     matrix = card["confusion_matrix"]["matrix"]
     assert sum(map(sum, matrix)) == 45
     accuracy = sum(matrix[i][i] for i in range(4)) / 45
@@ -93,7 +93,7 @@ def test_onnx_export_matches_keras_and_carries_card_metadata(tuned_pkg, iris4_cs
     package = copy_of(tuned_pkg)
     ok("export", package, "--format", "onnx", "--data", iris4_csv[1])
     assert_export_parity(package, "onnx", iris4_csv[1], tol=1e-5)
-    card = read_card(package)
+    card = card_json(package)
     path = package / card["exports"]["onnx"]["path"]
     onnx.checker.check_model(onnx.load(path))
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -122,6 +122,6 @@ def test_export_above_tolerance_is_refused_and_package_unchanged(tuned_pkg, copy
 def test_heaton_pull_by_index_gives_the_same_model(iris_revision, tmp_path):
     ok("pull", "iris@v1", "--cut-at", "1", "--freeze-until", "1", "--head", "dense:4:softmax",
        "--out", tmp_path / "by-index")
-    layer_map = read_card(tmp_path / "by-index")["layer_map"]
+    layer_map = card_json(tmp_path / "by-index")["layer_map"]
     assert (layer_map["trainable_params"], layer_map["non_trainable_params"]) == (104, 1525)
 

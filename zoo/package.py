@@ -25,7 +25,8 @@ from zoo.cards.card import (
 )
 from zoo.cards.digest import sha256_file
 from zoo.cards.readme import render_readme
-from zoo.errors import IntegrityError, ZooError
+from zoo.errors import IntegrityError, UnsafeModelError, ZooError
+from zoo.trust.model_scan import scan_model_file
 
 
 def package_files(package_dir: Path) -> list[str]:
@@ -40,10 +41,11 @@ def seal(package_dir: Path, card: Card) -> Card:
     package_dir = Path(package_dir)
     readme = package_dir / README_FILE
     readme.unlink(missing_ok=True)
-    card["files"] = {name: sha256_file(package_dir / name) for name in package_files(package_dir)}
+    files = {name: sha256_file(package_dir / name) for name in package_files(package_dir)}
+    card.files = files
     readme.write_text(render_readme(card), encoding="utf-8")
-    card["files"][README_FILE] = sha256_file(readme)
-    card["files"] = dict(sorted(card["files"].items()))
+    files[README_FILE] = sha256_file(readme)
+    card.files = dict(sorted(files.items()))
     write_card(package_dir, card)
     return card
 
@@ -51,14 +53,14 @@ def seal(package_dir: Path, card: Card) -> Card:
 def verify_files(package_dir: Path, card: Card) -> None:
     """Refuse a package whose files differ from what its card lists."""
     present = set(package_files(package_dir))
-    listed = set(card["files"])
+    listed = set(card.files)
     if missing := sorted(listed - present):
         raise IntegrityError(f"{package_dir}: file(s) listed in the card are missing: "
                              f"{', '.join(missing)}")
     if extra := sorted(present - listed):
         raise IntegrityError(f"{package_dir}: file(s) not listed in the card: {', '.join(extra)}")
     for name in sorted(listed):
-        if sha256_file(Path(package_dir) / name) != card["files"][name]:
+        if sha256_file(Path(package_dir) / name) != card.files[name]:
             raise IntegrityError(f"{package_dir}: sha256 of {name} does not match the card; "
                                  "the package was modified or corrupted")
 
@@ -114,6 +116,12 @@ def load_keras_file(path: Path, unsafe: bool = False) -> Any:
     if path.suffix != ".keras":
         raise ZooError(f"{path}: expected a Keras 3 '.keras' file "
                        "(convert legacy .h5 files with keras.models.load_model(...).save(...))")
+    if not unsafe:  # the config is read and checked before Keras parses any of it
+        try:
+            scan_model_file(path)
+        except UnsafeModelError as exc:
+            raise UnsafeModelError(f"{exc}; Keras safe mode would refuse it too. Pass "
+                                   "--unsafe only if you trust its author") from exc
     import keras  # only now: refusing a bad path should not wait for TensorFlow
     import numpy as np
 

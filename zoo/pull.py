@@ -2,15 +2,16 @@
 hand it over as it is or rebuild it into a derived package with lineage."""
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from zoo.build.pack import pack_model
 from zoo.build.rebuild import RebuildSpec, rebuild
-from zoo.cards.card import README_FILE, Card
+from zoo.cards.card import README_FILE, Card, Lineage
 from zoo.cards.hf_license import readme_license
 from zoo.cards.license_policy import (
     LicensePolicy,
+    LicenseTerms,
     card_license_expression,
     combine_licenses,
 )
@@ -20,6 +21,7 @@ from zoo.hub.lock import LOCK_FILE, check_locked, locked, record
 from zoo.hub.refs import parse_ref
 from zoo.package import load_model, read_verified_card, staged_package
 from zoo.paths import default_policy_path
+from zoo.trust.signing import SignaturePolicy
 
 
 @dataclass(frozen=True)
@@ -36,49 +38,56 @@ def derived_card_fields(snapshot: Snapshot, *, name: str | None, license: str | 
     base = snapshot.card
     base_license = card_license_expression(base)
     fields = {
-        "name": name or f"{base['name']}-derived",
+        "name": name or f"{base.name}-derived",
         "version": "0.1.0",
         "license": combine_licenses(base_license, license),
-        "authors": authors or list(base["authors"]),
-        "intended_use": f"Transfer learning from {base['name']} {base['version']}.",
-        "training_data": {**base["training_data"],
-                          "name": f"{base['training_data']['name']} (base network)"},
-        "tags": ["derived", *base.get("tags", [])],
+        "authors": authors or list(base.authors),
+        "intended_use": f"Transfer learning from {base.name} {base.version}.",
+        "training_data": replace(base.training_data,
+                                 name=f"{base.training_data.name} (base network)"),
+        "tags": ["derived", *base.tags],
+        "license_link": base.license_link,
     }
-    if base["license"] == "other":
-        fields["license_name"], fields["license_link"] = base["license_name"], base["license_link"]
-    elif base.get("license_link"):
-        fields["license_link"] = base["license_link"]
+    if base.license == "other":
+        fields["license_name"] = base.license_name
     return fields
 
 
 def fetch_checked(ref_text: str, policy: LicensePolicy, lock: Path | None = None,
-                  use_lock: bool = False) -> tuple[Snapshot, list[str]]:
-    """Fetch a verified revision (pinned by the lock with `use_lock`), apply the
-    license policy to the card and, for the Hub, to the license its page shows."""
+                  use_lock: bool = False, signatures: SignaturePolicy = SignaturePolicy()
+                  ) -> tuple[Snapshot, list[str], str | None]:
+    """Fetch a verified revision (pinned by the lock with `use_lock`), check its
+    signature against the user's trusted keys, apply the license policy to the card
+    and, for the Hub, to the license its page shows. Returns the snapshot, warnings
+    and the key id that signed it (None if unsigned or unchecked)."""
     ref = parse_ref(ref_text)
     entry = locked(lock or Path(LOCK_FILE), str(ref)) if use_lock else None
     snapshot = fetch(ref.at(entry.revision) if entry else ref)
     if entry:
         check_locked(entry, str(ref), snapshot.card_sha256)
-    warnings = policy.check(snapshot.card)
+    signer, warnings = signatures.check(snapshot.path, snapshot.card.signed_by,
+                                        f"{ref.at(None)}@{snapshot.revision[:12]}")
+    warnings += policy.check(snapshot.card)
     if open_hub(ref).readme_is_page:
         shown = readme_license((snapshot.path / README_FILE).read_text(encoding="utf-8"))
         if shown != card_license_expression(snapshot.card):
-            warnings += policy.check({"name": f"{ref.at(None)} (its Hub page)",
-                                      "license": shown or "NONE"})
+            warnings += policy.check(LicenseTerms(name=f"{ref.at(None)} (its Hub page)",
+                                                  license=shown or "NONE"))
     return Snapshot(ref, snapshot.revision, snapshot.path, snapshot.card,
-                    snapshot.card_sha256), warnings
+                    snapshot.card_sha256), warnings, signer
 
 
 def pull(ref_text: str, out: Path, spec: RebuildSpec, *, allow_license: tuple[str, ...] = (),
          policy_path: Path | None = None, license: str | None = None, name: str | None = None,
          authors: list[str] | None = None, unsafe: bool = False, force: bool = False,
-         seed: int = 0, lock: Path | None = None, use_lock: bool = False) -> PullResult:
-    policy = LicensePolicy.load(policy_path or default_policy_path(), allow_license)
-    snapshot, warnings = fetch_checked(ref_text, policy, lock, use_lock)
+         seed: int = 0, lock: Path | None = None, use_lock: bool = False,
+         trust_keys: tuple[Path, ...] = (), require_signature: bool = False) -> PullResult:
+    policy_file = policy_path or default_policy_path()
+    policy = LicensePolicy.load(policy_file, allow_license)
+    signatures = SignaturePolicy.load(policy_file, trust_keys, require_signature)
+    snapshot, warnings, signer = fetch_checked(ref_text, policy, lock, use_lock, signatures)
     result = _write(snapshot, warnings, Path(out), spec, license=license, name=name,
-                    authors=authors, unsafe=unsafe, force=force, seed=seed)
+                    authors=authors, unsafe=unsafe, force=force, seed=seed, signer=signer)
     if lock is not None and not use_lock:  # recorded once the pull has succeeded
         record(lock, str(snapshot.ref), snapshot.revision, snapshot.card_sha256)
     return result
@@ -86,28 +95,30 @@ def pull(ref_text: str, out: Path, spec: RebuildSpec, *, allow_license: tuple[st
 
 def _write(snapshot: Snapshot, warnings: list[str], out: Path, spec: RebuildSpec, *,
            license: str | None, name: str | None, authors: list[str] | None, unsafe: bool,
-           force: bool, seed: int) -> PullResult:
+           force: bool, seed: int, signer: str | None = None) -> PullResult:
     """The pulled package as it is, or the derived package the spec describes."""
     ref = snapshot.ref
     if spec.is_empty:
         with staged_package(out, force=force) as staging:
-            shutil.copytree(snapshot.path, staging, dirs_exist_ok=True)
+            shutil.copytree(snapshot.path, staging, dirs_exist_ok=True,
+                            copy_function=shutil.copyfile)  # not the cache's read-only mode
             card = read_verified_card(staging)
         return PullResult(snapshot, Path(out), card, warnings)
     base = load_model(snapshot.path, unsafe=unsafe)
-    rebuilt = rebuild(base, snapshot.card["layer_map"], spec, seed=seed)
-    lineage = {"base_ref": str(ref.at(None)),
-               "base_revision": snapshot.revision,
-               "base_card_sha256": snapshot.card_sha256,
-               "base_license": card_license_expression(snapshot.card),
-               "base_name": snapshot.card["name"],
-               **rebuilt.lineage_fields()}
+    rebuilt = rebuild(base, snapshot.card.layer_map, spec, seed=seed)
+    lineage = Lineage(base_ref=str(ref.at(None)),
+                      base_revision=snapshot.revision,
+                      base_card_sha256=snapshot.card_sha256,
+                      base_license=card_license_expression(snapshot.card),
+                      base_name=snapshot.card.name,
+                      base_signed_by=signer,
+                      **rebuilt.lineage_fields())
     fields = derived_card_fields(snapshot, name=name, license=license, authors=authors or [])
-    pre = dict(snapshot.card["preprocessing"])
-    pre["input_shape"] = [None if d is None else int(d)
-                          for d in rebuilt.model.inputs[0].shape[1:]]
+    pre = replace(snapshot.card.preprocessing,
+                  input_shape=[None if d is None else int(d)
+                               for d in rebuilt.model.inputs[0].shape[1:]])
     if rebuilt.head:
-        pre.pop("label_names", None)  # a new head has new classes, named at fine-tuning
+        pre.label_names = None  # a new head has new classes, named at fine-tuning
     stages = {**{n: "adapter" for n in rebuilt.adapter_layers},
               **{n: "head" for n in rebuilt.head_layers}}
     card = pack_model(rebuilt.model, Path(out), force=force, preprocessing=pre, stages=stages,

@@ -7,10 +7,17 @@
             | "maxpool" [":" SIZE]                      maxpool, maxpool:2
             | "gap" | "gmp" | "flatten"                 global average / max pooling, flatten
 
+Numbers are ASCII digits (RATE may have a fraction and an exponent), bounded so a
+typo is refused here rather than running out of memory when the head is built:
+UNITS and FILTERS up to MAX_UNITS, KERNEL and SIZE up to MAX_KERNEL, at most
+MAX_ITEMS items.
+
 Example: `conv:32:3:relu,flatten,dense:2:softmax`. The last item must be a
 dense layer: it is the model's output.
 """
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +27,12 @@ ACTIVATIONS = ("linear", "relu", "gelu", "swish", "elu", "selu", "tanh", "sigmoi
 EXAMPLE = ("e.g. 'dense:4:softmax', 'dropout:0.2,dense:64:relu,dense:4:softmax' or "
            "'conv:32:3:relu,flatten,dense:2:softmax'")
 BARE = ("gap", "gmp", "flatten")
+MAX_UNITS = 65_536  # dense units and conv filters: wider than any backbone's top
+MAX_KERNEL = 64  # conv kernel and max-pool size: larger than the feature maps of a cut backbone
+MAX_ITEMS = 64  # layers in one head
+SHOWN = 60  # characters of a bad item quoted back
+WHOLE = re.compile(r"[0-9]+")  # not str.isdigit(), which takes '²' and other digits int() refuses
+DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -32,7 +45,8 @@ class HeadItem:
 
     def __str__(self) -> str:
         if self.kind == "dropout":
-            return f"dropout:{self.rate:g}"
+            short = f"{self.rate:g}"  # 0.2, not 0.2000…; repr where :g would round
+            return f"dropout:{short if float(short) == self.rate else repr(self.rate)}"
         if self.kind == "dense":
             return f"dense:{self.units}:{self.activation}"
         if self.kind == "conv":
@@ -42,20 +56,36 @@ class HeadItem:
         return self.kind
 
 
+def _shown(text: str) -> str:
+    """A piece of user input short enough to quote back on one line."""
+    return text if len(text) <= SHOWN else text[:SHOWN] + "…"
+
+
 def _bad(item: str, why: str) -> ZooError:
-    return ZooError(f"bad head item '{item}': {why}; {EXAMPLE}")
+    return ZooError(f"bad head item '{_shown(item)}': {why}; {EXAMPLE}")
 
 
-def _positive(item: str, text: str, what: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise _bad(item, f"{what} must be a whole number >= 1")
-    return int(text)
+def _positive(item: str, text: str, what: str, limit: int) -> int:
+    """A whole number in 1..limit, without int() of a 5,000-digit string (which raises)."""
+    digits = text.lstrip("0")
+    if WHOLE.fullmatch(text) is None or not digits or len(digits) > len(str(limit)) \
+            or int(digits) > limit:
+        raise _bad(item, f"{what} must be a whole number >= 1 and <= {limit}")
+    return int(digits)
+
+
+def _rate(item: str, args: list[str]) -> float:
+    rate = float(args[0]) if len(args) == 1 and DECIMAL.fullmatch(args[0]) else math.nan
+    if not (math.isfinite(rate) and 0 <= rate < 1):
+        raise _bad(item, "expected dropout:RATE with 0 <= RATE < 1")
+    return rate
 
 
 def _activation(item: str, text: str | None) -> str:
     activation = text or "linear"
     if activation not in ACTIVATIONS:
-        raise _bad(item, f"unknown activation '{activation}' (one of {', '.join(ACTIVATIONS)})")
+        raise _bad(item, f"unknown activation '{_shown(activation)}' "
+                         f"(one of {', '.join(ACTIVATIONS)})")
     return activation
 
 
@@ -68,31 +98,32 @@ def _parse_item(item: str) -> HeadItem:
     if kind == "dense":
         if not 1 <= len(args) <= 2:
             raise _bad(item, "expected dense:UNITS[:ACTIVATION]")
-        return HeadItem("dense", units=_positive(item, args[0], "UNITS"),
+        return HeadItem("dense", units=_positive(item, args[0], "UNITS", MAX_UNITS),
                         activation=_activation(item, args[1] if len(args) == 2 else None))
     if kind == "conv":
         if not 2 <= len(args) <= 3:
             raise _bad(item, "expected conv:FILTERS:KERNEL[:ACTIVATION]")
-        return HeadItem("conv", units=_positive(item, args[0], "FILTERS"),
-                        kernel=_positive(item, args[1], "KERNEL"),
+        return HeadItem("conv", units=_positive(item, args[0], "FILTERS", MAX_UNITS),
+                        kernel=_positive(item, args[1], "KERNEL", MAX_KERNEL),
                         activation=_activation(item, args[2] if len(args) == 3 else None))
     if kind == "maxpool":
         if len(args) > 1:
             raise _bad(item, "expected maxpool[:SIZE]")
-        return HeadItem("maxpool", kernel=_positive(item, args[0], "SIZE") if args else 2)
+        return HeadItem("maxpool",
+                        kernel=_positive(item, args[0], "SIZE", MAX_KERNEL) if args else 2)
     if kind == "dropout":
-        try:
-            rate = float(args[0]) if len(args) == 1 else -1.0
-        except ValueError:
-            rate = -1.0
-        if not 0 <= rate < 1:
-            raise _bad(item, "expected dropout:RATE with 0 <= RATE < 1")
-        return HeadItem("dropout", rate=rate)
-    raise _bad(item, f"unknown kind '{kind}' (dense, dropout, conv, maxpool, gap, gmp, flatten)")
+        return HeadItem("dropout", rate=_rate(item, args))
+    raise _bad(item, f"unknown kind '{_shown(kind)}' "
+                     "(dense, dropout, conv, maxpool, gap, gmp, flatten)")
 
 
 def parse_head(spec: str) -> list[HeadItem]:
-    items = [_parse_item(part) for part in spec.split(",") if part.strip()] if spec else []
+    if not isinstance(spec, str):
+        raise ZooError(f"a head spec is text, not {type(spec).__name__}; {EXAMPLE}")
+    parts = [part for part in spec.split(",") if part.strip()]
+    if len(parts) > MAX_ITEMS:
+        raise ZooError(f"the head has {len(parts)} items, more than {MAX_ITEMS}; {EXAMPLE}")
+    items = [_parse_item(part) for part in parts]
     if not items:
         raise ZooError(f"empty head spec; {EXAMPLE}")
     if items[-1].kind != "dense":

@@ -5,7 +5,7 @@ from typing import Any
 
 from zoo.build import preprocessing
 from zoo.build.settings import APPLICATION_AUTHORS, PackRequest
-from zoo.cards.card import Card, new_card
+from zoo.cards.card import Card, Preprocessing, TrainingData, new_card
 from zoo.cards.layer_map import build_layer_map
 from zoo.cards.license_policy import check_card_license
 from zoo.errors import ZooError
@@ -14,15 +14,12 @@ from zoo.package import load_keras_file, save_model, seal, staged_package
 
 def default_preprocessing(model: Any, scaling: str = "none",
                           label_names: list[str] | None = None,
-                          feature_names: list[str] | None = None) -> dict:
+                          feature_names: list[str] | None = None) -> Preprocessing:
     spec = model.inputs[0]
-    pre = {"input_shape": [None if d is None else int(d) for d in spec.shape[1:]],
-           "dtype": str(spec.dtype), "scaling": scaling}
-    if label_names:
-        pre["label_names"] = list(label_names)
-    if feature_names:
-        pre["feature_names"] = list(feature_names)
-    return pre
+    return Preprocessing(input_shape=[None if d is None else int(d) for d in spec.shape[1:]],
+                         dtype=str(spec.dtype), scaling=scaling,
+                         label_names=list(label_names) if label_names else None,
+                         feature_names=list(feature_names) if feature_names else None)
 
 
 def raw_pixel_scaling(mode: str) -> str:
@@ -87,7 +84,7 @@ def pack_file(model_path: Path, out: Path, *, unsafe: bool = False, preprocess: 
     """Package an existing .keras file (Sequential or Functional, nested models too)."""
     model = with_raw_input(load_keras_file(Path(model_path), unsafe=unsafe), preprocess,
                            input_size)
-    card_fields.setdefault("training_data", {"name": "unknown"})
+    card_fields.setdefault("training_data", TrainingData(name="unknown"))
     pre = default_preprocessing(model, raw_pixel_scaling(preprocess), label_names)
     return pack_model(model, out, force=force, preprocessing=pre, **card_fields)
 
@@ -110,9 +107,9 @@ def pack_application(spec: str, out: Path, *, weights: str = "none",
         + ("with RANDOM weights (--weights none): for mechanics, not accuracy."
            if random else f"with weights from {weights}.")))
     card_fields.setdefault("intended_use", "Image feature extractor for transfer learning.")
-    card_fields.setdefault("training_data", {
-        "name": "none (random weights)" if random else "imagenet" if weights == "imagenet"
-        else f"weights file {Path(weights).name}"})
+    card_fields.setdefault("training_data", TrainingData(
+        name="none (random weights)" if random else "imagenet" if weights == "imagenet"
+        else f"weights file {Path(weights).name}"))
     card_fields.setdefault("tags", ["image", "cnn", f"keras-applications-{arch.name.lower()}"])
     pre = default_preprocessing(model, raw_pixel_scaling(arch.preprocess))
     return pack_model(model, out, force=force, preprocessing=pre, cut_names=arch.stages,
@@ -144,4 +141,4 @@ def pack(request: PackRequest, out: Path, *, force: bool = False) -> Card:
                      preprocess=request.preprocess, input_size=size,
                      label_names=read_labels(request.labels), force=force,
                      intended_use=request.intended_use,
-                     training_data={"name": request.training_data}, **fields)
+                     training_data=TrainingData(name=request.training_data), **fields)

@@ -11,7 +11,8 @@ BatchNorm layers always run in inference mode.
 from dataclasses import dataclass, field
 from typing import Any
 
-from zoo.cards.layer_map import LayerMap, resolve_layer
+from zoo.cards.card import LayerEntry, LayerMap
+from zoo.cards.layer_map import resolve_layer, unknown_layer
 from zoo.errors import LayerNotFound, ZooError
 from zoo.build.freezing import BATCHNORM_POLICY, apply_freeze
 from zoo.build.heads import build_head, head_layer_names, head_to_string, parse_head
@@ -70,13 +71,13 @@ def parse_size(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-def _cut_layer(layer_map: LayerMap, spec: RebuildSpec) -> dict:
-    layers = layer_map["layers"]
+def _cut_layer(layer_map: LayerMap, spec: RebuildSpec) -> LayerEntry:
+    layers = layer_map.layers
     if spec.drop_top is not None:
         index = len(layers) - 1 - spec.drop_top
-        if index < 0 or layers[index]["stage"] == "input":
+        if index < 0 or layers[index].stage == "input":
             raise ZooError(f"--drop-top {spec.drop_top} removes every layer; the model has "
-                           f"{sum(1 for layer in layers if layer['stage'] != 'input')}")
+                           f"{sum(1 for layer in layers if layer.stage != 'input')}")
         return layers[index]
     if spec.cut_at is not None:
         return resolve_layer(layer_map, spec.cut_at, option="--cut-at")
@@ -121,12 +122,12 @@ def adapt_input(base: Any, size: tuple[int, ...] | None) -> tuple[Any, Any, list
 def _endpoint(text: str, names: list[str], base_map: LayerMap, option: str) -> int:
     """A range end by name (base or head layer) or by base index → an index in `names`."""
     if text.lstrip("-").isdigit():
-        text = resolve_layer(base_map, text, option=option)["name"]
+        text = resolve_layer(base_map, text, option=option).name
     if text not in names:
-        if any(layer["name"] == text for layer in base_map["layers"]):
+        if text in base_map.names():
             raise LayerNotFound(f"{option}: layer '{text}' is not in the rebuilt model "
                                 "(it is above the cut)")
-        resolve_layer({"layers": [{"name": n} for n in names]}, text, option=option)
+        raise unknown_layer(text, names, option)
     return names.index(text)
 
 
@@ -166,22 +167,22 @@ def rebuild(base: Any, layer_map: LayerMap, spec: RebuildSpec, seed: int = 0) ->
     import keras
 
     cut = _cut_layer(layer_map, spec)
-    if len(base.outputs) != 1 and cut is layer_map["layers"][-1]:
+    if len(base.outputs) != 1 and cut is layer_map.layers[-1]:
         raise ZooError("the base has several outputs; choose one with --cut-at")
     if spec.freeze_until is not None:
         last = resolve_layer(layer_map, spec.freeze_until, option="--freeze-until")
-        if last["stage"] != "head" and last["index"] > cut["index"]:
-            raise ZooError(f"--freeze-until {last['name']} (#{last['index']}) is above the cut "
-                           f"at {cut['name']} (#{cut['index']}), so it would be removed")
+        if last.stage != "head" and last.index > cut.index:
+            raise ZooError(f"--freeze-until {last.name} (#{last.index}) is above the cut "
+                           f"at {cut.name} (#{cut.index}), so it would be removed")
     pixels, x, adapters = adapt_input(base, spec.input_size)
-    features = replay(base, base.get_layer(cut["name"]).output, x)
+    features = replay(base, base.get_layer(cut.name).output, x)
     items = parse_head(spec.head) if spec.head is not None else []
     outputs = build_head(features, items, seed=seed) if items else features
     model = keras.Model(pixels, outputs, name=f"{base.name}_derived")
     names = [layer.name for layer in model.layers]
-    base_layers = {layer["name"] for layer in layer_map["layers"]}
+    base_layers = set(layer_map.names())
     frozen = frozen_set(names, layer_map, spec)
-    return Rebuilt(model=model, cut_layer=cut["name"],
+    return Rebuilt(model=model, cut_layer=cut.name,
                    frozen_layers=apply_freeze(model, frozen, base_layers),
                    head=head_to_string(items) if items else None,
                    head_layers=head_layer_names(items), adapter_layers=adapters)

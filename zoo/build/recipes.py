@@ -4,11 +4,11 @@ from pathlib import Path
 from typing import Any
 
 from zoo.build import preprocessing
-from zoo.cards.card import Card
-from zoo.train.datasets import Table, builtin, load_table, split
-from zoo.errors import DataError, ZooError
 from zoo.build.pack import default_preprocessing, pack_model, raw_pixel_scaling
 from zoo.build.settings import RECIPE_EPOCHS, RECIPE_LICENSE
+from zoo.cards.card import Card, Metric, TrainingData
+from zoo.errors import DataError, ZooError
+from zoo.train.datasets import Table, builtin, load_table, split
 
 IRIS_EPOCHS = RECIPE_EPOCHS["iris"]
 
@@ -59,10 +59,11 @@ def train_iris(out: Path, *, seed: int = 0, epochs: int = IRIS_EPOCHS,
                     "real backbone for transfer-learning examples.",
         intended_use="Base network for tabular transfer-learning examples; classifies iris "
                      "species from four measurements in cm.",
-        training_data={"name": data.name, "source": data.source, "license": data.license,
-                       "samples": int(len(train.y)), "sha256": train.sha256},
-        metrics={"accuracy": {"value": float(accuracy), **metric},
-                 "loss": {"value": float(loss), **metric}},
+        training_data=TrainingData(name=data.name, source=data.source or None,
+                                   license=data.license or None, samples=int(len(train.y)),
+                                   sha256=train.sha256),
+        metrics={"accuracy": Metric(value=float(accuracy), **metric),
+                 "loss": Metric(value=float(loss), **metric)},
         preprocessing=default_preprocessing(model, "none (raw measurements in cm)",
                                             data.label_names, data.feature_names),
         tags=["tabular", "iris"])
@@ -119,10 +120,10 @@ def train_cnn(train: Table, out: Path, *, test: Table | None = None, seed: int =
         description=f"A small CNN feature extractor ({len(CNN_FILTERS)} conv/BN/ReLU blocks) "
                     f"trained on {train.name}.",
         intended_use="Base network for small grayscale image tasks (digits-like inputs).",
-        training_data={"name": train.name, "samples": int(len(train.y)), "sha256": train.sha256,
-                       **({"source": train.source} if train.source else {}),
-                       **({"license": train.license} if train.license else {})},
-        metrics={"accuracy": {"value": float(accuracy), **metric},
-                 "loss": {"value": float(loss), **metric}},
+        training_data=TrainingData(name=train.name, samples=int(len(train.y)),
+                                   sha256=train.sha256, source=train.source or None,
+                                   license=train.license or None),
+        metrics={"accuracy": Metric(value=float(accuracy), **metric),
+                 "loss": Metric(value=float(loss), **metric)},
         preprocessing=default_preprocessing(model, raw_pixel_scaling("unit"), train.label_names),
         tags=["image", "cnn"])

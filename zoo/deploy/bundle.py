@@ -13,22 +13,22 @@ import json
 import shutil
 from pathlib import Path
 
+from zoo.cards.card import Card
 from zoo.cards.digest import sha256_file
 from zoo.deploy.runtime import BUNDLE_FILE
 from zoo.errors import ZooError
 from zoo.package import read_verified_card, staged_package
 
 
-def _license_text(card: dict) -> str:
-    lines = [f"{card['name']} {card['version']} is distributed under: {card['license']}"]
-    if card.get("license_name"):
-        lines.append(f"License: {card['license_name']} ({card.get('license_link', '')})")
-    lines.append(f"Authors: {', '.join(card['authors']) or 'unknown'}")
-    lineage = card.get("lineage")
-    if lineage:
-        lines += ["", f"It is derived from {lineage['base_ref']} at revision "
-                      f"{lineage['base_revision']} ({lineage.get('base_name', '')}), licensed "
-                      f"{lineage['base_license']}; those terms apply to the base network's "
+def _license_text(card: Card) -> str:
+    lines = [f"{card.name} {card.version} is distributed under: {card.license}"]
+    if card.license_name:
+        lines.append(f"License: {card.license_name} ({card.license_link or ''})")
+    lines.append(f"Authors: {', '.join(card.authors) or 'unknown'}")
+    if lineage := card.lineage:
+        lines += ["", f"It is derived from {lineage.base_ref} at revision "
+                      f"{lineage.base_revision} ({lineage.base_name or ''}), licensed "
+                      f"{lineage.base_license}; those terms apply to the base network's "
                       "weights and travel with this bundle."]
     lines += ["", "SPDX license texts: https://spdx.org/licenses/"]
     return "\n".join(lines) + "\n"
@@ -36,18 +36,18 @@ def _license_text(card: dict) -> str:
 
 def write_bundle(package_dir: Path, export_key: str, out: Path, force: bool = False) -> Path:
     card = read_verified_card(package_dir)
-    export = card.get("exports", {}).get(export_key)
+    export = card.exports.get(export_key)
     if export is None:
         raise ZooError(f"{package_dir} has no '{export_key}' export; run zoo export first")
-    source = Path(package_dir) / export["path"]
+    source = Path(package_dir) / export.path
     if source.is_dir():
         raise ZooError("a deploy bundle holds an ONNX or TFLite file, not a SavedModel")
-    channels = card["preprocessing"]["input_shape"][-1]
+    channels = card.preprocessing.input_shape[-1]
     with staged_package(out, force=force) as staging:
         shutil.copyfile(source, staging / source.name)
-        labels = card["preprocessing"].get("label_names") or []
+        labels = card.preprocessing.label_names or []
         (staging / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
-        preprocessing = {**card["preprocessing"],
+        preprocessing = {**card.preprocessing.to_json(),
                          "channel_order": "RGB" if channels == 3 else "gray" if channels == 1
                          else f"{channels} channels"}
         preprocessing.pop("label_names", None)
@@ -56,6 +56,6 @@ def write_bundle(package_dir: Path, export_key: str, out: Path, force: bool = Fa
         (staging / "LICENSE").write_text(_license_text(card))
         manifest = {"model": source.name, "format": source.suffix.lstrip("."),
                     "export": export_key, "sha256": sha256_file(source),
-                    "package": card["name"], "version": card["version"]}
+                    "package": card.name, "version": card.version}
         (staging / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     return Path(out)

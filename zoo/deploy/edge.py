@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.cards.card import LayerMap
 from zoo.deploy.runtime import native_stderr_silenced
 from zoo.errors import ExportError
 
@@ -19,8 +20,8 @@ CALIBRATION_SAMPLES = 200
 CONV_CLASSES = ("Conv", "Depthwise", "Separable")
 
 
-def has_convolutions(layer_map: dict) -> bool:
-    return any(any(c in layer["class"] for c in CONV_CLASSES) for layer in layer_map["layers"])
+def has_convolutions(layer_map: LayerMap) -> bool:
+    return any(any(c in layer.class_name for c in CONV_CLASSES) for layer in layer_map.layers)
 
 
 def quantize_onnx(fp32: Path, target: Path, mode: str, calibration: np.ndarray | None) -> None:

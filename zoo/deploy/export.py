@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.cards.card import MODEL_FILE
+from zoo.cards.card import Card, ExportRecord
 from zoo.cards.digest import sha256_file
 from zoo.deploy.edge import has_convolutions, quantize_onnx, to_tflite
 from zoo.deploy.runtime import (
@@ -97,12 +97,13 @@ def _savedmodel(model: Any, path: Path) -> Runner:
     return lambda x: np.asarray(reloaded.serve(tf.constant(x)))
 
 
-def _metadata(card: dict, package_dir: Path) -> dict[str, str]:
-    return {"zoo.name": card["name"], "zoo.version": card["version"],
-            "zoo.license": card["license"],
+def _metadata(card: Card, package_dir: Path) -> dict[str, str]:
+    return {"zoo.name": card.name, "zoo.version": card.version,
+            "zoo.license": card.license,
             "zoo.card_sha256": sha256_file(card_path(package_dir)),
-            "zoo.model_sha256": card["files"][MODEL_FILE],
-            "zoo.lineage": json.dumps(card.get("lineage") or {}, sort_keys=True)}
+            "zoo.model_sha256": card.model_sha256,
+            "zoo.lineage": json.dumps(card.lineage.to_json() if card.lineage else {},
+                                      sort_keys=True)}
 
 
 def _build(model: Any, fmt: str, quantize: str | None, target: Path, float_path: Path,
@@ -129,13 +130,13 @@ def _size(path: Path) -> int:
         else path.stat().st_size
 
 
-def _check_request(card: dict, fmt: str, quantize: str | None, rows: Any) -> None:
+def _check_request(card: Card, fmt: str, quantize: str | None, rows: Any) -> None:
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format '{fmt}' (one of {', '.join(FORMATS)})")
     if quantize and quantize not in QUANTIZE[fmt]:
         allowed = ", ".join(QUANTIZE[fmt]) or "none"
         raise ExportError(f"--quantize {quantize} is not available for {fmt} (choose: {allowed})")
-    if quantize == "int8-dynamic" and has_convolutions(card["layer_map"]):
+    if quantize == "int8-dynamic" and has_convolutions(card.layer_map):
         raise ExportError("dynamic int8 makes CNNs slower in onnxruntime (ConvInteger, 6-14x "
                           "here); use --quantize int8 (static, calibrated) instead")
     if quantize and rows is None:
@@ -147,7 +148,7 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
                    tolerance: float = DEFAULT_TOLERANCE, data: Path | None = None,
                    calibration: Path | None = None,
                    min_agreement: float = DEFAULT_MIN_AGREEMENT,
-                   out: Path | None = None) -> dict:
+                   out: Path | None = None) -> ExportRecord:
     """Export into the package's exports/ folder, checked; optionally copy to `out`."""
     card = read_verified_card(package_dir)
     model = load_model(package_dir)
@@ -169,38 +170,41 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
             got = predict_batched(run, x)
         except (ValueError, TypeError, KeyError, RuntimeError, NotImplementedError) as exc:
             raise ExportError(f"{fmt} export failed: {str(exc).splitlines()[0][:300]}") from exc
-        entry = {"path": relative, "max_abs_diff": float(np.max(np.abs(got - expected))),
-                 "tolerance": tolerance, "parity_inputs": described, "size_bytes": _size(target)}
-        if fmt == "onnx":
-            entry["opset"] = ONNX_OPSET
+        entry = ExportRecord(path=relative, max_abs_diff=float(np.max(np.abs(got - expected))),
+                             tolerance=tolerance, parity_inputs=described,
+                             size_bytes=_size(target),
+                             opset=ONNX_OPSET if fmt == "onnx" else None)
         if rows is not None:
             keras_top1 = np.argmax(np.asarray(model.predict(rows, verbose=0, batch_size=64)), -1)
-            agreement = float(np.mean(np.argmax(predict_batched(run, rows), -1) == keras_top1))
-            entry.update(top1_agreement=agreement, agreement_samples=int(len(rows)))
+            entry.top1_agreement = float(
+                np.mean(np.argmax(predict_batched(run, rows), -1) == keras_top1))
+            entry.agreement_samples = int(len(rows))
         if quantize:
-            entry.update(_against_float(run, run_float, x, _size(float_path)))
-            entry["quantize"] = quantize
-            if entry["top1_agreement"] < min_agreement:
+            _against_float(entry, run, run_float, x, _size(float_path))
+            entry.quantize = quantize
+            if entry.top1_agreement < min_agreement:
                 raise ExportError(
-                    f"{fmt} {quantize} agrees with Keras on {entry['top1_agreement']:.1%} of "
+                    f"{fmt} {quantize} agrees with Keras on {entry.top1_agreement:.1%} of "
                     f"{len(rows)} samples, below --min-agreement {min_agreement:.1%}; "
                     "nothing was written")
-        elif not entry["max_abs_diff"] <= tolerance:
-            raise ExportError(f"{fmt} export differs from Keras by {entry['max_abs_diff']:.2e} "
+        elif not entry.max_abs_diff <= tolerance:
+            raise ExportError(f"{fmt} export differs from Keras by {entry.max_abs_diff:.2e} "
                               f"(tolerance {tolerance:.0e}); nothing was written")
-        card.setdefault("exports", {})[export_key(fmt, quantize)] = entry
+        card.exports[export_key(fmt, quantize)] = entry
         seal(staging, card)
     if out is not None:
         _copy(Path(package_dir) / relative, Path(out))
     return entry
 
 
-def _against_float(run: Runner, run_float: Runner, x: np.ndarray, float_size: int) -> dict:
+def _against_float(entry: ExportRecord, run: Runner, run_float: Runner, x: np.ndarray,
+                   float_size: int) -> None:
     """Latency at batch 1 and 32 and size, next to the float baseline of the same format."""
-    latency = {str(b): latency_ms(run, x, b) for b in (1, 32)}
-    baseline = {str(b): latency_ms(run_float, x, b) for b in (1, 32)}
-    return {"latency_ms": latency, "float_latency_ms": baseline, "float_size_bytes": float_size,
-            "faster_than_float": {b: latency[b] < baseline[b] for b in latency}}
+    entry.latency_ms = {str(b): latency_ms(run, x, b) for b in (1, 32)}
+    entry.float_latency_ms = {str(b): latency_ms(run_float, x, b) for b in (1, 32)}
+    entry.float_size_bytes = float_size
+    entry.faster_than_float = {b: entry.latency_ms[b] < entry.float_latency_ms[b]
+                               for b in entry.latency_ms}
 
 
 def _copy(source: Path, out: Path) -> None:

@@ -1,32 +1,46 @@
 """The pull cache: content-addressed blobs and one verified snapshot per revision.
 
-    CACHE/blobs/<sha256>                          file contents, by hash
+    CACHE/blobs/<sha256>                          file contents, by hash, read-only
     CACHE/snapshots/<owner>/<name>/<commit>/...   a revision, hard links to blobs
     CACHE/refs/hf/<owner>/<name>/<rev>            hf:// tag or branch → commit, for offline
                                                   use (kept by `HfHub`)
+    CACHE/tmp/pull-*                              downloads in progress (`zoo cache clean`)
 
-A revision is downloaded into a temporary folder, checked against its card's
-sha256 list, and only then moved into place, so a mismatch leaves nothing
-behind. A cached snapshot is re-verified on every use (no second copy is
-made) and fetched again if it no longer matches (the cache may be wiped or
-damaged at any time).
+A revision is downloaded into a temporary folder, checked (file names against
+the path grammar, every file against its card's sha256 list, model.keras's
+config against the allow-list and the card's layer map) and only then moved
+into place, so a refusal leaves nothing behind. A cached snapshot is checked
+the same way on every use and fetched again if it no longer passes.
+
+The cache cannot lie: snapshot files are hard links to read-only blobs (no
+second copy on disk), and since a hard link shares its bytes with every other
+snapshot that holds the file, and root or a careless script can write a
+read-only file anyway, no blob is trusted by its name: its bytes are hashed on
+reuse as on download, and a damaged blob is replaced by the fresh verified copy.
 """
 
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock
 
-from zoo.cards.card import CARD_FILE, Card, read_card
+from zoo.cards.card import CARD_FILE, MODEL_FILE, Card, read_card
 from zoo.cards.digest import sha256_file
-from zoo.errors import IntegrityError, ZooError
+from zoo.errors import CardError, IntegrityError, ZooError
 from zoo.hub import open_hub
 from zoo.hub.refs import HubRef
 from zoo.package import verify_files
 from zoo.paths import cache_root
+from zoo.trust.model_scan import layer_differences, scan_model_file
+from zoo.trust.repo_paths import check_repo_path
+
+READ_ONLY = 0o444
+STALE_DOWNLOAD_S = 24 * 3600  # `zoo cache clean` leaves younger downloads, maybe in progress
 
 
 @dataclass(frozen=True)
@@ -38,15 +52,34 @@ class Snapshot:
     card_sha256: str
 
 
-def _link_blobs(folder: Path, card: Card, blobs: Path) -> None:
-    """Move each verified file into the blob store and hard-link it back."""
+def check_snapshot(folder: Path, card: Card) -> None:
+    """Everything a pulled revision must pass before anything loads it: file names,
+    every file's sha256, and a model.keras whose config is plain Keras and whose
+    layers are the ones the card's layer map shows."""
+    for name in card.files:
+        check_repo_path(name)
+    verify_files(folder, card)
+    model = folder / MODEL_FILE
+    if model.is_file():
+        scanned = scan_model_file(model)
+        layers = [(layer.name, layer.class_name) for layer in card.layer_map.layers]
+        if diffs := layer_differences(layers, scanned):
+            raise IntegrityError(f"{folder}: the card's layer map does not match model.keras: "
+                                 f"{diffs[0]}" + (f" (and {len(diffs) - 1} more)"
+                                                  if len(diffs) > 1 else ""))
+
+
+def _store_blobs(folder: Path, card: Card, blobs: Path) -> None:
+    """Move each verified file into the blob store, read-only, and hard-link it back.
+    A blob already there is reused only if its bytes still hash to its name."""
     blobs.mkdir(parents=True, exist_ok=True)
-    for name, digest in card["files"].items():
+    for name, digest in card.files.items():
         file, blob = folder / name, blobs / digest
-        if not blob.exists():
-            os.replace(file, blob)
-        else:
+        if blob.is_file() and sha256_file(blob) == digest:
             file.unlink()
+        else:  # new, or damaged in place: the fresh verified copy takes its name
+            os.chmod(file, READ_ONLY)
+            os.replace(file, blob)
         try:
             os.link(blob, file)
         except OSError:
@@ -54,12 +87,12 @@ def _link_blobs(folder: Path, card: Card, blobs: Path) -> None:
 
 
 def _cached(snapshot: Path) -> Card | None:
-    """The card of a cached snapshot that still verifies; a damaged one is removed."""
+    """The card of a cached snapshot that still passes every check; else it is removed."""
     if not snapshot.is_dir():
         return None
     try:
         card = read_card(snapshot)
-        verify_files(snapshot, card)
+        check_snapshot(snapshot, card)
         return card
     except ZooError:
         shutil.rmtree(snapshot)
@@ -77,6 +110,15 @@ def package_folder(target: str) -> tuple[Path, str]:
     return snapshot.path, str(snapshot.ref.at(snapshot.revision))
 
 
+def checked_package(target: str) -> tuple[Card, str]:
+    """The card of a package folder or hub reference after every check a pull makes
+    (hashes, config scan, layer map against model.keras), and where it is."""
+    package, where = package_folder(target)
+    card = read_card(package)
+    check_snapshot(package, card)
+    return card, where
+
+
 def fetch(ref: HubRef) -> Snapshot:
     """The verified snapshot of `ref`, downloading it if not cached."""
     hub = open_hub(ref)
@@ -90,16 +132,61 @@ def fetch(ref: HubRef) -> Snapshot:
             (root / "tmp").mkdir(parents=True, exist_ok=True)
             incoming = Path(tempfile.mkdtemp(dir=root / "tmp", prefix="pull-"))
             try:
-                hub.download(ref.owner, ref.name, revision, incoming)
-                card = read_card(incoming)
                 try:
-                    verify_files(incoming, card)
-                except IntegrityError as exc:
-                    raise IntegrityError(f"refusing {ref.at(None)}@{revision[:12]}: "
-                                         f"{str(exc).split(': ', 1)[1]}") from exc
-                _link_blobs(incoming, card, root / "blobs")
+                    hub.download(ref.owner, ref.name, revision, incoming)
+                    card = read_card(incoming)
+                    check_snapshot(incoming, card)
+                except (IntegrityError, CardError) as exc:
+                    why = str(exc).replace(f"{incoming}/", "").replace(f"{incoming}: ", "")
+                    raise type(exc)(f"refusing {ref.at(None)}@{revision[:12]}: {why}") from exc
+                _store_blobs(incoming, card, root / "blobs")
                 snapshot.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(incoming, snapshot)
             finally:
                 shutil.rmtree(incoming, ignore_errors=True)
     return Snapshot(ref, revision, snapshot, card, sha256_file(snapshot / CARD_FILE))
+
+
+@dataclass(frozen=True)
+class CacheProblem:
+    path: Path
+    why: str
+
+
+def verify_cache(root: Path | None = None) -> Iterator[CacheProblem]:
+    """Every blob against its name and every snapshot against its card (like
+    `hf cache verify`); yields what fails, changes nothing."""
+    root = Path(root or cache_root())
+    for blob in sorted((root / "blobs").glob("*")):
+        if blob.is_file() and sha256_file(blob) != blob.name:
+            yield CacheProblem(blob, "its bytes no longer hash to its name")
+    for snapshot in sorted((root / "snapshots").glob("*/*/*")):
+        try:
+            check_snapshot(snapshot, read_card(snapshot))
+        except ZooError as exc:
+            yield CacheProblem(snapshot, str(exc).split(": ", 1)[-1])
+
+
+def clean_cache(root: Path | None = None, stale_after_s: float = STALE_DOWNLOAD_S
+                ) -> list[Path]:
+    """Remove what `verify_cache` finds, downloads left by killed pulls, and blobs no
+    snapshot links to any more; returns what was removed."""
+    root = Path(root or cache_root())
+    removed = []
+    for problem in list(verify_cache(root)):
+        _remove(problem.path)
+        removed.append(problem.path)
+    now = time.time()
+    for leftover in sorted((root / "tmp").glob("pull-*")):
+        if now - leftover.stat().st_mtime > stale_after_s:
+            _remove(leftover)
+            removed.append(leftover)
+    for blob in sorted((root / "blobs").glob("*")):
+        if blob.is_file() and blob.stat().st_nlink == 1:  # no snapshot links to it
+            blob.unlink()
+            removed.append(blob)
+    return removed
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)

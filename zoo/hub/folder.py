@@ -5,8 +5,9 @@ LFS pointer files, with their content under `.git/lfs/objects/aa/bb/OID`, so a
 revision is a commit sha, tags are git tags, history is `git log`, and an
 HF-compatible server (olah) can serve the folder as it is.
 
-Publishing writes LFS objects and git objects first and moves `main` last with
-a compare-and-swap `update-ref`, so a crash leaves the previous state readable.
+Publishing writes LFS objects and git objects first and moves `main` and the tag
+last, together, in one compare-and-swap `update-ref` transaction, so a crash
+leaves the previous state readable and a refused publish moves nothing.
 """
 
 import json
@@ -19,9 +20,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from zoo.cards.card import CARD_FILE, read_card
+from zoo.cards.card import CARD_FILE, Card, read_card
 from zoo.cards.digest import sha256_bytes, sha256_file
-from zoo.errors import IntegrityError, RefError, ZooError
+from zoo.errors import IntegrityError, RefError, UnsafePathError, ZooError
 from zoo.files import atomic_writer
 from zoo.hub.base import PublishResult, RepoFile
 from zoo.hub.lfs import (
@@ -34,9 +35,11 @@ from zoo.hub.lfs import (
     stored_in_lfs,
 )
 from zoo.hub.refs import HUB_MARKER, REVISION
+from zoo.trust.repo_paths import MAX_FILES, check_repo_path, confined
 
 BRANCH = "main"
 ZERO_SHA = "0" * 40
+FILE_MODES = frozenset({"100644", "100755"})  # plain files; no symlinks or submodules
 GIT_ENV = {"GIT_AUTHOR_NAME": "backbone-zoo", "GIT_AUTHOR_EMAIL": "zoo@localhost",
            "GIT_COMMITTER_NAME": "backbone-zoo", "GIT_COMMITTER_EMAIL": "zoo@localhost",
            "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
@@ -125,13 +128,27 @@ class FolderHub:
         return self._git(repo, "cat-file", "blob", blob, binary=True)
 
     def _tree(self, repo: Path, revision: str) -> list[_Entry]:
-        out = self._git(repo, "ls-tree", "-r", "-z", "--long", revision, binary=True)
+        """The files of a commit, each path checked against the hub path grammar and
+        each pointer parsed strictly: a hub's tree is hostile until checked."""
+        out = self._git(repo, "ls-tree", "-r", "-z", "--long", "--full-tree", revision,
+                        binary=True)
         entries = []
-        for entry in out.decode().split("\0"):
-            if not entry:
+        for raw in out.split(b"\0"):
+            if not raw:
                 continue
-            meta, path = entry.split("\t", 1)
-            _mode, _kind, blob, size = meta.split()
+            meta, _, raw_path = raw.partition(b"\t")
+            try:
+                mode, kind, blob, size = meta.decode("ascii").split()
+                path = raw_path.decode("utf-8")
+            except (UnicodeDecodeError, ValueError):
+                raise UnsafePathError(f"refusing tree entry {raw[:120]!r} of {revision[:12]}: "
+                                      "not a UTF-8 path") from None
+            check_repo_path(path)
+            if kind != "blob" or mode not in FILE_MODES:
+                raise UnsafePathError(f"refusing {path!r} in {revision[:12]}: a {kind} of mode "
+                                      f"{mode} (symlinks and submodules are not package files)")
+            if len(entries) >= MAX_FILES:
+                raise IntegrityError(f"refusing {revision[:12]}: more than {MAX_FILES} files")
             pointer = parse_lfs_pointer(self._blob(repo, blob)) \
                 if int(size) < POINTER_LIMIT else None
             oid, size = pointer if pointer else (None, int(size))
@@ -145,11 +162,12 @@ class FolderHub:
                          e.lfs_oid is not None) for e in self._tree(repo, revision)]
 
     def download(self, owner: str, name: str, revision: str, dest: Path) -> None:
+        """Write the revision's files into `dest`, each write confined to it."""
         repo = self._existing(owner, name)
         for entry in self._tree(repo, revision):
             if entry.path == ATTRIBUTES_FILE:
                 continue
-            target = Path(dest) / entry.path
+            target = confined(Path(dest), entry.path)
             target.parent.mkdir(parents=True, exist_ok=True)
             if entry.lfs_oid is None:
                 target.write_bytes(self._blob(repo, entry.blob))
@@ -158,6 +176,10 @@ class FolderHub:
             if not source.is_file():
                 raise IntegrityError(f"{owner}/{name}: the LFS object for {entry.path} is "
                                      "missing from the hub")
+            if source.stat().st_size != entry.size:
+                raise IntegrityError(f"{owner}/{name}: the LFS object for {entry.path} has "
+                                     f"{source.stat().st_size} bytes, its pointer says "
+                                     f"{entry.size}")
             shutil.copyfile(source, target)
 
     def _init_repo(self, repo: Path) -> None:
@@ -197,42 +219,81 @@ class FolderHub:
     def publish(self, package_dir: Path, owner: str, name: str, *, tag: str | None = None,
                 move_tag: bool = False, private: bool = False,
                 message: str | None = None) -> PublishResult:
-        """Commit a sealed package as the new head of `main`, and tag it."""
+        """Commit a sealed package as the new head of `main`, and tag it: all or nothing.
+
+        Every check comes before any ref moves; objects are written first and `main`
+        and the tag then move together in one `git update-ref --stdin` transaction,
+        compare-and-swap against what was read under the lock. No work tree or index
+        of the repository is touched, so a crash leaves it as it was or published."""
         if private:
             raise ZooError("--private is for hf:// repositories; a folder hub is as private as "
                            "its folder")
+        if tag and not valid_tag(tag):
+            raise RefError(f"bad tag '{tag}'; e.g. 'v1' or '2026-11-22'")
         package_dir = Path(package_dir)
+        card = read_card(package_dir)
         repo = self.repo_dir(owner, name)
         repo.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(repo.parent / f".{name}.lock")):
-            self._init_repo(repo)
-            if tag and not valid_tag(tag):
-                raise RefError(f"bad tag '{tag}'; e.g. 'v1' or '2026-11-22'")
-            parent = self._git(repo, "rev-parse", "--verify", "--quiet",
-                               f"refs/heads/{BRANCH}", check=False)
-            card = read_card(package_dir)
-            with tempfile.TemporaryDirectory(dir=repo / ".git", prefix="publish-") as tmp:
-                staging, index = Path(tmp) / "tree", Path(tmp) / "index"
-                staging.mkdir()
-                self._stage_tree(repo, package_dir, staging, card["files"])
-                env = {"GIT_INDEX_FILE": str(index), "GIT_WORK_TREE": str(staging)}
-                self._git(repo, "add", "-A", ".", env=env)
-                tree = self._git(repo, "write-tree", env=env)
-            created = not parent or self._git(repo, "rev-parse", f"{parent}^{{tree}}") != tree
-            revision = parent
-            if created:
-                text = message or f"Publish {card['name']} {card['version']}"
-                revision = self._git(repo, "commit-tree", tree, *(["-p", parent] if parent else []),
-                                     "-m", text)
-                self._git(repo, "update-ref", f"refs/heads/{BRANCH}", revision, parent or ZERO_SHA)
-                self._git(repo, "reset", "-q", "--hard", revision)
-            if tag:
-                current = self.tags(owner, name).get(tag)
-                if current and current != revision and not move_tag:
-                    raise RefError(f"tag '{tag}' already names {current[:12]} in {owner}/{name}; "
-                                   "pass --move-tag to point it at the new revision")
-                self._git(repo, "tag", "-f", tag, revision)
+            new_repo = not self.exists(owner, name)
+            try:
+                self._init_repo(repo)
+                return self._commit(repo, package_dir, card, owner, name, tag, move_tag,
+                                    message)
+            except BaseException:
+                if new_repo:  # nothing was published: leave no empty repository behind
+                    shutil.rmtree(repo, ignore_errors=True)
+                raise
+
+    def _commit(self, repo: Path, package_dir: Path, card: Card, owner: str, name: str,
+                tag: str | None, move_tag: bool, message: str | None) -> PublishResult:
+        parent = self._ref(repo, f"refs/heads/{BRANCH}")
+        current_tag = self._ref(repo, f"refs/tags/{tag}") if tag else None
+        tree = self._write_tree(repo, package_dir, card)
+        created = not parent or self._git(repo, "rev-parse", f"{parent}^{{tree}}") != tree
+        revision = parent
+        if created:
+            text = message or f"Publish {card.name} {card.version}"
+            revision = self._git(repo, "commit-tree", tree, *(["-p", parent] if parent else []),
+                                 "-m", text)
+        if current_tag and current_tag != revision and not move_tag:
+            raise RefError(f"tag '{tag}' already names {current_tag[:12]} in {owner}/{name}; "
+                           "pass --move-tag to point it at the new revision")
+        updates = [(f"refs/heads/{BRANCH}", revision, parent)] if created else []
+        if tag and current_tag != revision:
+            updates.append((f"refs/tags/{tag}", revision, current_tag))
+        self._move_refs(repo, updates)
         return PublishResult(revision, created, tag)
+
+    def _ref(self, repo: Path, ref: str) -> str | None:
+        return self._git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}",
+                         check=False) or None
+
+    def _write_tree(self, repo: Path, package_dir: Path, card: Card) -> str:
+        """LFS objects and git objects for the package; returns the tree's sha."""
+        with tempfile.TemporaryDirectory(dir=repo / ".git", prefix="publish-") as tmp:
+            staging, index = Path(tmp) / "tree", Path(tmp) / "index"
+            staging.mkdir()
+            self._stage_tree(repo, package_dir, staging, card.files)
+            env = {"GIT_INDEX_FILE": str(index), "GIT_WORK_TREE": str(staging)}
+            self._git(repo, "add", "-A", ".", env=env)
+            return self._git(repo, "write-tree", env=env)
+
+    def _move_refs(self, repo: Path, updates: list[tuple[str, str, str | None]]) -> None:
+        """Move every ref or none, each only if it still names what was read."""
+        if not updates:
+            return
+        for ref, _, _ in updates:  # left by a publish killed inside git; we hold the lock
+            (repo / ".git" / f"{ref}.lock").unlink(missing_ok=True)
+        script = "start\n" + "".join(f"update {ref} {new} {old or ZERO_SHA}\n"
+                                     for ref, new, old in updates) + "prepare\ncommit\n"
+        done = subprocess.run(["git", "-C", str(repo), "update-ref", "--stdin"],
+                              input=script.encode(), capture_output=True,
+                              env={**os.environ, **GIT_ENV})
+        if done.returncode != 0:
+            reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+            raise RefError(f"publishing to {repo.parent.name}/{repo.name} failed, nothing "
+                           f"was moved: {' '.join(reason)}")
 
     def repos(self) -> list[RepoSummary]:
         summaries = []

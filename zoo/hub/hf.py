@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from zoo.cards.card import read_card
-from zoo.errors import RefError, ZooError
+from zoo.errors import IntegrityError, RefError, ZooError
 from zoo.files import atomic_write_text
 from zoo.hub.base import PublishResult, RepoFile
-from zoo.hub.lfs import ATTRIBUTES_FILE, lfs_attributes, stored_in_lfs
+from zoo.hub.lfs import ATTRIBUTES_FILE, check_oid, lfs_attributes, stored_in_lfs
+from zoo.trust.repo_paths import MAX_FILES, check_repo_path, confined
 
 MAIN = "main"
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -132,24 +133,34 @@ class HfHub:
             tree = list(_api().list_repo_tree(repo_id, revision=revision, recursive=True))
         except _hub_errors() as exc:
             raise _hub_error(exc, repo_id, revision) from exc
-        return [RepoFile(item.path, item.lfs.sha256 if item.lfs else None,
+        return [RepoFile(check_repo_path(item.path),
+                         check_oid(item.lfs.sha256) if item.lfs else None,
                          item.lfs.size if item.lfs else item.size, item.lfs is not None)
                 for item in tree if isinstance(item, HfRepoFile)]  # folders are listed too
 
     def download(self, owner: str, name: str, revision: str, dest: Path) -> None:
-        """Every file of a revision into `dest` (huggingface_hub's snapshot_download)."""
-        from huggingface_hub import snapshot_download
+        """Every file of a revision into `dest`, one `hf_hub_download` each, after every
+        path the server lists has passed the hub path grammar (hostile until checked)."""
+        from huggingface_hub import hf_hub_download
 
         repo_id = f"{owner}/{name}"
         if offline():
             raise RefError(f"hf://{repo_id}@{revision[:12]} is not in the cache and "
                            "HF_HUB_OFFLINE is set; pull it once online")
         try:
-            snapshot_download(repo_id, revision=revision, local_dir=dest, endpoint=endpoint())
+            siblings = _api().model_info(repo_id, revision=revision).siblings or []
+            paths = [check_repo_path(sibling.rfilename) for sibling in siblings]
+            if len(paths) > MAX_FILES:
+                raise IntegrityError(f"refusing hf://{repo_id}@{revision[:12]}: more than "
+                                     f"{MAX_FILES} files")
+            for path in paths:
+                if path != ATTRIBUTES_FILE:
+                    confined(Path(dest), path)
+                    hf_hub_download(repo_id, path, revision=revision, local_dir=dest,
+                                    endpoint=endpoint())
         except _hub_errors() as exc:
             raise _hub_error(exc, repo_id, revision) from exc
         shutil.rmtree(dest / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping
-        (dest / ATTRIBUTES_FILE).unlink(missing_ok=True)
 
     def tags(self, owner: str, name: str) -> dict[str, str]:
         repo_id = f"{owner}/{name}"
@@ -171,7 +182,7 @@ class HfHub:
                 raise RefError(f"tag '{tag}' already names {tags[tag][:12]} in hf://{repo_id};"
                                " pass --move-tag to point it at the new revision")
             commit = api.create_commit(repo_id, operations=commit_operations(package_dir),
-                                       commit_message=f"Publish {card['name']} {card['version']}")
+                                       commit_message=f"Publish {card.name} {card.version}")
             revision = commit.oid
             if tag:
                 if tag in tags:

@@ -7,9 +7,16 @@ is three lines of text (git-lfs spec v1) and no maintained Python library
 writes it without the git-lfs program, which the folder hub does not need.
 """
 
+import re
 from pathlib import Path
 
+from zoo.errors import IntegrityError
+
 SPEC = "version https://git-lfs.github.com/spec/v1"
+OID = re.compile(r"[0-9a-f]{64}")
+# Extension lines (ext-…) are not used by the zoo or the Hub and are not accepted.
+POINTER = re.compile(rb"version https://git-lfs\.github\.com/spec/v1\n"
+                     rb"oid sha256:(?P<oid>[0-9a-f]{64})\nsize (?P<size>0|[1-9][0-9]{0,18})\n?")
 POINTER_LIMIT = 1024  # the spec: a pointer file is smaller than this
 TEXT_SUFFIXES = frozenset({".json", ".md", ".txt"})
 TEXT_LIMIT = 10 * 1024 * 1024  # larger text files go to LFS too, as on the Hub
@@ -33,20 +40,30 @@ def lfs_pointer(oid: str, size: int) -> str:
 
 
 def parse_lfs_pointer(data: bytes) -> tuple[str, int] | None:
-    """(oid, size) if `data` is an LFS pointer file, else None (a plain file)."""
+    """(oid, size) if `data` is an LFS pointer file, None if it is a plain file.
+
+    Strict, since a hub is hostile until checked: a blob that starts like a pointer
+    must be exactly one (the spec's version line, `oid sha256:` and 64 lowercase hex
+    digits, `size` and a decimal integer), or IntegrityError says why it is not."""
     if len(data) >= POINTER_LIMIT or not data.startswith(SPEC.encode()):
         return None
-    try:
-        lines = data.decode("utf-8").splitlines()[1:]
-        fields = dict(line.split(" ", 1) for line in lines if " " in line)
-        oid, size = fields["oid"], int(fields["size"])
-    except (UnicodeDecodeError, KeyError, ValueError):
-        return None
-    if not oid.startswith("sha256:"):
-        return None
-    return oid.removeprefix("sha256:"), size
+    match = POINTER.fullmatch(data)
+    if match is None:
+        shown = data[:POINTER_LIMIT].decode("utf-8", "replace").replace("\n", " | ")[:160]
+        raise IntegrityError(f"malformed Git LFS pointer ({shown!r}): expected "
+                             f"'{SPEC}', 'oid sha256:<64 lowercase hex digits>', "
+                             "'size <bytes>', one per line")
+    return match["oid"].decode(), int(match["size"])
+
+
+def check_oid(oid: str) -> str:
+    """An LFS oid that is safe to turn into a path: 64 lowercase hex digits."""
+    if not isinstance(oid, str) or OID.fullmatch(oid) is None:
+        raise IntegrityError(f"refusing LFS oid {str(oid)[:80]!r}: not 64 lowercase hex digits")
+    return oid
 
 
 def object_path(repo: Path, oid: str) -> Path:
     """Where a repository keeps an LFS object's content (what olah serves too)."""
+    check_oid(oid)
     return Path(repo) / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid

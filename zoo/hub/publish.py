@@ -1,5 +1,8 @@
-"""Publishing: a package goes to a hub only after every check on its card passes."""
+"""Publishing: a package goes to a hub only after every check on its card passes,
+signed with the publisher's key when asked."""
 
+import shutil
+import tempfile
 from pathlib import Path
 
 from zoo.cards.card import Card
@@ -9,7 +12,8 @@ from zoo.errors import CardError, ZooError
 from zoo.hub import open_hub
 from zoo.hub.base import PublishResult
 from zoo.hub.refs import HubRef, parse_ref
-from zoo.package import load_model, read_verified_card
+from zoo.package import load_model, read_verified_card, seal
+from zoo.trust.signing import SIGNATURE_FILE, private_key_id, sign_package
 
 
 def validate_package(package_dir: Path) -> Card:
@@ -17,15 +21,28 @@ def validate_package(package_dir: Path) -> Card:
     card = read_verified_card(package_dir)
     check_card_license(card)
     actual = build_layer_map(load_model(package_dir))
-    if diffs := structure_differences(card["layer_map"], actual):
+    if diffs := structure_differences(card.layer_map, actual):
         raise CardError(f"{package_dir}: the card's layer map does not match model.keras: "
                         f"{diffs[0]}" + (f" (and {len(diffs) - 1} more)" if len(diffs) > 1
                                          else ""))
     return card
 
 
+def signed_copy(package_dir: Path, private_key: Path, dest: Path) -> Path:
+    """A copy of a sealed package whose card names its signer, resealed and signed
+    into model.sig: what `--sign` publishes (the package folder is left as it was)."""
+    key_id = private_key_id(private_key)
+    shutil.copytree(package_dir, dest, ignore=shutil.ignore_patterns(SIGNATURE_FILE))
+    card = read_verified_card(dest)
+    card.signed_by = key_id
+    seal(dest, card)
+    sign_package(dest, private_key)
+    return dest
+
+
 def publish(package_dir: Path, ref_text: str, tag: str | None = None,
-            move_tag: bool = False, private: bool = False) -> tuple[HubRef, PublishResult]:
+            move_tag: bool = False, private: bool = False,
+            sign_key: Path | None = None) -> tuple[HubRef, PublishResult]:
     ref = parse_ref(ref_text)
     if ref.revision:
         raise CardError(f"publish to '{ref.at(None)}' and name the revision with --tag "
@@ -35,6 +52,9 @@ def publish(package_dir: Path, ref_text: str, tag: str | None = None,
         raise ZooError("--private is for hf:// repositories; a folder hub is as private as "
                        "its folder")
     validate_package(package_dir)
-    result = hub.publish(Path(package_dir), ref.owner, ref.name, tag=tag, move_tag=move_tag,
-                         private=private)
+    with tempfile.TemporaryDirectory(prefix="zoo-sign-") as tmp:
+        source = signed_copy(Path(package_dir), Path(sign_key), Path(tmp) / "package") \
+            if sign_key else Path(package_dir)
+        result = hub.publish(source, ref.owner, ref.name, tag=tag, move_tag=move_tag,
+                             private=private)
     return ref, result

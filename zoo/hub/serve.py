@@ -3,7 +3,9 @@
 olah (MIT, on PyPI) serves local git repositories in the HF layout, LFS
 objects included, to any `huggingface_hub` client. The zoo writes its config
 (mirror = the hub folder, upstream = a closed loopback port, offline), starts
-it, waits until it answers, and stops it cleanly.
+it, waits until it answers, and stops it cleanly. A state folder the zoo made
+(the default) goes with the server: `stop` removes it, and so does a failed
+`start`.
 
 Known limits of olah 0.5.4 (found here, not papered over): clients must pass a
 revision to `model_info` (the zoo always does); `/api/models` listing and
@@ -11,6 +13,7 @@ private repositories are not supported; a missing file comes back as
 "repository not found".
 """
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -56,40 +59,75 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
+class Server(subprocess.Popen):
+    """olah's process, and the temporary state folder `start` made for it, if any."""
+
+    temporary_state: Path | None = None
+
+
 def start(hub_root: Path, host: str = "127.0.0.1", port: int = 8090,
-          state: Path | None = None) -> subprocess.Popen:
-    """Start olah on the hub and wait until it accepts connections."""
+          state: Path | None = None) -> Server:
+    """Start olah on the hub and wait until it accepts connections.
+
+    Without `state`, olah runs in a fresh temporary folder that `stop` removes;
+    if anything here fails or is interrupted, the server is stopped and the
+    folder removed before the error goes up."""
     hub_root = Path(hub_root).absolute()
     if not (hub_root / "models").is_dir():
         raise ZooError(f"{hub_root} is not a folder hub (no models/ inside); publish to it "
-                       "first, e.g. zoo publish PKG file://{hub_root}/NAME")
+                       f"first, e.g. zoo publish PKG file://{hub_root}/NAME")
     if _answers("127.0.0.1" if host in ("0.0.0.0", "::") else host, port):
         raise ZooError(f"port {port} on {host} is already in use; choose another with --port")
-    state = Path(state or tempfile.mkdtemp(prefix="zoo-serve-"))
-    state.mkdir(parents=True, exist_ok=True)
-    config = olah_config(hub_root, host, port, state)
-    log = open(state / "olah.log", "wb")  # noqa: SIM115 - the server owns it while it runs
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from olah.server import cli; cli()", "-c", str(config),
-         "--log-path", str(state / "logs")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=state)
+    temporary = None if state else Path(tempfile.mkdtemp(prefix="zoo-serve-"))
+    state = Path(state or temporary)
+    process = None
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        config = olah_config(hub_root, host, port, state)
+        with open(state / "olah.log", "wb") as log:  # the child keeps its own handle
+            process = Server(
+                [sys.executable, "-c", "from olah.server import cli; cli()", "-c", str(config),
+                 "--log-path", str(state / "logs")],
+                stdout=log, stderr=subprocess.STDOUT, cwd=state)
+        process.temporary_state = temporary
+        _wait_until_ready(process, host, port, state)
+    except BaseException:  # a failure or Ctrl-C: no server and no folder left behind
+        if process is not None:
+            stop(process)
+        _remove(temporary)
+        raise
+    return process
+
+
+def _wait_until_ready(process: Server, host: str, port: int, state: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     probe = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     while not _answers(probe, port):
         if process.poll() is not None or time.monotonic() > deadline:
-            stop(process)
+            # Read olah's last words before `stop` removes a temporary state folder.
             tail = (state / "olah.log").read_text(errors="replace").strip().splitlines()[-3:]
             raise ZooError(f"olah did not start on {host}:{port}: {' | '.join(tail)}")
         time.sleep(0.2)
-    return process
 
 
 def stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
-    """Stop the server: SIGTERM, then SIGKILL if it does not exit in time."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """Stop the server: SIGTERM, then SIGKILL if it does not exit in time; then
+    remove the temporary state folder `start` made (never one the user named)."""
+    try:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    finally:
+        if isinstance(process, Server):
+            _remove(process.temporary_state)
+            process.temporary_state = None
+
+
+def _remove(folder: Path | None) -> None:
+    # Best effort: a folder that will not go must not hide why the server stopped.
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from zoo.build.freezing import apply_freeze, frozen_layer_names
-from zoo.cards.card import Card, read_card
+from zoo.cards.card import (
+    Card,
+    ConfusionMatrix,
+    LayerMap,
+    Metric,
+    TrainingData,
+    read_card,
+)
 from zoo.cards.layer_map import build_layer_map, resolve_layer
 from zoo.errors import DataError, ZooError
 from zoo.package import (
@@ -42,9 +49,8 @@ from zoo.train.settings import FitSettings
 def load_data_for(package_dir: Path, path: Path, label_column: str | None = None) -> Table:
     """Data read the way the package expects it: its label names, its input shape.
     (The card's hashes are checked when the package itself is loaded.)"""
-    pre = read_card(package_dir)["preprocessing"]
-    return load_for_input(Path(path), tuple(pre["input_shape"]), label_column,
-                          pre.get("label_names"))
+    pre = read_card(package_dir).preprocessing
+    return load_for_input(Path(path), tuple(pre.input_shape), label_column, pre.label_names)
 
 
 def check_fit(model: Any, table: Table) -> int:
@@ -105,12 +111,12 @@ def fit(model: Any, data: tuple[np.ndarray, ...], epochs: int, learning_rate: fl
     return {key: [float(v) for v in values] for key, values in history.history.items()}
 
 
-def unfreeze_from(model: Any, layer_map: dict, layer: str) -> list[str]:
+def unfreeze_from(model: Any, layer_map: LayerMap, layer: str) -> list[str]:
     """Phase 2: make the layers from `layer` on trainable (base BatchNorm excepted)."""
     names = [entry.name for entry in model.layers]
-    start = names.index(resolve_layer(layer_map, layer, option="--phase2-unfreeze-from")["name"])
+    start = names.index(resolve_layer(layer_map, layer, option="--phase2-unfreeze-from").name)
     frozen = set(frozen_layer_names(model)) - set(names[start:])
-    base = {entry["name"] for entry in layer_map["layers"] if entry["stage"] == "base"}
+    base = {entry.name for entry in layer_map.layers if entry.stage == "base"}
     return apply_freeze(model, frozen, base)
 
 
@@ -120,7 +126,7 @@ def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSetting
     model = load_model(package_dir)
     check_fit(model, table)
     if settings.phase2:  # resolve the layer before spending time on phase 1
-        resolve_layer(card["layer_map"], settings.phase2.unfreeze_from,
+        resolve_layer(card.layer_map, settings.phase2.unfreeze_from,
                       option="--phase2-unfreeze-from")
     data = split_validation(table, settings.validation_split, settings.seed)
     history, cached, scorer, scored = _phase1(model, card, table, data, settings)
@@ -130,7 +136,7 @@ def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSetting
                  "feature_cache": cached}]
     schedule[0].pop("phase2")
     if settings.phase2:
-        unfreeze_from(model, card["layer_map"], settings.phase2.unfreeze_from)
+        unfreeze_from(model, card.layer_map, settings.phase2.unfreeze_from)
         second = fit(model, data, settings.phase2.epochs, settings.phase2.learning_rate, settings)
         for key, values in second.items():
             history.setdefault(key, []).extend(values)
@@ -144,7 +150,7 @@ def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSetting
                      float(val_accuracy), int(len(data[3])))
     with staged_package(out, force=force) as staging:
         save_model(model, staging)
-        plot_history(history, staging / CURVES_FILE, f"{card['name']} on {table.name}")
+        plot_history(history, staging / CURVES_FILE, f"{card.name} on {table.name}")
         seal(staging, card)
     return card
 
@@ -157,7 +163,7 @@ def _phase1(model: Any, card: Card, table: Table, data: tuple[np.ndarray, ...],
     if prefix is None:
         history = fit(model, data, settings.epochs, settings.learning_rate, settings)
         return history, None, model, data
-    base_revision = (card.get("lineage") or {}).get("base_revision")
+    base_revision = card.lineage.base_revision if card.lineage else None
     key = cache_key(model, prefix, table.sha256, base_revision)
     features, hit = prefix_features(model, prefix, table.x, key)
     feature_data = split_validation(replace(table, x=features), settings.validation_split,
@@ -174,21 +180,18 @@ def trainable_params(model: Any) -> int:
 def _record_training(card: Card, model: Any, table: Table, history: dict, schedule: list,
                      val_loss: float, val_accuracy: float, val_samples: int) -> None:
     metric = {"split": "validation", "dataset": table.name, "samples": val_samples}
-    card["metrics"] = {"accuracy": {"value": val_accuracy, **metric},
-                       "loss": {"value": val_loss, **metric}}
-    card["preprocessing"]["label_names"] = table.label_names
-    card["history"] = history
-    card["training_data"] = {"name": table.name, "sha256": table.sha256,
-                             "samples": int(len(table.y)),
-                             **({"source": table.source} if table.source else {})}
-    card["layer_map"] = build_layer_map(model, {entry["name"]: entry["stage"]
-                                                for entry in card["layer_map"]["layers"]})
-    card.pop("exports", None)  # exports of the old weights no longer describe this model
-    card.pop("confusion_matrix", None)
-    if card.get("lineage") is not None:
-        card["lineage"]["frozen_layers"] = frozen_layer_names(model)
-        card["lineage"].setdefault("finetune", []).append(
-            {"data_sha256": table.sha256, "phases": schedule})
+    card.metrics = {"accuracy": Metric(value=val_accuracy, **metric),
+                    "loss": Metric(value=val_loss, **metric)}
+    card.preprocessing.label_names = table.label_names
+    card.history = history
+    card.training_data = TrainingData(name=table.name, sha256=table.sha256,
+                                      samples=int(len(table.y)), source=table.source or None)
+    card.layer_map = build_layer_map(model, card.layer_map.stages())
+    card.exports = {}  # exports of the old weights no longer describe this model
+    card.confusion_matrix = None
+    if card.lineage is not None:
+        card.lineage.frozen_layers = frozen_layer_names(model)
+        card.lineage.finetune.append({"data_sha256": table.sha256, "phases": schedule})
 
 
 @dataclass(frozen=True)
@@ -214,15 +217,13 @@ def evaluate_model(model: Any, table: Table, labels: list[str] | None) -> Evalua
 
 def evaluate_package(package_dir: Path, table: Table, record: bool = False) -> Evaluation:
     card = read_verified_card(package_dir)
-    result = evaluate_model(load_model(package_dir), table,
-                            card["preprocessing"].get("label_names"))
+    result = evaluate_model(load_model(package_dir), table, card.preprocessing.label_names)
     if record:
         with updated_package(package_dir) as staging:
             for key, value in (("accuracy", result.accuracy), ("loss", result.loss)):
-                card["metrics"][f"test_{key}"] = {"value": value, "split": "test",
-                                                  "dataset": table.name,
-                                                  "samples": result.samples}
-            card["confusion_matrix"] = {"labels": result.labels, "matrix": result.confusion,
-                                        "dataset": table.name}
+                card.metrics[f"test_{key}"] = Metric(value=value, split="test",
+                                                     dataset=table.name, samples=result.samples)
+            card.confusion_matrix = ConfusionMatrix(labels=result.labels,
+                                                    matrix=result.confusion, dataset=table.name)
             seal(staging, card)
     return result

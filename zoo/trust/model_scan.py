@@ -48,6 +48,9 @@ IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 DATA_MARKERS = frozenset({"__tensor__", "__numpy__", "__bytes__", "__ellipsis__", "__slice__",
                           "__keras_tensor__"})
 UNSAFE_SWITCH = "enable_unsafe_deserialization"
+MAX_DEPTH = 512  # nesting levels; a real model's config needs a few dozen
+# Keras' own model classes, whose config always holds a list of layers.
+LAYERED_MODELS = frozenset({"Functional", "Sequential"})
 
 
 @dataclass(frozen=True)
@@ -70,20 +73,30 @@ def _refuse(where: str, why: str) -> UnsafeModelError:
                             "Keras layers (see `zoo inspect` docs on trusted packages)")
 
 
-def _objects(node: Any, path: str = "") -> Iterator[tuple[str, dict]]:
-    """Every serialized object (a dict with a class_name) in a config, with its path."""
-    if isinstance(node, dict):
-        if "class_name" in node:
-            yield path, node
-        for key, value in node.items():
-            if key == UNSAFE_SWITCH:
-                yield f"{path}/{key}", {"class_name": UNSAFE_SWITCH}
-            yield from _objects(value, f"{path}/{key}")
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _objects(value, f"{path}/{i}")
-    elif isinstance(node, str) and UNSAFE_SWITCH in node:
-        yield path, {"class_name": UNSAFE_SWITCH}
+def _objects(node: Any, where: str) -> Iterator[tuple[str, dict]]:
+    """Every serialized object (a dict with a class_name) in a config, with its path.
+
+    A loop, not recursion: a hostile config nested deeper than Python's stack
+    must be refused, not crash the scan with RecursionError."""
+    stack = [("", node, 0)]
+    while stack:
+        path, node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _refuse(where, f"the config nests deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            if "class_name" in node:
+                yield path, node
+            children = []
+            for key, value in node.items():
+                if isinstance(key, str) and UNSAFE_SWITCH in key:
+                    yield f"{path}/{key}", {"class_name": UNSAFE_SWITCH}
+                children.append((f"{path}/{key}", value, depth + 1))
+            stack.extend(reversed(children))  # depth first, in document order
+        elif isinstance(node, list):
+            stack.extend(reversed([(f"{path}/{i}", value, depth + 1)
+                                   for i, value in enumerate(node)]))
+        elif isinstance(node, str) and UNSAFE_SWITCH in node:
+            yield path, {"class_name": UNSAFE_SWITCH}
 
 
 def _check_object(where: str, path: str, obj: dict, trusted: frozenset[str],
@@ -142,23 +155,43 @@ def scan_config(config: Any, where: str, trusted: Iterable[str] = (),
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise _refuse(where, "the config is not a serialized Keras model")
     packages = set()
-    for path, obj in _objects(config):
+    for path, obj in _objects(config, where):
         package = _check_object(where, path, obj, trusted, legacy)
         if package:
             packages.add(package)
-    inner = config.get("config")
-    layers = inner.get("layers", []) if isinstance(inner, dict) else []
+    return ScanResult("hdf5" if legacy else "keras", config["class_name"],
+                      _layers(config, where), frozenset(packages))
+
+
+def _layers(config: dict, where: str) -> list[ScannedLayer]:
+    """The top-level layers a model config lists, each with a text name and class.
+
+    A subclassed model's config need not list its layers (none to compare); a
+    Functional or Sequential one that does not, or lists something else, is refused."""
+    model, inner = config["class_name"], config.get("config")
+    if model == "Sequential" and isinstance(inner, list):
+        layers = inner  # Keras < 2.2.3 saved a Sequential as the list itself; Keras reads it
+    else:
+        layers = inner.get("layers") if isinstance(inner, dict) else None
+    if not isinstance(layers, list):
+        if model in LAYERED_MODELS:
+            raise _refuse(where, f"a {model} config without a list of layers")
+        return []
     scanned = []
-    for i, layer in enumerate(layers if isinstance(layers, list) else []):
-        layer_config = layer.get("config") if isinstance(layer, dict) else None
-        name = (layer_config or {}).get("name") if isinstance(layer_config, dict) else None
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, dict):
+            raise _refuse(where, f"layer {i} of the config is not an object")
+        class_name = layer.get("class_name")
+        if not isinstance(class_name, str):
+            raise _refuse(where, f"layer {i} of the config has no class_name")
+        layer_config = layer.get("config")
+        name = layer_config.get("name") if isinstance(layer_config, dict) else None
         if not isinstance(name, str):
-            name = layer.get("name") if isinstance(layer, dict) else None
+            name = layer.get("name")
         if not isinstance(name, str):
             raise _refuse(where, f"layer {i} of the config has no name")
-        scanned.append(ScannedLayer(name, layer["class_name"]))
-    return ScanResult("hdf5" if legacy else "keras", config["class_name"], scanned,
-                      frozenset(packages))
+        scanned.append(ScannedLayer(name, class_name))
+    return scanned
 
 
 def _check_members(path: Path, archive: zipfile.ZipFile) -> None:

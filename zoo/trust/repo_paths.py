@@ -8,6 +8,7 @@ from pathlib import Path
 from zoo.errors import UnsafePathError
 
 MAX_PATH_BYTES = 512
+MAX_FILES = 10_000  # files in one revision
 MAX_PART_BYTES = 255
 # Characters no hub path needs: separators and escapes of other systems,
 # shell and URL metacharacters that make paths ambiguous, controls.

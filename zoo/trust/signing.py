@@ -12,12 +12,13 @@ Keys are EC P-256 PEM files, e.g.
 """
 
 import hashlib
+import tomllib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
+from zoo.cards.card import SIGNATURE_FILE
 from zoo.errors import SignatureError, ZooError
-
-SIGNATURE_FILE = "model.sig"
 # Not signed: the signature itself, and the file a git hub adds for LFS.
 UNSIGNED_FILES = (SIGNATURE_FILE, ".gitattributes")
 
@@ -94,8 +95,65 @@ def verify_package(package_dir: Path, trusted_keys: Iterable[Path]) -> str:
              .set_hashing_config(_hashing_config())
              .verify(package_dir, signature))
         except Exception as exc:  # noqa: BLE001 - model-signing raises many kinds; each is a 'no'
-            reasons.append(f"{Path(key).name}: {str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}")
+            reasons.append(f"{Path(key).name}: {_first_line(exc)}")
             continue
         return public_key_id(key)
     raise SignatureError(f"{package_dir.name}: the signature does not verify with any trusted "
                          f"key ({'; '.join(reasons)})")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class SignaturePolicy:
+    """Which keys the user trusts and whether a package must be signed by one of them:
+    `trusted_keys` and `require_signature` in the policy file, widened by
+    --trust-key and --require-signature."""
+
+    trusted_keys: tuple[Path, ...] = ()
+    required: bool = False
+
+    @classmethod
+    def load(cls, path: Path | None, trust_keys: Iterable[Path] = (),
+             require: bool = False) -> "SignaturePolicy":
+        keys, required = [Path(k) for k in trust_keys], require
+        if path is not None and Path(path).is_file():
+            try:
+                data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ZooError(f"policy {path} cannot be read: {exc}") from exc
+            listed = data.get("trusted_keys", [])
+            if not isinstance(listed, list) or not all(isinstance(k, str) for k in listed):
+                raise ZooError(f"policy {path}: trusted_keys must be a list of key file paths")
+            keys += [(Path(path).parent / k).expanduser() for k in listed]
+            if not isinstance(data.get("require_signature", False), bool):
+                raise ZooError(f"policy {path}: require_signature must be true or false")
+            required = required or data.get("require_signature", False)
+        for key in keys:
+            public_key_id(key)  # a key that cannot be read is refused before any pull
+        return cls(tuple(keys), required)
+
+    def check(self, package_dir: Path, signed_by: str | None, what: str
+              ) -> tuple[str | None, list[str]]:
+        """The key id that verified `package_dir`'s signature (None if unsigned and not
+        required) and warnings; SignatureError where the policy refuses it."""
+        signed = (Path(package_dir) / SIGNATURE_FILE).is_file()
+        if not signed and not self.required:
+            return None, []
+        if not signed:
+            raise SignatureError(f"{what} is not signed and your policy requires a signature "
+                                 "(require_signature / --require-signature)")
+        if not self.trusted_keys:
+            if self.required:
+                raise SignatureError(f"{what} is signed, but no trusted key was given to check "
+                                     "it; pass --trust-key KEY.pub or set trusted_keys")
+            return None, [f"{what} is signed ({signed_by or 'signer not named'}) but not "
+                          "checked: no trusted keys (--trust-key KEY.pub)"]
+        key_id = verify_package(package_dir, self.trusted_keys)
+        if signed_by is not None and signed_by != key_id:
+            raise SignatureError(f"{what}: its card names signer {signed_by}, but the signature "
+                                 f"that verifies is by {key_id}")
+        return key_id, []
+
