@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from filelock import FileLock
@@ -62,7 +62,12 @@ def check_snapshot(folder: Path, card: Card) -> None:
     model = folder / MODEL_FILE
     if model.is_file():
         scanned = scan_model_file(model)
-        layers = [(layer.name, layer.class_name) for layer in card.layer_map.layers]
+        # A Sequential config lists its InputLayer, which Keras' `model.layers` (and so
+        # the card) leaves out; input layers hold no weights, so neither side's count.
+        scanned = replace(scanned, layers=[layer for layer in scanned.layers
+                                           if layer.class_name != "InputLayer"])
+        layers = [(layer.name, layer.class_name) for layer in card.layer_map.layers
+                  if layer.class_name != "InputLayer"]
         if diffs := layer_differences(layers, scanned):
             raise IntegrityError(f"{folder}: the card's layer map does not match model.keras: "
                                  f"{diffs[0]}" + (f" (and {len(diffs) - 1} more)"
