@@ -15,7 +15,7 @@ from zoo.errors import LayerNotFound
 # after a layer that only regularizes training.
 NOT_CUT_STAGES = frozenset({"head", "adapter", "input"})
 NOT_CUT_CLASSES = frozenset({"Dropout", "SpatialDropout2D", "GaussianNoise",
-                             "GaussianDropout", "ActivityRegularization"})
+                             "GaussianDropout", "ActivityRegularization", "ConvertToTensor"})
 
 
 def _keras_histories(node: Any) -> list[str]:
@@ -96,10 +96,17 @@ def _stage_ends(cuts: list[CutPoint]) -> list[CutPoint]:
     return kept
 
 
+def graph_operations(model: Any) -> list[Any]:
+    """The top-level nodes of the graph Keras writes: its layers and also the bare
+    `keras.ops` operations (ConvertToTensor, Add, …) a functional graph holds, which
+    `model.layers` leaves out but `get_config()` lists. A Sequential has layers only."""
+    return list(getattr(model, "operations", None) or model.layers)
+
+
 def separator_names(model: Any) -> list[str]:
     """Every layer whose output alone feeds the rest of the graph, in order."""
     inbound, outputs = model_graph(model)
-    names = [layer.name for layer in model.layers]
+    names = [layer.name for layer in graph_operations(model)]
     return [names[i] for i in _cut_indices(names, inbound, outputs, skip=set())]
 
 
@@ -113,15 +120,16 @@ def build_layer_map(model: Any, stages: dict[str, str] | None = None,
     inbound, outputs = model_graph(model)
     input_shape = [None if d is None else int(d) for d in model.inputs[0].shape]
     layers = []
-    for index, layer in enumerate(model.layers):
+    for index, layer in enumerate(graph_operations(model)):
         is_input = type(layer).__name__ == "InputLayer"
+        has_weights = hasattr(layer, "count_params") and layer.built  # not a bare op
         layers.append(LayerEntry(
             index=index,
             name=layer.name,
             class_name=type(layer).__name__,
             output_shape=_output_shape(layer),
-            params=int(layer.count_params()) if layer.built else 0,
-            trainable=bool(layer.trainable) and not is_input,
+            params=int(layer.count_params()) if has_weights else 0,
+            trainable=bool(getattr(layer, "trainable", False)) and not is_input,
             stage="input" if is_input else stages.get(layer.name, "base"),
             inbound=inbound.get(layer.name, []),
         ))

@@ -3,13 +3,20 @@ traceback, nothing written. No TensorFlow in this module."""
 
 import hashlib
 import json
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import refused, zoo
 
-from zoo.errors import DataError
+from zoo.deploy.settings import check_min_agreement, check_tolerance
+from zoo.errors import DataError, ZooError
+from zoo.hub.serve import start, stop
 from zoo.train.datasets import load_table, numeric_features
 
 
@@ -125,3 +132,103 @@ def test_an_unexpected_error_is_one_line_naming_the_command_injected_fault(
     monkeypatch.setenv("ZOO_DEBUG", "1")
     with pytest.raises(RuntimeError, match="injected fault"):
         zoo("inspect", "acme/iris")
+
+
+# --- export thresholds ---------------------------------------------------------------
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--tolerance", "nan", "the tolerance must be a finite number >= 0, got nan"),
+    ("--tolerance", "inf", "the tolerance must be a finite number >= 0, got inf"),
+    ("--tolerance", "-1e-6", "the tolerance must be a finite number >= 0, got -1e-06"),
+    ("--tolerance", "tight", "the tolerance must be a finite number >= 0, got 'tight'"),
+    ("--min-agreement", "nan", "the minimum agreement must be a finite number from 0 to 1"),
+    ("--min-agreement", "1.01", "from 0 to 1, got 1.01"),
+    ("--min-agreement", "-inf", "from 0 to 1, got -inf"),
+])
+def test_export_refuses_a_threshold_that_is_not_a_finite_number_in_range(
+        tmp_path: Path, option: str, value: str, expected: str) -> None:
+    line = refused("export", tmp_path, "--format", "onnx", option, value)
+    assert f"Invalid value for '{option}'" in line and expected in line, line
+    assert "e.g. " in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_thresholds_at_their_bounds_are_accepted() -> None:
+    assert (check_tolerance(0), check_tolerance(1e-4)) == (0.0, 1e-4)
+    assert (check_min_agreement(0), check_min_agreement(1)) == (0.0, 1.0)
+
+
+def test_pull_refuses_an_absurd_head_size_before_building_anything(tmp_path: Path) -> None:
+    line = refused("pull", "iris", "--head", "dense:99999999999", "--out", tmp_path / "out")
+    assert "bad head item 'dense:99999999999': UNITS must be a whole number >= 1 and <= " \
+        "65536" in line
+    assert not (tmp_path / "out").exists()
+
+
+# --- zoo hub serve: its temporary state folder goes when the server does -------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where `tempfile.mkdtemp` puts the server's state folder during the test."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.setenv("TMPDIR", str(folder))  # for a `zoo` started as a subprocess
+    return folder
+
+
+@pytest.fixture
+def empty_hub(tmp_path: Path) -> Path:
+    (tmp_path / "hub" / "models").mkdir(parents=True)
+    return tmp_path / "hub"
+
+
+def state_folders(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("zoo-serve-*"))
+
+
+def test_serve_removes_its_temporary_state_folder_when_stopped(serve_tmp: Path,
+                                                               empty_hub: Path) -> None:
+    server = start(empty_hub, port=free_port())
+    try:
+        (state,) = state_folders(serve_tmp)
+        assert (serve_tmp / state / "olah.toml").is_file()
+    finally:
+        stop(server)
+    assert server.returncode is not None and state_folders(serve_tmp) == []
+
+
+def test_serve_keeps_a_state_folder_the_user_named(tmp_path: Path, empty_hub: Path) -> None:
+    server = start(empty_hub, port=free_port(), state=tmp_path / "mine")
+    stop(server)
+    assert (tmp_path / "mine" / "olah.toml").is_file()
+
+
+def test_serve_removes_its_temporary_state_folder_when_start_fails(serve_tmp: Path,
+                                                                   empty_hub: Path) -> None:
+    with pytest.raises(ZooError, match="olah did not start on 192.0.2.1"):
+        start(empty_hub, host="192.0.2.1", port=free_port())  # TEST-NET: not ours to bind
+    assert state_folders(serve_tmp) == []
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["term", "ctrl-c"])
+def test_zoo_hub_serve_removes_its_temporary_state_folder_on_a_signal(
+        serve_tmp: Path, empty_hub: Path, stop_signal: signal.Signals) -> None:
+    command = [sys.executable, "-m", "zoo.cli.main", "hub", "serve", "--hub", empty_hub,
+               "--port", str(free_port())]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as zoo_serve:
+        try:
+            assert "serving" in zoo_serve.stderr.readline()
+            assert len(state_folders(serve_tmp)) == 1
+            zoo_serve.send_signal(stop_signal)
+            _, err = zoo_serve.communicate(timeout=60)
+        finally:
+            zoo_serve.kill()
+    assert (zoo_serve.returncode, err.strip()) == (0, "stopped")
+    assert state_folders(serve_tmp) == []

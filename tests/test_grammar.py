@@ -5,7 +5,14 @@ import pytest
 from zoo.cards.card import LayerEntry, LayerMap
 from zoo.cards.layer_map import resolve_layer
 
-from zoo.build.heads import head_layer_names, head_to_string, parse_head
+from zoo.build.heads import (
+    MAX_ITEMS,
+    MAX_KERNEL,
+    MAX_UNITS,
+    head_layer_names,
+    head_to_string,
+    parse_head,
+)
 from zoo.build.rebuild import RebuildSpec, frozen_set, parse_size
 from zoo.errors import LayerNotFound, RefError, ZooError
 from zoo.hub.refs import parse_ref
@@ -52,6 +59,49 @@ def test_bad_head_specs_are_refused_with_an_example(spec, why):
         parse_head(spec)
     assert why in str(caught.value)
     assert "e.g. 'dense:4:softmax'" in str(caught.value)
+
+
+WHOLE_UNITS = f"UNITS must be a whole number >= 1 and <= {MAX_UNITS}"
+
+
+@pytest.mark.parametrize("spec, why", [
+    ("dense:99999999999", WHOLE_UNITS),  # refused here, not out of memory at build time
+    (f"dense:{MAX_UNITS + 1}", WHOLE_UNITS),
+    ("dense:" + "9" * 5000, WHOLE_UNITS),  # int() of so many digits raises ValueError
+    ("dense:²", WHOLE_UNITS),  # str.isdigit() says yes, int() says no
+    ("dense:٣", WHOLE_UNITS),  # an Arabic-Indic digit, which int() would read as 3
+    ("dense:１２", WHOLE_UNITS),
+    (f"conv:{MAX_UNITS + 1}:3,dense:2", f"FILTERS must be a whole number >= 1 and <= {MAX_UNITS}"),
+    (f"conv:8:{MAX_KERNEL + 1},dense:2", f"KERNEL must be a whole number >= 1 and <= {MAX_KERNEL}"),
+    ("conv:8:³,dense:2", "KERNEL must be a whole number"),
+    (f"maxpool:{MAX_KERNEL + 1},dense:2", f"SIZE must be a whole number >= 1 and <= {MAX_KERNEL}"),
+    ("maxpool:²,dense:2", "SIZE must be a whole number"),
+    ("dropout:nan,dense:2", "0 <= RATE < 1"),
+    ("dropout:inf,dense:2", "0 <= RATE < 1"),
+    ("dropout:1e999,dense:2", "0 <= RATE < 1"),
+    ("dropout:0.٥,dense:2", "0 <= RATE < 1"),
+    ("dropout:0_5,dense:2", "0 <= RATE < 1"),
+    ("gap," * MAX_ITEMS + "dense:2", f"more than {MAX_ITEMS}"),
+])
+def test_head_numbers_are_ascii_digits_within_bounds(spec, why):
+    with pytest.raises(ZooError) as caught:
+        parse_head(spec)
+    message = str(caught.value)
+    assert why in message and "e.g. 'dense:4:softmax'" in message
+    assert len(message) < 400  # a 5,000-digit item is quoted back shortened
+
+
+def test_head_sizes_at_the_bounds_are_accepted():
+    items = parse_head(f"conv:{MAX_UNITS}:{MAX_KERNEL},maxpool:{MAX_KERNEL},dense:{MAX_UNITS}")
+    assert head_to_string(items) == (f"conv:{MAX_UNITS}:{MAX_KERNEL}:linear,maxpool:{MAX_KERNEL},"
+                                     f"dense:{MAX_UNITS}:linear")
+    assert len(parse_head("gap," * (MAX_ITEMS - 1) + "dense:2")) == MAX_ITEMS
+
+
+def test_a_dropout_rate_keeps_its_precision_in_the_canonical_string():
+    items = parse_head("dropout:0.123456789,dense:2")
+    assert head_to_string(items) == "dropout:0.123456789,dense:2:linear"
+    assert parse_head(head_to_string(items)) == items
 
 
 def test_head_layers_are_named_by_position_and_kind():

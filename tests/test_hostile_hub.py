@@ -377,3 +377,33 @@ def test_a_pull_refused_by_a_forged_tree_keeps_the_cache_clean(hub, published, c
         fetch(parse_ref(ref(hub)))
     assert list(verify_cache(cache)) == []  # the good revision is still cached, intact
     assert fetch(parse_ref(f"{ref(hub)}@{revision}")).revision == revision
+
+
+@pytest.mark.slow
+def test_a_real_lambda_payload_under_a_resealed_card_never_runs(hub, published, cache,
+                                                               tmp_path):
+    """A Lambda whose code would write a marker file, saved by Keras itself, put on the
+    hub with the card resealed: pull, inspect and a derived pull refuse it, and the
+    marker never appears (nothing ran); a legacy HDF5 model fares the same."""
+    import keras
+
+    marker = tmp_path / "payload-ran"
+    inputs = keras.Input((4,))
+    code = f"lambda t: t + 0.0 * float(__import__('pathlib').Path({str(marker)!r}).write_text('x'))"
+    payload = keras.layers.Lambda(eval(code), output_shape=(4,))  # the path: a constant
+    model = keras.Model(inputs, keras.layers.Dense(2)(payload(inputs)))
+    marker.unlink(missing_ok=True)  # tracing the Lambda above ran it once, here, by us
+    model.save(tmp_path / "lambda.keras")
+    model.save(tmp_path / "legacy.h5")
+    repo, revision = published
+    for path, why in ((tmp_path / "lambda.keras", "Lambda layer holds Python code"),
+                      (tmp_path / "legacy.h5", "never loads HDF5 models from a hub")):
+        commit(repo, resealed(files_of(repo, revision), **{"model.keras": path.read_bytes()}))
+        assert why in refused("pull", ref(hub), "--out", tmp_path / "out")
+        assert why in refused("inspect", ref(hub))
+        assert why in refused("pull", ref(hub), "--drop-top", "1", "--head", "dense:2:softmax",
+                              "--unsafe", "--out", tmp_path / "derived")
+        assert not marker.exists() and not (tmp_path / "out").exists()
+    # The control: the payload is real, and runs the moment a user trusts the file.
+    keras.saving.load_model(tmp_path / "lambda.keras", safe_mode=False)(keras.ops.zeros((1, 4)))
+    assert marker.exists()

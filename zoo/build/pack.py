@@ -32,12 +32,17 @@ def raw_pixel_scaling(mode: str) -> str:
 def pack_model(model: Any, out: Path, *, force: bool = False,
                stages: dict[str, str] | None = None, cut_names: tuple[str, ...] | None = None,
                **card_fields: Any) -> Card:
-    """Write `model` and its card as a package at `out` (atomically)."""
+    """Write `model` and its card as a package at `out` (atomically).
+
+    The layer map is built from the model as written and read back, never from the
+    graph in memory: saving can add layers (a replayed graph's `keras.ops` calls
+    become op layers such as ConvertToTensor), and the card must describe the file."""
     card_fields.setdefault("preprocessing", default_preprocessing(model))
-    card = new_card(layer_map=build_layer_map(model, stages, cut_names), **card_fields)
-    check_card_license(card)
+    check_card_license(new_card(layer_map=build_layer_map(model, stages, cut_names),
+                                **card_fields))  # refuse a bad license before saving
     with staged_package(out, force=force) as staging:
-        save_model(model, staging)
+        saved = load_keras_file(save_model(model, staging))
+        card = new_card(layer_map=build_layer_map(saved, stages, cut_names), **card_fields)
         seal(staging, card)
     return card
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zoo.cards.card import LayerEntry, LayerMap
-from zoo.cards.layer_map import resolve_layer, unknown_layer
+from zoo.cards.layer_map import graph_operations, resolve_layer, unknown_layer
 from zoo.errors import LayerNotFound, ZooError
 from zoo.build.freezing import BATCHNORM_POLICY, apply_freeze
 from zoo.build.heads import build_head, head_layer_names, head_to_string, parse_head
@@ -175,7 +175,8 @@ def rebuild(base: Any, layer_map: LayerMap, spec: RebuildSpec, seed: int = 0) ->
             raise ZooError(f"--freeze-until {last.name} (#{last.index}) is above the cut "
                            f"at {cut.name} (#{cut.index}), so it would be removed")
     pixels, x, adapters = adapt_input(base, spec.input_size)
-    features = replay(base, base.get_layer(cut.name).output, x)
+    node = next(op for op in graph_operations(base) if op.name == cut.name)
+    features = replay(base, node.output, x)
     items = parse_head(spec.head) if spec.head is not None else []
     outputs = build_head(features, items, seed=seed) if items else features
     model = keras.Model(pixels, outputs, name=f"{base.name}_derived")

@@ -28,6 +28,8 @@ from zoo.deploy.settings import (
     DEFAULT_TOLERANCE,
     FORMATS,
     QUANTIZE,
+    check_min_agreement,
+    check_tolerance,
 )
 from zoo.errors import ExportError
 from zoo.package import card_path, load_model, read_verified_card, seal, updated_package
@@ -150,6 +152,7 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
                    min_agreement: float = DEFAULT_MIN_AGREEMENT,
                    out: Path | None = None) -> ExportRecord:
     """Export into the package's exports/ folder, checked; optionally copy to `out`."""
+    tolerance, min_agreement = check_tolerance(tolerance), check_min_agreement(min_agreement)
     card = read_verified_card(package_dir)
     model = load_model(package_dir)
     rows = _rows(model, data)

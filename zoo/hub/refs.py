@@ -83,7 +83,10 @@ def _split_revision(text: str, body: str) -> tuple[str, str | None]:
 
 
 def _is_hub(path: Path) -> bool:
-    return (path / HUB_MARKER).is_file()
+    try:
+        return (path / HUB_MARKER).is_file()
+    except OSError:  # a name too long for this file system is no hub
+        return False
 
 
 def parse_ref(text: str) -> HubRef:
@@ -99,13 +102,18 @@ def parse_ref(text: str) -> HubRef:
         _check_repo_id(*parts, text)
         return HubRef(None, parts[0], parts[1], revision, "hf")
     if "://" in text:
-        url = urlparse(text)
+        try:
+            url = urlparse(text)
+        except ValueError as exc:  # e.g. an unbalanced '[' reads as a broken IPv6 host
+            raise RefError(f"bad reference '{text}': {exc}; {EXAMPLE}") from None
         if url.scheme != "file":
             raise RefError(f"unsupported hub scheme '{url.scheme}://' in '{text}'; "
                            f"known: the default hub, file:// and hf://; {EXAMPLE}")
         if url.netloc not in ("", "localhost"):
             raise RefError(f"file:// references must be local paths, got host '{url.netloc}'")
         body, revision = _split_revision(text, unquote(url.path))
+        if any(ord(c) < 32 or c == "\x7f" for c in body):
+            raise RefError(f"bad reference {text!r}: control characters in the path")
         path = Path(body)
         if not path.is_absolute() or ".." in path.parts or len(path.parts) < 3:
             raise RefError(f"'{text}' does not name a repository in a folder hub; {EXAMPLE}")

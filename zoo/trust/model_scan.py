@@ -170,7 +170,7 @@ def _layers(config: dict, where: str) -> list[ScannedLayer]:
     Functional or Sequential one that does not, or lists something else, is refused."""
     model, inner = config["class_name"], config.get("config")
     if model == "Sequential" and isinstance(inner, list):
-        layers = inner  # Keras < 2.2.3 saved a Sequential as the list itself; Keras reads it
+        layers = inner  # older Keras 2 saved a Sequential as the list itself; Keras reads it
     else:
         layers = inner.get("layers") if isinstance(inner, dict) else None
     if not isinstance(layers, list):
