@@ -51,7 +51,8 @@ class CutPoint(Record):
     name: str
     index: int
     channels: int | None
-    reduction: int | None
+    reduction: int | None  # a power of two for a feature map, None for a vector
+    kind: str | None = None  # feature_map (N, H, W, C), vector (N, C), or tensor
 
 
 @dataclass(kw_only=True)

@@ -1,21 +1,37 @@
 """The layer map: every layer of a model and its recommended cut points.
 
 Built from the model itself, never typed by hand. Cut points are like timm's
-`feature_info`: layers whose output alone carries everything the rest of the
-network sees, so cutting there keeps a self-contained feature extractor.
+`feature_info`: one per stage, at the stage's last layer whose output alone
+carries everything the rest of the network sees (so cutting there keeps a
+self-contained feature extractor), with its channels and its true reduction
+(2, 4, 8, 16, 32), read off a symbolic probe at a reference size so that
+models with dynamic inputs get them too. A cut after global pooling is a vector.
 """
 
 import difflib
+import math
+import warnings
 from typing import Any
 
 from zoo.cards.card import CutPoint, LayerEntry, LayerMap
 from zoo.errors import LayerNotFound
 
 # Where a cut makes no sense: inside a new head or an input adapter, or right
-# after a layer that only regularizes training.
+# after a layer that only regularizes training or converts a tensor.
 NOT_CUT_STAGES = frozenset({"head", "adapter", "input"})
-NOT_CUT_CLASSES = frozenset({"Dropout", "SpatialDropout2D", "GaussianNoise",
-                             "GaussianDropout", "ActivityRegularization", "ConvertToTensor"})
+NOT_CUT_CLASSES = frozenset({"Dropout", "SpatialDropout1D", "SpatialDropout2D",
+                             "SpatialDropout3D", "GaussianNoise", "GaussianDropout",
+                             "AlphaDropout", "ActivityRegularization", "ConvertToTensor"})
+# Padding and pooling belong to the next stage (they start its downsampling), and
+# preprocessing only rescales the raw input: none of them ends a stage.
+NOT_CUT_PREFIXES = ("ZeroPadding", "Cropping", "MaxPooling", "AveragePooling")
+PREPROCESSING_CLASSES = frozenset({"InputLayer", "Rescaling", "Normalization", "Resizing",
+                                   "CenterCrop", "ConvertToTensor"})
+# Where a stage ends when no single layer separates it from the next (cells that
+# take the two previous cells' outputs, as in NASNet): its last merge or activation.
+STAGE_END_CLASSES = ("Add", "Concatenate", "Activation", "ReLU", "Multiply", "ELU",
+                     "LeakyReLU", "PReLU")
+REFERENCE_SIZE = 224  # the probe's spatial size (or the input's, if larger)
 
 
 def _keras_histories(node: Any) -> list[str]:
@@ -54,13 +70,45 @@ def _output_shape(layer: Any) -> list | None:
     return [None if dim is None else int(dim) for dim in shape]
 
 
-def _reduction(input_shape: list | None, shape: list | None) -> int | None:
-    """How much a 4-D feature map is smaller than the 4-D input (a timm field)."""
-    if not input_shape or not shape or len(input_shape) != 4 or len(shape) != 4:
-        return None
-    if not input_shape[1] or not shape[1]:
-        return None
-    return max(1, round(input_shape[1] / shape[1]))
+def probe_reductions(model: Any, operations: list[Any]) -> dict[str, int]:
+    """Each 4-D output's reduction from the image input, as a power of two, read off
+    a symbolic run of the graph on a REFERENCE_SIZE input: static shapes at small
+    sizes give 7 or 11 (valid padding) and dynamic ones give nothing."""
+    import keras
+
+    if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
+        return {}
+    spec = model.inputs[0]
+    size = max([REFERENCE_SIZE, *(d for d in spec.shape[1:3] if d)])
+    nodes = [op for op in operations if _rank(op) == 4 and type(op).__name__ != "InputLayer"]
+    if not nodes:
+        return {}
+    probe = keras.KerasTensor((1, size, size, spec.shape[-1]), dtype=spec.dtype)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outs = keras.Model(model.inputs, [op.output for op in nodes]).call([probe])
+    except Exception:  # noqa: BLE001 - a graph fixed to its size: fall back to its shapes
+        outs = [op.output for op in nodes]
+        size = spec.shape[1]
+    reductions = {}
+    for op, out in zip(nodes, outs if isinstance(outs, (list, tuple)) else [outs]):
+        height = out.shape[1]
+        if size and height:
+            reductions[op.name] = 2 ** max(0, round(math.log2(size / height)))
+    return reductions
+
+
+def _rank(op: Any) -> int | None:
+    try:
+        return len(op.output.shape)
+    except (AttributeError, ValueError, TypeError):
+        return None  # an operation with several outputs, or none yet
+
+
+def _kind(shape: list | None) -> str:
+    return "feature_map" if shape and len(shape) == 4 else \
+        "vector" if shape and len(shape) == 2 else "tensor"
 
 
 def _cut_indices(names: list[str], inbound: dict[str, list[str]],
@@ -76,7 +124,7 @@ def _cut_indices(names: list[str], inbound: dict[str, list[str]],
         last_use[name] = end
     cuts = []
     for i, name in enumerate(names):
-        if name in outputs or not inbound.get(name) or name in skip:
+        if not inbound.get(name) or name in skip:
             continue
         live = {src for src, last in last_use.items()
                 if last > i and position.get(src, -1) <= i}
@@ -87,13 +135,42 @@ def _cut_indices(names: list[str], inbound: dict[str, list[str]],
 
 def _stage_ends(cuts: list[CutPoint]) -> list[CutPoint]:
     """For feature maps, keep the last cut point before the resolution drops (a stage
-    end, like timm's feature_info); cut points without a spatial size all stay."""
+    end, like timm's feature_info); vectors and other cut points all stay."""
     kept = []
     for i, cut in enumerate(cuts):
-        later = [c for c in cuts[i + 1:] if c.reduction is not None]
-        if cut.reduction is None or not later or later[0].reduction > cut.reduction:
+        later = [c for c in cuts[i + 1:] if c.kind == "feature_map" and c.reduction]
+        if cut.kind != "feature_map" or not cut.reduction or not later \
+                or later[0].reduction > cut.reduction:
             kept.append(cut)
     return kept
+
+
+def _never_cut(entry: LayerEntry) -> bool:
+    return entry.stage in NOT_CUT_STAGES or entry.class_name in NOT_CUT_CLASSES \
+        or entry.class_name.startswith(NOT_CUT_PREFIXES)
+
+
+def _recommended(layers: list[LayerEntry], inbound: dict[str, list[str]], outputs: set[str],
+                 reductions: dict[str, int]) -> list[int]:
+    """Stage ends: separators that are not padding, pooling or preprocessing, come
+    after a learned layer, and are not the model's output (unless it is a feature map,
+    the last one of a backbone). A stage no single layer separates from the next gets
+    its last merge or activation instead."""
+    names = [entry.name for entry in layers]
+    learned = [any(e.params and e.class_name not in PREPROCESSING_CLASSES
+                   for e in layers[:i + 1]) for i in range(len(layers))]
+    skip = {e.name for i, e in enumerate(layers) if _never_cut(e) or not learned[i]
+            or (e.name in outputs and _kind(e.output_shape) != "feature_map")}
+    cuts = _cut_indices(names, inbound, outputs, skip)
+    covered = {reductions[names[i]] for i in cuts if names[i] in reductions}
+    deepest = max(covered, default=0)  # beyond it: squeeze-excite and pooled vectors
+    fallback: dict[int, int] = {}
+    for i, entry in enumerate(layers):
+        level = reductions.get(entry.name)
+        if level and level < deepest and level not in covered and entry.name not in skip \
+                and entry.class_name.endswith(STAGE_END_CLASSES):
+            fallback[level] = i  # the last one at that level wins
+    return sorted({*cuts, *fallback.values()})
 
 
 def graph_operations(model: Any) -> list[Any]:
@@ -107,7 +184,7 @@ def separator_names(model: Any) -> list[str]:
     """Every layer whose output alone feeds the rest of the graph, in order."""
     inbound, outputs = model_graph(model)
     names = [layer.name for layer in graph_operations(model)]
-    return [names[i] for i in _cut_indices(names, inbound, outputs, skip=set())]
+    return [names[i] for i in _cut_indices(names, inbound, outputs, skip=outputs)]
 
 
 def build_layer_map(model: Any, stages: dict[str, str] | None = None,
@@ -118,9 +195,9 @@ def build_layer_map(model: Any, stages: dict[str, str] | None = None,
     in the graph: layers whose output alone feeds the rest, at stage ends."""
     stages = stages or {}
     inbound, outputs = model_graph(model)
-    input_shape = [None if d is None else int(d) for d in model.inputs[0].shape]
+    operations = graph_operations(model)
     layers = []
-    for index, layer in enumerate(graph_operations(model)):
+    for index, layer in enumerate(operations):
         is_input = type(layer).__name__ == "InputLayer"
         has_weights = hasattr(layer, "count_params") and layer.built  # not a bare op
         layers.append(LayerEntry(
@@ -134,15 +211,14 @@ def build_layer_map(model: Any, stages: dict[str, str] | None = None,
             inbound=inbound.get(layer.name, []),
         ))
     names = [entry.name for entry in layers]
+    reductions = probe_reductions(model, operations)
     indices = [names.index(n) for n in cut_names if n in names] if cut_names \
-        else _cut_indices(names, inbound, outputs, skip={
-            entry.name for entry in layers
-            if entry.stage in NOT_CUT_STAGES or entry.class_name in NOT_CUT_CLASSES})
+        else _recommended(layers, inbound, outputs, reductions)
     cut_points = []
     for i in indices:
         shape = layers[i].output_shape
         cut_points.append(CutPoint(name=names[i], index=i, channels=shape[-1] if shape else None,
-                                   reduction=_reduction(input_shape, shape)))
+                                   reduction=reductions.get(names[i]), kind=_kind(shape)))
     if not cut_names:
         cut_points = _stage_ends(cut_points)
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)

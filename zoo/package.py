@@ -107,25 +107,63 @@ def updated_package(package_dir: Path) -> Iterator[Path]:
         yield staging
 
 
-def load_keras_file(path: Path, unsafe: bool = False) -> Any:
+KERAS_SUFFIX = ".keras"
+HDF5_SUFFIXES = (".h5", ".hdf5")  # what keras.saving.load_model reads as legacy HDF5
+
+
+def _check_model_suffix(path: Path, allow_hdf5: bool) -> str:
+    """The format a model file's name promises ('keras' or 'hdf5'), checked against
+    its first bytes; any other name is refused in one line."""
+    from zoo.trust.model_scan import model_format
+
+    if path.suffix == KERAS_SUFFIX:
+        expected = "keras"
+    elif path.suffix in HDF5_SUFFIXES:
+        if not allow_hdf5:
+            raise ZooError(f"{path}: a legacy HDF5 model; only `zoo pack` reads HDF5 (a file "
+                           "you bring), packages hold Keras 3 '.keras' files")
+        expected = "hdf5"
+    else:
+        raise ZooError(f"{path}: expected a Keras 3 '.keras' file"
+                       + (" or a legacy Keras 2 HDF5 file ('.h5' or '.hdf5')" if allow_hdf5
+                          else ""))
+    found = model_format(path)  # UnsafeModelError for neither a zip nor an HDF5 file
+    if found != expected:
+        raise UnsafeModelError(f"{path}: named '{path.suffix}' but holds "
+                               + ("a Keras 3 .keras zip; name it '.keras'" if found == "keras"
+                                  else "an HDF5 file; name it '.h5'"))
+    return expected
+
+
+def load_keras_file(path: Path, unsafe: bool = False, allow_hdf5: bool = False) -> Any:
     """Load a .keras file with Keras safe_mode (no deserialized Python code) and
-    call it once, which some exports need after loading."""
+    call it once, which some exports need after loading.
+
+    With `allow_hdf5` (only `zoo pack` of a file the user brings: a hub's model is
+    never HDF5) a legacy Keras 2 `.h5`/`.hdf5` file is read too: its `model_config`
+    is scanned like a `.keras` config.json before Keras parses any of it, then Keras
+    loads it; whoever saves the result writes Keras 3 native `model.keras`."""
     path = Path(path)
     if not path.is_file():
         raise ZooError(f"{path}: no such model file")
-    if path.suffix != ".keras":
-        raise ZooError(f"{path}: expected a Keras 3 '.keras' file "
-                       "(convert legacy .h5 files with keras.models.load_model(...).save(...))")
+    kind = _check_model_suffix(path, allow_hdf5)
     if not unsafe:  # the config is read and checked before Keras parses any of it
         try:
-            scan_model_file(path)
+            scan_model_file(path, allow_hdf5=kind == "hdf5")
         except UnsafeModelError as exc:
+            if "refusing to load" not in str(exc):
+                raise  # unreadable, or weights only: --unsafe would not help
             raise UnsafeModelError(f"{exc}; Keras safe mode would refuse it too. Pass "
                                    "--unsafe only if you trust its author") from exc
     import keras  # only now: refusing a bad path should not wait for TensorFlow
     import numpy as np
 
     try:
+        # Keras documents safe_mode for the Keras 3 (.keras) format only. Keras 3.15
+        # also passes it to its HDF5 loader, but older releases did not, and a Keras 2
+        # Lambda (marshalled code in a list, not a `__lambda__` object) is not what it
+        # looks for: for an HDF5 file the scan above is the guard. compile=False: an
+        # HDF5's training_config (optimizer, loss) is never deserialized.
         model = keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
     except ValueError as exc:
         if "safe_mode" in str(exc):
@@ -137,9 +175,16 @@ def load_keras_file(path: Path, unsafe: bool = False) -> Any:
     if not getattr(model, "inputs", None):
         raise ZooError(f"{path} holds a model with no defined inputs; build it with "
                        "keras.Input(...) so its layers can be mapped")
-    shape = [1 if dim is None else dim for dim in model.inputs[0].shape]
-    model(np.zeros(shape, dtype=model.inputs[0].dtype), training=False)
+    # batch 1; a dynamic spatial size gets PROBE_SIZE, as 1 would be below a CNN's stride
+    samples = [np.zeros([1, *(PROBE_SIZE if d is None else d for d in spec.shape[1:])],
+                        dtype=spec.dtype) for spec in model.inputs]
+    if len(samples) == 1 and not isinstance(getattr(model, "input", None), list):
+        samples = samples[0]  # a Keras 2 model's inputs are a list; a bare tensor makes Keras warn
+    model(samples, training=False)
     return model
+
+
+PROBE_SIZE = 64
 
 
 def load_model(package_dir: Path, unsafe: bool = False) -> Any:

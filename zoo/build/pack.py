@@ -83,12 +83,69 @@ def read_labels(spec: str | None) -> list[str] | None:
     return [label.strip() for label in spec.split(",") if label.strip()]
 
 
+def legacy_hdf5_note(model_path: Path) -> str | None:
+    """The card's description of a model packed from a legacy Keras 2 HDF5 file
+    (which Keras wrote it, from its attributes), or None for a .keras file."""
+    from zoo.package import HDF5_SUFFIXES
+
+    if model_path.suffix not in HDF5_SUFFIXES:
+        return None
+    import h5py
+
+    with h5py.File(model_path, "r") as handle:
+        version = handle.attrs.get("keras_version")
+    if isinstance(version, bytes):
+        version = version.decode("utf-8", errors="replace")
+    written_by = f"Keras {version}" if isinstance(version, str) and version else "Keras"
+    return (f"Packed by `zoo pack` from {model_path.name}, a legacy HDF5 model written by "
+            f"{written_by}, held here in the Keras 3 format.")
+
+
+def with_plain_io(model: Any) -> Any:
+    """A one-input, one-output model whose input and output are tensors, not one-item
+    lists (Keras 2 models are saved that way; calling one with a tensor makes Keras
+    warn on every later load). Same layers and weights."""
+    import keras
+
+    if len(model.inputs) != 1 or len(model.outputs) != 1 or not (
+            isinstance(getattr(model, "input", None), list)
+            or isinstance(getattr(model, "output", None), list)):
+        return model
+    return keras.Model(model.inputs[0], model.outputs[0], name=model.name)
+
+
+def without_noop_conversions(model: Any) -> Any:
+    """The model without the no-op ConvertToTensor nodes that calling it on a new input
+    (`with_raw_input`'s replay) adds: Keras 3.15 records one per call, always named
+    `convert_to_tensor`, so a package holding one could not be pulled with
+    `--input-size`, whose replay adds another of the same name. Same layers, weights
+    and outputs; other ops are kept."""
+    import keras
+
+    def call(op: Any, *args: Any, **kwargs: Any) -> Any:
+        if (type(op).__name__ == "ConvertToTensor" and len(args) == 1 and not kwargs
+                and isinstance(args[0], keras.KerasTensor)
+                and getattr(op, "dtype", None) in (None, args[0].dtype)
+                and not getattr(op, "sparse", None) and not getattr(op, "ragged", None)):
+            return args[0]
+        return op(*args, **kwargs)
+
+    return keras.models.clone_model(model, clone_function=lambda layer: layer,
+                                    call_function=call)
+
+
 def pack_file(model_path: Path, out: Path, *, unsafe: bool = False, preprocess: str = "none",
               input_size: tuple[int, ...] | None = None, label_names: list[str] | None = None,
               force: bool = False, **card_fields: Any) -> Card:
-    """Package an existing .keras file (Sequential or Functional, nested models too)."""
-    model = with_raw_input(load_keras_file(Path(model_path), unsafe=unsafe), preprocess,
-                           input_size)
+    """Package an existing model file (Sequential or Functional, nested models too): a
+    Keras 3 .keras file, or a legacy Keras 2 .h5/.hdf5 file the user brings (its config
+    is scanned before Keras reads it; the package is Keras 3 native from then on)."""
+    model_path = Path(model_path)
+    model = with_plain_io(load_keras_file(model_path, unsafe=unsafe, allow_hdf5=True))
+    if preprocess != "none" or input_size is not None:
+        model = without_noop_conversions(with_raw_input(model, preprocess, input_size))
+    if note := legacy_hdf5_note(model_path):
+        card_fields.setdefault("description", note)
     card_fields.setdefault("training_data", TrainingData(name="unknown"))
     pre = default_preprocessing(model, raw_pixel_scaling(preprocess), label_names)
     return pack_model(model, out, force=force, preprocessing=pre, **card_fields)

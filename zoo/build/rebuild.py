@@ -93,8 +93,41 @@ def replay(base: Any, target: Any, x: Any, training: bool | None = False) -> Any
     return sub.call(x if len(base.inputs) > 1 else [x], training=training)
 
 
+def _operations_behind(tensor: Any) -> list[Any]:
+    """Every operation a symbolic tensor is computed by, from its Keras history."""
+    seen: dict[int, Any] = {}
+    stack = [tensor]
+    while stack:
+        history = getattr(stack.pop(), "_keras_history", None)
+        if history is None or id(history.operation) in seen:
+            continue
+        seen[id(history.operation)] = history.operation
+        stack.extend(history.operation._inbound_nodes[history.node_index].input_tensors)
+    return list(seen.values())
+
+
+def unique_operation_names(outputs: Any) -> None:
+    """Rename bare `keras.ops` operations that share a name with another node of the
+    graph: replaying a graph that already holds a ConvertToTensor adds a new one of
+    the same name, which Keras refuses ("used 2 times"). Layers keep their names."""
+    import keras
+
+    operations = _operations_behind(outputs)
+    taken = {op.name for op in operations}
+    seen: set[str] = set()
+    for op in sorted(operations, key=lambda o: isinstance(o, keras.layers.Layer), reverse=True):
+        if op.name in seen and not isinstance(op, keras.layers.Layer):
+            number = 1
+            while f"{op.name}_{number}" in taken:
+                number += 1
+            op.name = f"{op.name}_{number}"
+            taken.add(op.name)
+        seen.add(op.name)
+
+
 def adapt_input(base: Any, size: tuple[int, ...] | None) -> tuple[Any, Any, list[str]]:
-    """A new input of `size` (HxW[xC]) resized (and gray→RGB) to what the base takes."""
+    """A new input of `size` (HxW[xC]): a base with a dynamic size (None, None, C)
+    just takes it, a fixed-size base gets it resized (and gray→RGB) to its own."""
     import keras
 
     want = tuple(base.inputs[0].shape[1:])
@@ -102,13 +135,13 @@ def adapt_input(base: Any, size: tuple[int, ...] | None) -> tuple[Any, Any, list
     if size is None:
         pixels = keras.Input(want, name=name)
         return pixels, pixels, []
-    if len(base.inputs) > 1 or len(want) != 3 or None in want[:2]:
-        raise ZooError(f"--input-size needs a base with one fixed-size image input, "
-                       f"not {want}")
+    if len(base.inputs) > 1 or len(want) != 3 or want[2] is None:
+        raise ZooError(f"--input-size needs a base with one image input (H, W, C), "
+                       f"not {len(base.inputs)} input(s) of shape {want}")
     shape = (*size[:2], size[2] if len(size) == 3 else want[2])
     pixels = keras.Input(shape, name=name)
     x, adapters = pixels, []
-    if shape[:2] != want[:2]:
+    if None not in want[:2] and shape[:2] != want[:2]:
         x = keras.layers.Resizing(*want[:2], name="input_resize")(x)
         adapters.append("input_resize")
     if shape[2] != want[2]:
@@ -179,6 +212,7 @@ def rebuild(base: Any, layer_map: LayerMap, spec: RebuildSpec, seed: int = 0) ->
     features = replay(base, node.output, x)
     items = parse_head(spec.head) if spec.head is not None else []
     outputs = build_head(features, items, seed=seed) if items else features
+    unique_operation_names(outputs)
     model = keras.Model(pixels, outputs, name=f"{base.name}_derived")
     names = [layer.name for layer in model.layers]
     base_layers = set(layer_map.names())

@@ -68,13 +68,39 @@ def parity_inputs(model: Any, rows: np.ndarray | None, data: Path | None
 
 
 def _onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str]) -> None:
+    """Keras → frozen TensorFlow graph → ONNX, with one input (`INPUT_NAME`, dynamic batch).
+
+    The graph is frozen here and handed to tf2onnx by name, not through
+    `tf2onnx.convert.from_function`: that takes every non-resource tensor of
+    `ConcreteFunction.inputs` for a model input, and TensorFlow appends to those the
+    Const ops it makes for small captured eager tensors (up to 128 elements). A layer
+    that keeps tensors rather than variables (Keras 3 `Normalization`: the mean and
+    variance of EfficientNet and EfficientNetV2) then came out as extra ONNX inputs
+    with no value, which onnxruntime refuses to run without."""
     import onnx
     import tensorflow as tf
     import tf2onnx
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
 
-    spec = (tf.TensorSpec((None, *shape), tf.float32, name=INPUT_NAME),)
-    function = tf.function(lambda inputs: model(inputs, training=False))
-    proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=ONNX_OPSET)
+    spec = tf.TensorSpec((None, *shape), tf.float32, name=INPUT_NAME)
+    concrete = tf.function(lambda inputs: model(inputs, training=False)) \
+        .get_concrete_function(spec)
+    # what tf2onnx.convert.from_function does inside, with the captures folded in
+    frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False,
+                                               aggressive_inlining=True)
+    inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
+    outputs = [t.name for t in frozen.outputs if t.dtype != tf.resource]
+    if len(inputs) != 1:
+        raise ValueError(f"the frozen graph has {len(inputs)} inputs ({', '.join(inputs)}), "
+                         "expected the model's one")
+    proto, _ = tf2onnx.convert.from_graph_def(
+        frozen.graph.as_graph_def(add_shapes=True), name=concrete.name, input_names=inputs,
+        output_names=outputs, opset=ONNX_OPSET, tensors_to_rename={inputs[0]: INPUT_NAME})
+    declared = [i.name for i in proto.graph.input]
+    if declared != [INPUT_NAME]:
+        raise ValueError(f"the ONNX graph asks for inputs {declared}, expected ['{INPUT_NAME}']")
     onnx.helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto)
     path.parent.mkdir(parents=True, exist_ok=True)

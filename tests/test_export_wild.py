@@ -1,0 +1,96 @@
+"""ONNX export of classifiers built on Keras Applications backbones nobody here wrote.
+
+EfficientNet and EfficientNetV2 hold a Keras 3 `Normalization` layer whose mean and
+variance are tensors, not variables: TensorFlow captures them into the traced
+function as constants, and tf2onnx's `from_function` used to declare those as extra
+ONNX inputs with no value, so onnxruntime refused to run the export (issue 11:
+"Required inputs ([…/normalization_1/Sub/y:0, …/Sqrt/x:0]) are missing"). Each test
+saves a user's own classifier (the backbone, average pooling, a 3-way softmax), packs
+it and exports it with the real `zoo pack` and `zoo export`, then checks the export
+against Keras in onnxruntime at several batch sizes.
+
+Random weights leave these backbones' pooled features nearly constant (about 1e-5 in
+EfficientNetB0), so a head drawn at random would put out 1/3 everywhere and any
+export would "match". The head here is scaled to the features' spread on the very
+inputs the parity check uses, so the probabilities move and the figure means
+something.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ok
+from parity import assert_export_parity
+
+pytestmark = pytest.mark.slow  # builds, packs and exports Keras models
+
+SIZE = 32  # the smallest input EfficientNet takes; keeps each test well under a minute
+CLASSES = 3
+# ImageNet statistics, as `Normalization.adapt` on real photos would give: a layer at
+# its defaults (mean 0, variance 1) is the identity and would hide lost constants
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_VARIANCE = [0.229 ** 2, 0.224 ** 2, 0.225 ** 2]
+
+
+def _parity_inputs() -> np.ndarray:
+    """What `export_package` checks on without --data (zoo.deploy.export.parity_inputs)."""
+    return np.random.default_rng(0).normal(size=(32, SIZE, SIZE, 3)).astype(np.float32)
+
+
+def _classifier(architecture: str, path: Path) -> Path:
+    import keras
+
+    backbone = getattr(keras.applications, architecture)(
+        include_top=False, weights=None, input_shape=(SIZE, SIZE, 3), pooling="avg")
+    norms = [layer for layer in backbone.layers if isinstance(layer, keras.layers.Normalization)]
+    assert norms, f"{architecture} has no Normalization layer: this test would prove nothing"
+    for norm in norms:
+        if norm.input_mean is None:  # adapted statistics (EfficientNet); V2's are in its config
+            norm.adapt_mean.assign(IMAGENET_MEAN)
+            norm.adapt_variance.assign(IMAGENET_VARIANCE)
+            norm.finalize_state()
+    pixels = keras.Input((SIZE, SIZE, 3), name="pixels")
+    features = backbone(pixels)
+    head = keras.layers.Dense(CLASSES, activation="softmax", name="head")
+    model = keras.Model(pixels, head(features), name=f"{architecture.lower()}_classifier")
+
+    seen = np.asarray(keras.Model(pixels, features)(_parity_inputs(), training=False))
+    # one scale for all channels (their typical spread), so the logits spread about 1
+    # and no near-constant channel gets a weight that magnifies rounding
+    spread = np.sqrt(np.mean(seen.var(axis=0))) + 1e-30
+    kernel = np.random.default_rng(1).normal(size=(seen.shape[1], CLASSES)) \
+        / (spread * np.sqrt(seen.shape[1]))
+    head.set_weights([kernel.astype(np.float32),
+                      (-seen.mean(axis=0) @ kernel).astype(np.float32)])
+    model.save(path)
+    return path
+
+
+@pytest.mark.parametrize("architecture", ["EfficientNetB0", "EfficientNetV2B0"])
+def test_efficientnet_classifier_exports_to_onnx_within_tolerance(architecture, tmp_path):
+    import onnx
+    import onnxruntime
+
+    package = tmp_path / "pkg"
+    model_file = _classifier(architecture, tmp_path / "classifier.keras")
+    ok("pack", model_file, "--name", architecture.lower(), "--license", "MIT",
+       "--out", package)
+    ok("export", package, "--format", "onnx")
+
+    parity = assert_export_parity(package, "onnx", tol=1e-4)  # batches 1, 7 and 32
+    assert parity.max_abs_diff <= 1e-4
+
+    exported = package / parity.record["path"]
+    proto = onnx.load(exported)
+    onnx.checker.check_model(proto)
+    # one input, the one the zoo names, with a dynamic batch: no captured constant
+    # left for the caller to feed
+    assert [i.name for i in proto.graph.input] == ["input"]
+    batch = proto.graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch.dim_param and not batch.dim_value
+    session = onnxruntime.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    assert session.get_modelmeta().custom_metadata_map["zoo.name"] == architecture.lower()
+    probabilities = session.run(None, {"input": _parity_inputs()})[0]
+    # the head's outputs move with the input, so the parity figure is not vacuous
+    assert probabilities.std(axis=0).min() > 0.05, probabilities.std(axis=0)
