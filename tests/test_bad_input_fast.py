@@ -232,3 +232,15 @@ def test_zoo_hub_serve_removes_its_temporary_state_folder_on_a_signal(
             zoo_serve.kill()
     assert (zoo_serve.returncode, err.strip()) == (0, "stopped")
     assert state_folders(serve_tmp) == []
+
+
+def test_keras_errors_become_one_line_naming_the_layer_and_the_reason():
+    from zoo.errors import keras_reason
+
+    raised = ValueError("Exception encountered when calling Conv2D.call().\n\n\x1b[1mThe "
+                        "convolution operation resulted in an empty output.\x1b[0m\n\n"
+                        "Arguments received by Conv2D.call():\n  • inputs=tf.Tensor(...)")
+    assert keras_reason(raised) == ("in Conv2D: The convolution operation resulted in an "
+                                    "empty output.")
+    assert keras_reason(ValueError("plain\nsecond")) == "plain"
+    assert keras_reason(KeyError()) == "KeyError"

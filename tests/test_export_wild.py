@@ -6,14 +6,16 @@ function as constants, and tf2onnx's `from_function` used to declare those as ex
 ONNX inputs with no value, so onnxruntime refused to run the export (issue 11:
 "Required inputs ([…/normalization_1/Sub/y:0, …/Sqrt/x:0]) are missing"). Each test
 saves a user's own classifier (the backbone, average pooling, a 3-way softmax), packs
-it and exports it with the real `zoo pack` and `zoo export`, then checks the export
-against Keras in onnxruntime at several batch sizes.
+it and exports it with the real `zoo pack` and `zoo export --data`, then checks the
+export against Keras in onnxruntime at several batch sizes.
 
-Random weights leave these backbones' pooled features nearly constant (about 1e-5 in
-EfficientNetB0), so a head drawn at random would put out 1/3 everywhere and any
-export would "match". The head here is scaled to the features' spread on the very
-inputs the parity check uses, so the probabilities move and the figure means
-something.
+The parity rows are pixels in [0, 255], what these backbones take (they rescale and
+normalise inside): on the zoo's default random-normal inputs their normalised input
+is a near-constant -2, and the check would only measure rounding on a flat signal.
+Random weights also leave the pooled features tiny (about 1e-6 in EfficientNetB0),
+so a head drawn at random would put out 1/3 everywhere and any export would "match":
+the head is scaled to the features' spread on those same rows, so the probabilities
+move and the figure means something.
 """
 
 from pathlib import Path
@@ -33,12 +35,15 @@ IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_VARIANCE = [0.229 ** 2, 0.224 ** 2, 0.225 ** 2]
 
 
-def _parity_inputs() -> np.ndarray:
-    """What `export_package` checks on without --data (zoo.deploy.export.parity_inputs)."""
-    return np.random.default_rng(0).normal(size=(32, SIZE, SIZE, 3)).astype(np.float32)
+def _pixels(path: Path) -> Path:
+    """32 random images (the rows `export_package` checks on), labels for 3 classes."""
+    rng = np.random.default_rng(0)
+    np.savez(path, x=rng.uniform(0, 255, size=(32, SIZE, SIZE, 3)).astype(np.float32),
+             y=rng.integers(0, CLASSES, size=32))
+    return path
 
 
-def _classifier(architecture: str, path: Path) -> Path:
+def _classifier(architecture: str, path: Path, rows: np.ndarray) -> Path:
     import keras
 
     backbone = getattr(keras.applications, architecture)(
@@ -55,7 +60,7 @@ def _classifier(architecture: str, path: Path) -> Path:
     head = keras.layers.Dense(CLASSES, activation="softmax", name="head")
     model = keras.Model(pixels, head(features), name=f"{architecture.lower()}_classifier")
 
-    seen = np.asarray(keras.Model(pixels, features)(_parity_inputs(), training=False))
+    seen = np.asarray(keras.Model(pixels, features)(rows, training=False))
     # one scale for all channels (their typical spread), so the logits spread about 1
     # and no near-constant channel gets a weight that magnifies rounding
     spread = np.sqrt(np.mean(seen.var(axis=0))) + 1e-30
@@ -72,13 +77,15 @@ def test_efficientnet_classifier_exports_to_onnx_within_tolerance(architecture, 
     import onnx
     import onnxruntime
 
-    package = tmp_path / "pkg"
-    model_file = _classifier(architecture, tmp_path / "classifier.keras")
+    package, data = tmp_path / "pkg", _pixels(tmp_path / "pixels.npz")
+    rows = np.load(data)["x"]
+    model_file = _classifier(architecture, tmp_path / "classifier.keras", rows)
     ok("pack", model_file, "--name", architecture.lower(), "--license", "MIT",
        "--out", package)
-    ok("export", package, "--format", "onnx")
+    ok("export", package, "--format", "onnx", "--data", data)
 
-    parity = assert_export_parity(package, "onnx", tol=1e-4)  # batches 1, 7 and 32
+    # batches 1, 7 and 32 within 1e-4, the same top-1 class on every row
+    parity = assert_export_parity(package, "onnx", data, tol=1e-4)
     assert parity.max_abs_diff <= 1e-4
 
     exported = package / parity.record["path"]
@@ -91,6 +98,6 @@ def test_efficientnet_classifier_exports_to_onnx_within_tolerance(architecture, 
     assert batch.dim_param and not batch.dim_value
     session = onnxruntime.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
     assert session.get_modelmeta().custom_metadata_map["zoo.name"] == architecture.lower()
-    probabilities = session.run(None, {"input": _parity_inputs()})[0]
+    probabilities = session.run(None, {"input": rows})[0]
     # the head's outputs move with the input, so the parity figure is not vacuous
     assert probabilities.std(axis=0).min() > 0.05, probabilities.std(axis=0)

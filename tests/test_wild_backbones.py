@@ -110,6 +110,10 @@ def test_a_dynamic_input_base_takes_input_size_on_pull_without_a_resize(converte
     assert derived["preprocessing"]["input_shape"] == [40, 40, 3]
     assert not any(layer["stage"] == "adapter" for layer in derived["layer_map"]["layers"])
     ok("publish", tmp_path / "cut", "mnv2-dynamic-cut")  # its layer map is the file's
+    line = refused("pull", "mnv2-dynamic", "--cut-at", last, "--head", "gap,dense:2:softmax",
+                   "--input-size", "2x2", "--out", tmp_path / "tiny")
+    assert f"cannot rebuild mobilenet_v2_converted cut at {last} with --input-size 2x2: in " in line
+    assert not (tmp_path / "tiny").exists()
 
 
 def test_a_derived_package_can_be_pulled_and_cut_again(converted, tmp_path):

@@ -43,3 +43,29 @@ class UnsafeModelError(IntegrityError):
 
 class SignatureError(IntegrityError):
     """A package whose signature is missing, invalid or from an untrusted key."""
+
+
+class ModelError(ZooError):
+    """Something a real model does that Keras refuses while the zoo rebuilds or runs it."""
+
+
+# Errors Keras raises for a graph it cannot build or call; anything else is a bug.
+KERAS_ERRORS = (ValueError, TypeError, NotImplementedError, KeyError, IndexError)
+
+
+def keras_reason(exc: BaseException) -> str:
+    """Keras' own words, in one line: which layer's call failed and why (its message
+    puts the reason in bold between ANSI codes, after 'Exception encountered when
+    calling LAYER.call()')."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    where = next((line for line in lines if line.startswith("Exception encountered")), None)
+    reason = next((line for line in lines if not line.startswith(
+        ("Exception encountered", "Arguments received", "•"))), lines[0])
+    called = re.search(r"calling (\S+?)\.call\(\)", where or "")
+    shown = f"in {called[1]}: {reason}" if called else reason
+    return shown[:300]

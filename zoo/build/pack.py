@@ -8,7 +8,7 @@ from zoo.build.settings import APPLICATION_AUTHORS, PackRequest
 from zoo.cards.card import Card, Preprocessing, TrainingData, new_card
 from zoo.cards.layer_map import build_layer_map
 from zoo.cards.license_policy import check_card_license
-from zoo.errors import ZooError
+from zoo.errors import KERAS_ERRORS, ModelError, ZooError, keras_reason
 from zoo.package import load_keras_file, save_model, seal, staged_package
 
 
@@ -51,7 +51,7 @@ def with_raw_input(model: Any, mode: str, size: tuple[int, ...] | None) -> Any:
     """The model behind a new input of `size` that applies preprocessing `mode`."""
     import keras
 
-    from zoo.build.rebuild import replay
+    from zoo.build.rebuild import replay, unique_operation_names
 
     preprocessing.check_mode(mode)
     if mode == "none" and size is None:
@@ -68,8 +68,14 @@ def with_raw_input(model: Any, mode: str, size: tuple[int, ...] | None) -> Any:
                            f"--input-size {size[0]}x{size[1]} does not match")
         shape = (*size[:2], size[2] if len(size) == 3 else shape[2])
     pixels = keras.Input(shape, name="pixels")
-    outputs = replay(model, model.outputs[0], preprocessing.apply(pixels, mode), training=None)
-    return keras.Model(pixels, outputs, name=model.name)
+    try:
+        outputs = replay(model, model.outputs[0], preprocessing.apply(pixels, mode),
+                         training=None)
+        unique_operation_names(outputs)
+        return keras.Model(pixels, outputs, name=model.name)
+    except KERAS_ERRORS as exc:
+        raise ModelError(f"cannot put the model behind a {'x'.join(map(str, shape))} input "
+                         f"with --preprocess {mode}: {keras_reason(exc)}") from exc
 
 
 def read_labels(spec: str | None) -> list[str] | None:

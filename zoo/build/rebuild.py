@@ -13,7 +13,7 @@ from typing import Any
 
 from zoo.cards.card import LayerEntry, LayerMap
 from zoo.cards.layer_map import graph_operations, resolve_layer, unknown_layer
-from zoo.errors import LayerNotFound, ZooError
+from zoo.errors import KERAS_ERRORS, LayerNotFound, ModelError, ZooError, keras_reason
 from zoo.build.freezing import BATCHNORM_POLICY, apply_freeze
 from zoo.build.heads import build_head, head_layer_names, head_to_string, parse_head
 
@@ -207,13 +207,18 @@ def rebuild(base: Any, layer_map: LayerMap, spec: RebuildSpec, seed: int = 0) ->
         if last.stage != "head" and last.index > cut.index:
             raise ZooError(f"--freeze-until {last.name} (#{last.index}) is above the cut "
                            f"at {cut.name} (#{cut.index}), so it would be removed")
+    items = parse_head(spec.head) if spec.head is not None else []
     pixels, x, adapters = adapt_input(base, spec.input_size)
     node = next(op for op in graph_operations(base) if op.name == cut.name)
-    features = replay(base, node.output, x)
-    items = parse_head(spec.head) if spec.head is not None else []
-    outputs = build_head(features, items, seed=seed) if items else features
-    unique_operation_names(outputs)
-    model = keras.Model(pixels, outputs, name=f"{base.name}_derived")
+    try:
+        features = replay(base, node.output, x)
+        outputs = build_head(features, items, seed=seed) if items else features
+        unique_operation_names(outputs)
+        model = keras.Model(pixels, outputs, name=f"{base.name}_derived")
+    except KERAS_ERRORS as exc:
+        raise ModelError(f"cannot rebuild {base.name} cut at {cut.name}"
+                         + (f" with --input-size {'x'.join(map(str, spec.input_size))}"
+                            if spec.input_size else "") + f": {keras_reason(exc)}") from exc
     names = [layer.name for layer in model.layers]
     base_layers = set(layer_map.names())
     frozen = frozen_set(names, layer_map, spec)
