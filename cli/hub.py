@@ -99,7 +99,8 @@ def format_card(card: "Card", where: str) -> str:
     rows = [[layer.index, layer.name, layer.class_name,
              "" if layer.output_shape is None else tuple(layer.output_shape),
              f"{layer.params:,}",
-             "-" if layer.stage == "input" else "trainable" if layer.trainable else "frozen",
+             "-" if layer.stage == "input" or not (layer.params or layer.trainable)
+             else "trainable" if layer.trainable else "frozen",
              layer.stage] for layer in layer_map.layers]
     lines += ["", format_table(["#", "layer", "class", "output", "params", "state", "stage"],
                                rows), ""]

@@ -143,3 +143,25 @@ def test_input_size_on_a_base_with_two_inputs_is_refused_in_one_line(tmp_path):
     ok("publish", tmp_path / "pkg", "two")
     assert "--input-size needs a base with one image input" in refused(
         "pull", "two", "--cut-at", "both", "--input-size", "8x8", "--out", tmp_path / "x")
+
+
+def test_a_shared_layer_and_several_outputs_are_cut_or_refused_in_one_line(tmp_path):
+    import keras
+
+    inputs = keras.Input((6,), name="x")
+    shared = keras.layers.Dense(6, activation="relu", name="shared")
+    twice = shared(shared(inputs))
+    first = keras.layers.Dense(3, activation="softmax", name="first")(twice)
+    second = keras.layers.Dense(2, activation="softmax", name="second")(twice)
+    keras.Model(inputs, [first, second], name="shared_two_heads").save(tmp_path / "m.keras")
+    ok("pack", tmp_path / "m.keras", "--name", "shared", "--license", "MIT",
+       "--out", tmp_path / "pkg")
+    ok("publish", tmp_path / "pkg", "shared")
+    assert "used more than once in the graph" in refused(
+        "pull", "shared", "--cut-at", "shared", "--head", "dense:2:softmax",
+        "--out", tmp_path / "a")
+    assert "several outputs; choose one with --cut-at" in refused(
+        "pull", "shared", "--drop-top", "0", "--head", "dense:2:softmax",
+        "--out", tmp_path / "b")
+    ok("pull", "shared", "--cut-at", "first", "--out", tmp_path / "c")
+    assert card_json(tmp_path / "c")["layer_map"]["layers"][-1]["name"] == "first"

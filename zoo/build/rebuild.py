@@ -93,6 +93,13 @@ def replay(base: Any, target: Any, x: Any, training: bool | None = False) -> Any
     return sub.call(x if len(base.inputs) > 1 else [x], training=training)
 
 
+def _uses(model: Any, name: str) -> int:
+    """How many times the saved graph calls the layer `name` (a shared layer: more than once)."""
+    config = model.get_config()
+    layer = next((c for c in config.get("layers", []) if c.get("name") == name), {})
+    return len(layer.get("inbound_nodes", [])) if isinstance(layer, dict) else 0
+
+
 def _operations_behind(tensor: Any) -> list[Any]:
     """Every operation a symbolic tensor is computed by, from its Keras history."""
     seen: dict[int, Any] = {}
@@ -210,8 +217,13 @@ def rebuild(base: Any, layer_map: LayerMap, spec: RebuildSpec, seed: int = 0) ->
     items = parse_head(spec.head) if spec.head is not None else []
     pixels, x, adapters = adapt_input(base, spec.input_size)
     node = next(op for op in graph_operations(base) if op.name == cut.name)
+    if _uses(base, cut.name) > 1:
+        raise ModelError(f"cannot cut at {cut.name}: it is used more than once in the graph "
+                         "(a shared layer), so it has no single output; cut at a layer "
+                         "after it")
+    target = node.output
     try:
-        features = replay(base, node.output, x)
+        features = replay(base, target, x)
         outputs = build_head(features, items, seed=seed) if items else features
         unique_operation_names(outputs)
         model = keras.Model(pixels, outputs, name=f"{base.name}_derived")
