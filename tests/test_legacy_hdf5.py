@@ -212,7 +212,7 @@ def test_fer_emotion_model_packs_pulls_cut_and_finetunes(fer_model, tmp_path):
     assert card["preprocessing"]["input_shape"] == [64, 64, 1]
     assert card["preprocessing"]["label_names"] == FER_LABELS.split(",")
     assert "Keras 2.0.5" in card["description"]
-    classes = {layer["class_name"] for layer in layer_map["layers"]}
+    classes = {layer["class"] for layer in layer_map["layers"]}
     assert "ConvertToTensor" not in classes and {"SeparableConv2D", "Add"} <= classes
     cuts = [cut["name"] for cut in layer_map["cut_points"]]
     assert {"add_1", "add_2", "add_3"} <= set(cuts), cuts  # the ends of residual stages

@@ -31,7 +31,7 @@ def raw_pixel_scaling(mode: str) -> str:
 
 def pack_model(model: Any, out: Path, *, force: bool = False,
                stages: dict[str, str] | None = None, cut_names: tuple[str, ...] | None = None,
-               **card_fields: Any) -> Card:
+               unsafe: bool = False, **card_fields: Any) -> Card:
     """Write `model` and its card as a package at `out` (atomically).
 
     The layer map is built from the model as written and read back, never from the
@@ -41,7 +41,7 @@ def pack_model(model: Any, out: Path, *, force: bool = False,
     check_card_license(new_card(layer_map=build_layer_map(model, stages, cut_names),
                                 **card_fields))  # refuse a bad license before saving
     with staged_package(out, force=force) as staging:
-        saved = load_keras_file(save_model(model, staging))
+        saved = load_keras_file(save_model(model, staging), unsafe=unsafe)
         card = new_card(layer_map=build_layer_map(saved, stages, cut_names), **card_fields)
         seal(staging, card)
     return card
@@ -154,7 +154,7 @@ def pack_file(model_path: Path, out: Path, *, unsafe: bool = False, preprocess: 
         card_fields.setdefault("description", note)
     card_fields.setdefault("training_data", TrainingData(name="unknown"))
     pre = default_preprocessing(model, raw_pixel_scaling(preprocess), label_names)
-    return pack_model(model, out, force=force, preprocessing=pre, **card_fields)
+    return pack_model(model, out, force=force, preprocessing=pre, unsafe=unsafe, **card_fields)
 
 
 def pack_application(spec: str, out: Path, *, weights: str = "none",

@@ -1,0 +1,228 @@
+"""The conformance sweep's registry and harness: every `keras.applications`
+constructor, as a user's own classifier, through the zoo (see test_conformance.py).
+
+Like timm's `tests/test_models.py`, the tests are parametrized over one list, so an
+architecture is covered by adding a line here. `FAST` (one per family) runs in
+`make test`; `ZOO_CONFORMANCE=all` (`make conformance`) runs every one. Each test
+writes its measured row (JSON) into `results_dir()`, and `bench/conformance_table.py`
+turns the rows into a Markdown table.
+"""
+
+import json
+import os
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results" / "conformance"
+CLASSES = 10  # the user's own classifier
+HEAD_CLASSES = 3  # the consumer's new head
+HEAD = f"gap,dense:{HEAD_CLASSES}:softmax"
+VECTOR_HEAD = f"dense:{HEAD_CLASSES}:softmax"  # a cut point after global pooling
+SAMPLES = 20  # images in the fine-tuning NPZ
+STEP_BATCH = 2  # images in the one training step of each cut
+CALIBRATION_IMAGES = 8  # the pass that sets the user's BatchNorm statistics
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A `keras.applications` constructor at the smallest input it takes without its
+    top: 32x32 (Keras' `obtain_input_shape` minimum) unless it says otherwise."""
+
+    name: str
+    family: str
+    size: int = 32
+    fast: bool = False  # one per family: in `make test` (CI)
+
+
+ARCHITECTURES = (
+    Architecture("ConvNeXtTiny", "ConvNeXt", fast=True),
+    Architecture("ConvNeXtSmall", "ConvNeXt"),
+    Architecture("ConvNeXtBase", "ConvNeXt"),
+    Architecture("ConvNeXtLarge", "ConvNeXt"),
+    Architecture("ConvNeXtXLarge", "ConvNeXt"),
+    Architecture("DenseNet121", "DenseNet", fast=True),
+    Architecture("DenseNet169", "DenseNet"),
+    Architecture("DenseNet201", "DenseNet"),
+    Architecture("EfficientNetB0", "EfficientNet", fast=True),
+    *(Architecture(f"EfficientNetB{i}", "EfficientNet") for i in range(1, 8)),
+    Architecture("EfficientNetV2B0", "EfficientNetV2", fast=True),
+    *(Architecture(f"EfficientNetV2{v}", "EfficientNetV2") for v in ("B1", "B2", "B3", "S", "M",
+                                                                     "L")),
+    Architecture("InceptionV3", "Inception", size=75, fast=True),  # valid-padded stem
+    Architecture("InceptionResNetV2", "InceptionResNet", size=75, fast=True),
+    Architecture("MobileNet", "MobileNet", fast=True),
+    Architecture("MobileNetV2", "MobileNetV2", fast=True),
+    Architecture("MobileNetV3Small", "MobileNetV3", fast=True),
+    Architecture("MobileNetV3Large", "MobileNetV3"),
+    # NASNet: channels_last only, not on the torch backend, a static input shape for
+    # ImageNet weights, its fixed default size (224 / 331) only with its top; without
+    # it, 32x32 at least (reduction cells crop odd sizes themselves)
+    Architecture("NASNetMobile", "NASNet", fast=True),
+    Architecture("NASNetLarge", "NASNet"),
+    Architecture("ResNet50", "ResNet", fast=True),
+    Architecture("ResNet101", "ResNet"),
+    Architecture("ResNet152", "ResNet"),
+    Architecture("ResNet50V2", "ResNetV2", fast=True),
+    Architecture("ResNet101V2", "ResNetV2"),
+    Architecture("ResNet152V2", "ResNetV2"),
+    Architecture("VGG16", "VGG", fast=True),
+    Architecture("VGG19", "VGG"),
+    Architecture("Xception", "Xception", size=71, fast=True),  # Keras' minimum for it
+)
+REGISTRY = {a.name: a for a in ARCHITECTURES}
+
+# Exports the zoo refuses on purpose, each with the exact one-line refusal the test
+# asserts: (architecture, format) -> line. None today.
+REFUSED_EXPORTS: dict[tuple[str, str], str] = {}
+
+# Known converter failures not yet fixed (xfail, not strict): (family, format) -> reason.
+KNOWN_EXPORT_FAILURES: dict[tuple[str, str], str] = {}
+
+
+def sweep_all() -> bool:
+    """`ZOO_CONFORMANCE=all` (`make conformance`) runs every architecture."""
+    return os.environ.get("ZOO_CONFORMANCE", "").lower() == "all"
+
+
+def results_dir() -> Path:
+    """Where the rows go: $ZOO_CONFORMANCE_RESULTS, or bench/results/conformance/."""
+    return Path(os.environ.get("ZOO_CONFORMANCE_RESULTS") or RESULTS)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as the one line a report can quote (the zoo's own `zoo: error:`
+    line when `ok()` failed on a refusal)."""
+    text = str(exc).strip()
+    for line in text.splitlines():
+        if "zoo: error:" in line:
+            return line[line.index("zoo: error:"):].strip()[:400]
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:400]
+
+
+@dataclass
+class CutResult:
+    name: str
+    kind: str | None
+    reduction: int | None
+    channels: int | None
+    ok: bool = False
+    loss: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class Row:
+    """One architecture's measured row: what `bench/conformance_table.py` reads."""
+
+    architecture: str
+    family: str
+    size: int
+    params: int | None = None
+    pack: bool = False
+    cuts: list[CutResult] = field(default_factory=list)
+    deepest_cut: str | None = None
+    pull: bool = False
+    finetune: bool = False
+    onnx_max_abs_diff: float | None = None
+    tflite_max_abs_diff: float | None = None
+    output_spread: float | None = None  # std of the tuned model's outputs on the parity inputs
+    errors: dict[str, str] = field(default_factory=dict)
+    expected_failures: dict[str, str] = field(default_factory=dict)
+    refusals: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    machine: str = field(default_factory=lambda: (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"))
+
+    def write(self, directory: Path | None = None) -> Path:
+        directory = directory or results_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{self.architecture}.json"
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        return path
+
+
+class Sweep:
+    """Runs the steps of one architecture, timing each and recording its failure as
+    one line; a failed required step stops the rest, an optional one does not."""
+
+    def __init__(self, row: Row) -> None:
+        self.row = row
+        self.failures: list[str] = []
+
+    @contextmanager
+    def step(self, name: str, required: bool = True) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        except Exception as exc:
+            self.row.errors[name] = one_line(exc)
+            self.failures.append(f"{self.row.architecture} {name}: {one_line(exc)}")
+            if required:
+                raise
+        finally:
+            self.row.seconds[name] = round(
+                self.row.seconds.get(name, 0.0) + time.perf_counter() - started, 2)
+
+
+def user_classifier(arch: Architecture, path: Path) -> int:
+    """What a user saves as their own model: the backbone without its top at the
+    architecture's smallest size, average pooling and a 10-way softmax, random
+    weights. Returns its parameter count.
+
+    Fresh BatchNorm statistics (mean 0, variance 1) let a random backbone's deep
+    features shrink to a near-constant, which makes every head put out the same
+    probabilities and every export "match". So the statistics are set here from one
+    training-mode pass over random images (momentum 0 for that pass), as a trained
+    network's would be: activations keep their scale at every depth, the tuned
+    model's outputs move with its input, and the parity figures mean something."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    backbone = getattr(keras.applications, arch.name)(
+        include_top=False, weights=None, input_shape=(arch.size, arch.size, 3))
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool_user")(backbone.output)
+    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="predictions_user")(x)
+    model = keras.Model(backbone.inputs, outputs, name=f"{arch.name.lower()}_classifier")
+    norms = [layer for layer in model.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    momentum = {id(layer): layer.momentum for layer in norms}
+    for layer in norms:
+        layer.momentum = 0.0
+    model(images(CALIBRATION_IMAGES, arch.size, seed=5), training=True)
+    for layer in norms:
+        layer.momentum = momentum[id(layer)]
+    model.save(path)
+    return model.count_params()
+
+
+def images(count: int, size: int, seed: int = 0) -> np.ndarray:
+    """Raw pixels, 0-255, as users feed them."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 255, size=(count, size, size, 3)).astype(np.float32)
+
+
+def write_npz(path: Path, size: int, count: int = SAMPLES, seed: int = 1) -> Path:
+    """Images 0-255 (`x`), labels cycling over the head's classes (`y`), `label_names`."""
+    labels = np.arange(count) % HEAD_CLASSES
+    np.savez_compressed(path, x=images(count, size, seed=seed), y=labels.astype(np.int64),
+                        label_names=np.array([f"class{i}" for i in range(HEAD_CLASSES)]))
+    return path
+
+
+def training_step(model, size: int) -> float:
+    """One optimizer step on a tiny random batch; the loss it reports. Eager: tracing
+    a whole backbone for a single step costs more than running it once."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.SGD(1e-2), loss="sparse_categorical_crossentropy",
+                  run_eagerly=True)
+    x = images(STEP_BATCH, size, seed=2)
+    y = np.arange(STEP_BATCH) % HEAD_CLASSES
+    return float(np.asarray(model.train_on_batch(x, y)).reshape(-1)[0])
