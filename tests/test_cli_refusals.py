@@ -87,7 +87,7 @@ def test_publish_refuses_a_target_it_cannot_publish_to(zoo_home, tmp_path, targe
 
 def test_pack_refuses_what_is_not_a_keras_file(tmp_path, out):
     (tmp_path / "model.h5").write_bytes(b"HDF")
-    assert "expected a Keras 3 '.keras' file" in refused(
+    assert "neither a Keras 3 .keras zip nor an HDF5 file" in refused(
         "pack", tmp_path / "model.h5", "--name", "x", "--license", "MIT", "--out", out)
     assert f"{tmp_path / 'gone.keras'}: no such model file" in refused(
         "pack", tmp_path / "gone.keras", "--name", "x", "--license", "MIT", "--out", out)
