@@ -165,3 +165,28 @@ def test_a_shared_layer_and_several_outputs_are_cut_or_refused_in_one_line(tmp_p
         "--out", tmp_path / "b")
     ok("pull", "shared", "--cut-at", "first", "--out", tmp_path / "c")
     assert card_json(tmp_path / "c")["layer_map"]["layers"][-1]["name"] == "first"
+
+
+def test_a_bare_keras_ops_node_is_a_cut_and_freeze_point(tmp_path):
+    """`x + y` on Keras tensors is an op node, not a layer (ConvNeXt's residuals are):
+    it appears in the layer map, can be the cut and the end of --freeze-until."""
+    import keras
+
+    inputs = keras.Input((16, 16, 3), name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same", name="stem")(inputs)
+    y = keras.layers.Conv2D(8, 3, padding="same", name="branch")(x)
+    x = keras.layers.ReLU(name="act")(x + y)  # keras.ops.add, a bare op node
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", name="down")(x)
+    out = keras.layers.Dense(2, activation="softmax", name="top")(
+        keras.layers.GlobalAveragePooling2D(name="pool")(x))
+    keras.Model(inputs, out, name="opnet").save(tmp_path / "m.keras")
+    ok("pack", tmp_path / "m.keras", "--name", "opnet", "--license", "MIT",
+       "--out", tmp_path / "pkg")
+    layers = {layer["name"]: layer for layer in card_json(tmp_path / "pkg")["layer_map"]["layers"]}
+    add = next(name for name, layer in layers.items() if layer["class"] == "Add")
+    ok("publish", tmp_path / "pkg", "opnet")
+    ok("pull", "opnet", "--cut-at", add, "--freeze-until", add, "--head", "gap,dense:2:softmax",
+       "--out", tmp_path / "cut")
+    derived = card_json(tmp_path / "cut")
+    assert derived["lineage"]["cut_layer"] == add
+    assert set(derived["lineage"]["frozen_layers"]) == {"stem", "branch"}

@@ -231,7 +231,7 @@ def rebuild(base: Any, layer_map: LayerMap, spec: RebuildSpec, seed: int = 0) ->
         raise ModelError(f"cannot rebuild {base.name} cut at {cut.name}"
                          + (f" with --input-size {'x'.join(map(str, spec.input_size))}"
                             if spec.input_size else "") + f": {keras_reason(exc)}") from exc
-    names = [layer.name for layer in model.layers]
+    names = [op.name for op in graph_operations(model)]  # op nodes too: a cut may be one
     base_layers = set(layer_map.names())
     frozen = frozen_set(names, layer_map, spec)
     return Rebuilt(model=model, cut_layer=cut.name,

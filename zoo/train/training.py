@@ -25,7 +25,7 @@ from zoo.cards.card import (
     TrainingData,
     read_card,
 )
-from zoo.cards.layer_map import build_layer_map, resolve_layer
+from zoo.cards.layer_map import build_layer_map, graph_operations, resolve_layer
 from zoo.errors import DataError, ZooError
 from zoo.package import (
     load_model,
@@ -113,7 +113,7 @@ def fit(model: Any, data: tuple[np.ndarray, ...], epochs: int, learning_rate: fl
 
 def unfreeze_from(model: Any, layer_map: LayerMap, layer: str) -> list[str]:
     """Phase 2: make the layers from `layer` on trainable (base BatchNorm excepted)."""
-    names = [entry.name for entry in model.layers]
+    names = [op.name for op in graph_operations(model)]  # op nodes too, as in the layer map
     start = names.index(resolve_layer(layer_map, layer, option="--phase2-unfreeze-from").name)
     frozen = set(frozen_layer_names(model)) - set(names[start:])
     base = {entry.name for entry in layer_map.layers if entry.stage == "base"}
