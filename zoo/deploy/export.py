@@ -197,7 +197,7 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
             run, run_float = _build(model, fmt, quantize, target, float_path,
                                     _metadata(card, package_dir), calibration_rows)
             got = predict_batched(run, x)
-        except (ValueError, TypeError, KeyError, RuntimeError, NotImplementedError) as exc:
+        except _converter_errors() as exc:
             raise ExportError(f"{fmt} export failed: {str(exc).splitlines()[0][:300]}") from exc
         entry = ExportRecord(path=relative, max_abs_diff=float(np.max(np.abs(got - expected))),
                              tolerance=tolerance, parity_inputs=described,
@@ -224,6 +224,15 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
     if out is not None:
         _copy(Path(package_dir) / relative, Path(out))
     return entry
+
+
+def _converter_errors() -> tuple[type[BaseException], ...]:
+    """What the converters raise for a graph they cannot take (onnx.checker's own
+    ValidationError among them): the export is refused in one line, naming it."""
+    import onnx
+
+    return (ValueError, TypeError, KeyError, RuntimeError, NotImplementedError,
+            onnx.checker.ValidationError)
 
 
 def _against_float(entry: ExportRecord, run: Runner, run_float: Runner, x: np.ndarray,
