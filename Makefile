@@ -1,13 +1,16 @@
 # Quick start:  make demo   (set up .venv, run the iris example end to end)
 #               make test   (the test suite; CI runs exactly this)
 #               make test-fast (the tests that need no TensorFlow, in seconds)
+#               make conformance (all 40 keras.applications constructors the whole way, then
+#                                 the table: bench/results/conformance.md; ZOO_CONFORMANCE=fast
+#                                 for one per family)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 
-.PHONY: setup demo test test-fast clean
+.PHONY: setup demo test test-fast conformance clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +28,16 @@ test: setup
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The rows go to $(CONFORMANCE_RESULTS) (stale ones removed first); the table is
+# written even when some architectures fail, and the exit status is pytest's.
+ZOO_CONFORMANCE ?= all
+CONFORMANCE_RESULTS ?= bench/results/conformance
+conformance: setup
+	rm -f $(CONFORMANCE_RESULTS)/*.json
+	ZOO_CONFORMANCE=$(ZOO_CONFORMANCE) ZOO_CONFORMANCE_RESULTS=$(CONFORMANCE_RESULTS) \
+		$(BIN)/python -m pytest -q -m conformance --durations=0 tests/test_conformance.py; \
+		status=$$?; $(BIN)/python bench/conformance_table.py $(CONFORMANCE_RESULTS); exit $$status
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache

@@ -38,7 +38,7 @@ def _mark(done: bool, row: dict, step: str) -> str:
 def _cut_summary(row: dict) -> str:
     maps = [c["reduction"] for c in row["cuts"] if c["kind"] == "feature_map"]
     others = len(row["cuts"]) - len(maps)
-    text = f"{len(maps)} maps /{','.join(str(r) for r in maps)}" if maps else "no maps"
+    text = f"{len(maps)} maps: {', '.join(str(r) for r in maps)}" if maps else "no maps"
     return text + (f" + {others} vector" if others else "")
 
 
@@ -53,28 +53,34 @@ def _export(row: dict, fmt: str) -> str:
     return "–" if diff is None else f"{diff:.1e}"
 
 
-def _train(row: dict) -> str:
-    steps = [c for c in row["cuts"] if c["loss"] is not None]
-    if not row["finetune"]:
-        return _mark(False, row, "finetune")
-    return f"ok ({len(steps)} steps + 1 epoch)"
+def _finetune(row: dict) -> str:
+    if row["finetune"]:
+        return "ok"
+    return "**fail**" if "finetune" in row["errors"] or "pull" in row["errors"] else "–"
+
+
+def _figure(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1e}"
 
 
 def table(rows: list[dict]) -> str:
-    header = ["architecture", "input", "params", "pack", "cut points", "cuts ok", "train",
-              "ONNX max abs diff", "TFLite max abs diff", "output spread", "seconds"]
+    header = ["architecture", "input", "params", "pack + publish", "cut points (reductions)",
+              "cuts rebuilt + 1 step", "pull + finetune", "ONNX max abs diff",
+              "TFLite max abs diff", "tolerance", "Keras f32 vs f64", "output spread",
+              "seconds"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in rows:
         cuts_ok = sum(c["ok"] for c in row["cuts"])
-        spread = row.get("output_spread")
+        packed = _mark(row["pack"] and "publish" not in row["errors"], row,
+                       "publish" if row["pack"] else "pack")
+        if "cut_points" in row["errors"]:
+            packed += ", **cut points off**"
         lines.append("| " + " | ".join([
             row["architecture"], f"{row['size']}×{row['size']}",
-            f"{row['params']:,}" if row.get("params") else "–",
-            _mark(row["pack"], row, "pack") if "cut_points" not in row["errors"]
-            else "ok, **cut points wrong**",
-            _cut_summary(row), f"{cuts_ok}/{len(row['cuts'])}", _train(row),
-            _export(row, "onnx"), _export(row, "tflite"),
-            "–" if spread is None else f"{spread:.1e}",
+            f"{row['params']:,}" if row.get("params") else "–", packed,
+            _cut_summary(row), f"{cuts_ok}/{len(row['cuts'])}", _finetune(row),
+            _export(row, "onnx"), _export(row, "tflite"), _figure(row.get("tolerance")),
+            _figure(row.get("keras_float32_error")), _figure(row.get("output_spread")),
             f"{row['seconds'].get('total', 0):.0f}",
         ]) + " |")
     return "\n".join(lines)
@@ -105,10 +111,12 @@ def report(rows: list[dict]) -> str:
     total = sum(r["seconds"].get("total", 0) for r in rows)
     passed = sum(1 for r in rows if not set(r["errors"]) - set(r.get("expected_failures", {})))
     machine = rows[0]["machine"] if rows else "?"
+    tiers = sorted({r.get("tier", "?") for r in rows})
     return "\n\n".join([
         table(rows),
-        f"{passed} of {len(rows)} architectures pass; {total / 60:.1f} min of tests "
-        f"on {machine}.",
+        f"{passed} of {len(rows)} architectures pass (tier: {', '.join(tiers)}); "
+        f"{total / 60:.1f} min of tests on {machine}. \"–\": not run in this tier, or "
+        "after a failed step.",
         "Cut points:", cut_table(rows), "Failures:", failures(rows)]) + "\n"
 
 
