@@ -218,7 +218,7 @@ def user_classifier(arch: Architecture, path: Path) -> int:
         include_top=False, weights=None, input_shape=(arch.size, arch.size, 3))
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool_user")(backbone.output)
     outputs = keras.layers.Dense(CLASSES, activation="softmax", name="predictions_user")(x)
-    model = keras.Model(backbone.inputs, outputs, name=f"{arch.name.lower()}_classifier")
+    model = keras.Model(backbone.input, outputs, name=f"{arch.name.lower()}_classifier")
     norms = [layer for layer in model.layers
              if isinstance(layer, keras.layers.BatchNormalization)]
     momentum = {id(layer): layer.momentum for layer in norms}

@@ -72,3 +72,10 @@ def card_json(package_dir: Path) -> dict:
     from zoo.cards.card import read_card
 
     return read_card(Path(package_dir)).to_json()
+
+
+def license_terms(license: str, **extra: str):
+    """License terms named 'net', for the license-policy tests."""
+    from zoo.cards.license_policy import LicenseTerms
+
+    return LicenseTerms(name="net", license=license, **extra)

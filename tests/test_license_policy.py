@@ -4,18 +4,10 @@ from pathlib import Path
 
 import pytest
 from conftest import refused
-from zoo.cards.license_policy import (
-    LicensePolicy,
-    LicenseTerms,
-    check_card_license,
-    combine_licenses,
-)
+from packages import license_terms as card
+from zoo.cards.license_policy import LicensePolicy, check_card_license, combine_licenses
 
 from zoo.errors import CardError, LicenseRefused
-
-
-def card(license: str, **extra: str) -> LicenseTerms:
-    return LicenseTerms(name="net", license=license, **extra)
 
 
 def test_default_policy_accepts_known_spdx_licenses():

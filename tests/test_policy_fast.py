@@ -4,10 +4,10 @@ deny lists, policy files that cannot be used, what a derived package is under.""
 from pathlib import Path
 
 import pytest
+from packages import license_terms as card
 from zoo.cards.hf_license import hf_license_to_spdx, readme_license
 from zoo.cards.license_policy import (
     LicensePolicy,
-    LicenseTerms,
     check_card_license,
     combine_licenses,
     license_ref,
@@ -15,10 +15,6 @@ from zoo.cards.license_policy import (
 )
 
 from zoo.errors import CardError, LicenseRefused
-
-
-def card(license: str, **extra: str) -> LicenseTerms:
-    return LicenseTerms(name="net", license=license, **extra)
 
 
 def policy(tmp_path: Path, text: str, *allow_license: str) -> LicensePolicy:
