@@ -23,10 +23,11 @@ def test_every_registered_architecture_maps_its_stage_cut_points(name):
     arch = REGISTRY[name]
     model = build(arch, "none", (arch.min_size, arch.min_size, 3))
     layer_map = build_layer_map(model, cut_names=arch.stages)
-    assert [c["name"] for c in layer_map["cut_points"]] == list(arch.stages)
-    assert layer_map["layers"][0]["stage"] == "input"
-    reductions = [c["reduction"] for c in layer_map["cut_points"]]
+    assert [c.name for c in layer_map.cut_points] == list(arch.stages)
+    assert layer_map.layers[0].stage == "input"
+    reductions = [c.reduction for c in layer_map.cut_points]
     assert reductions == sorted(reductions) and reductions[0] >= 1
+    assert all(r & (r - 1) == 0 for r in reductions), reductions  # probed: powers of two
 
 
 @pytest.fixture(scope="module")
