@@ -12,12 +12,18 @@ export TF_ENABLE_ONEDNN_OPTS := 0
 
 .PHONY: setup demo test test-fast conformance clean
 
+# keras-hub (for `zoo import` of presets) goes in without its dependencies: they
+# would bring a second TensorFlow, tensorflow-text and kagglehub, none of which
+# image backbones need (shared/DESIGN.md).
+KERAS_HUB := keras-hub==0.32.0 regex==2026.11.19 tokenizers==0.23.3
+
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps $(KERAS_HUB)
 	touch $@
 
 demo: setup

@@ -123,6 +123,21 @@ class Lineage(Record):
 
 
 @dataclass(kw_only=True)
+class ImportSource(Record):
+    """Where an imported backbone came from (`zoo import`), pinned and hashed."""
+
+    source: str  # hf://OWNER/NAME, or the local folder it was read from
+    revision: str | None  # the commit sha, for a hub source
+    format: str  # "keras-hub preset" or "keras folder"
+    files: dict[str, str]  # every source file read: path -> sha256
+    license_from: str  # "source" (its README front matter) or "importer" (--license)
+    class_name: str | None = None  # the registered class, e.g. keras_hub>ResNetBackbone
+    keras_version: str | None = None
+    keras_hub_version: str | None = None
+    requires: list[str] = field(default_factory=list)  # packages needed to load the package
+
+
+@dataclass(kw_only=True)
 class ExportRecord(Record):
     """One export: its file, parity with Keras and, for quantized ones, speed."""
 
@@ -162,6 +177,7 @@ class Card(Record):
     preprocessing: Preprocessing
     layer_map: LayerMap
     lineage: Lineage | None = None
+    imported_from: ImportSource | None = None
     history: dict[str, list[float]] | None = None
     exports: dict[str, ExportRecord] = field(default_factory=dict)
     framework: dict[str, str] = field(default_factory=dict, metadata=ALWAYS)

@@ -86,8 +86,21 @@ REGISTRY = {a.name: a for a in ARCHITECTURES}
 # asserts: (architecture, format) -> line. None today.
 REFUSED_EXPORTS: dict[tuple[str, str], str] = {}
 
-# Known converter failures not yet fixed (xfail, not strict): (family, format) -> reason.
+# Known converter failures being fixed (xfail, not strict): (family, format) -> reason.
 KNOWN_EXPORT_FAILURES: dict[tuple[str, str], str] = {}
+
+# Exports not even attempted, because the attempt would exhaust the machine's memory
+# before failing; the test fails with this reason. Measured (peak RSS of the test's
+# process; 2-core, 23 GB machine) on the smaller members of the family.
+CONVNEXT_ONNX = (
+    "not attempted: tf2onnx 1.17 needs ~65x the graph's size converting ConvNeXt (peak RSS "
+    "8.4 GB for ConvNeXtTiny, 10.7 GB Small, 17.7 GB Base; Large was OOM-killed at 24 GB) "
+    "and then fails anyway: 'No Op registered for StatefulPartitionedCall with "
+    "domain_version of 17' (the grouped depthwise Conv2D, which Keras' TensorFlow backend "
+    "runs as an XLA-compiled function) and Erfc (exact GELU) are left unconverted")
+UNSAFE_EXPORTS: dict[tuple[str, str], str] = {
+    (name, "onnx"): CONVNEXT_ONNX for name in ("ConvNeXtBase", "ConvNeXtLarge",
+                                               "ConvNeXtXLarge")}
 
 
 TIERS = ("ci", "fast", "all")
@@ -122,9 +135,9 @@ def one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     for line in text.splitlines():
         if "zoo: error:" in line:
-            return line[line.index("zoo: error:"):].strip()[:400]
+            return line[line.index("zoo: error:"):].strip()[:600]
     first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}"[:400]
+    return f"{type(exc).__name__}: {first}"[:600]
 
 
 @dataclass

@@ -6,26 +6,17 @@ HfApi boundary with a recording fake that asserts the exact commit."""
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 from conftest import HEATON, ok, refused
 from packages import card_json
+from served import served
 from zoo.cards.digest import sha256_file
 from zoo.cards.hf_license import hf_license_to_spdx, readme_license
 
 from zoo.paths import cache_root
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -35,25 +26,9 @@ def served_hub(tmp_path_factory, iris_pkg, tuned_pkg):
     first = ok("publish", iris_pkg, f"file://{root}/iris", "--tag", "v1").stdout
     ok("publish", iris_pkg, f"file://{root}/victim")
     second = ok("publish", tuned_pkg, f"file://{root}/iris").stdout
-    port = free_port()
-    zoo_bin = Path(sys.executable).parent / "zoo"
-    server = subprocess.Popen([str(zoo_bin), "hub", "serve", "--hub", str(root), "--port",
-                               str(port), "--state", str(root.parent / "olah-state")],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            assert server.poll() is None, server.stderr.read()
-            assert time.monotonic() < deadline, "zoo hub serve did not start"
-            time.sleep(0.3)
     revisions = [text.split("@", 1)[1].split()[0] for text in (first, second)]
-    yield {"root": root, "endpoint": f"http://127.0.0.1:{port}", "v1": revisions[0],
-           "main": revisions[1]}
-    server.terminate()
-    assert server.wait(20) == 0  # stops cleanly on SIGTERM
+    with served(root, root.parent / "olah-state") as endpoint:
+        yield {"root": root, "endpoint": endpoint, "v1": revisions[0], "main": revisions[1]}
 
 
 @pytest.fixture

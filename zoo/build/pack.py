@@ -1,5 +1,6 @@
 """Turning a Keras model into a sealed package with its card."""
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,35 +48,48 @@ def pack_model(model: Any, out: Path, *, force: bool = False,
     return card
 
 
-def with_raw_input(model: Any, mode: str, size: tuple[int, ...] | None) -> Any:
-    """The model behind a new input of `size` that applies preprocessing `mode`."""
+def input_shape_for(model: Any, size: tuple[int, ...] | None) -> tuple:
+    """The model's input shape (no batch), with `size` (H, W[, C]) fixing a dynamic one;
+    a size that contradicts a fixed one is refused."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ZooError("--preprocess and --input-size need a model with one input and output")
+    shape = tuple(model.inputs[0].shape[1:])
+    if size is None:
+        return shape
+    if len(shape) != 3:
+        raise ZooError(f"--input-size needs an image model (H, W, C input), not {shape}")
+    fixed = [d for d in shape[:2] if d is not None]
+    if fixed and tuple(size[:2]) != shape[:2]:
+        raise ZooError(f"the model's input is fixed at {shape[0]}x{shape[1]}; "
+                       f"--input-size {size[0]}x{size[1]} does not match")
+    return (*size[:2], size[2] if len(size) == 3 else shape[2])
+
+
+def behind_input(model: Any, shape: tuple, transform: Callable[[Any], Any], what: str) -> Any:
+    """The model's layers called on a new `pixels` input of `shape` through `transform`
+    (preprocessing layers): one flat functional graph, the same layer objects."""
     import keras
 
     from zoo.build.rebuild import replay, unique_operation_names
 
-    preprocessing.check_mode(mode)
-    if mode == "none" and size is None:
-        return model
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ZooError("--preprocess and --input-size need a model with one input and output")
-    shape = tuple(model.inputs[0].shape[1:])
-    if size is not None:
-        if len(shape) != 3:
-            raise ZooError(f"--input-size needs an image model (H, W, C input), not {shape}")
-        fixed = [d for d in shape[:2] if d is not None]
-        if fixed and tuple(size[:2]) != shape[:2]:
-            raise ZooError(f"the model's input is fixed at {shape[0]}x{shape[1]}; "
-                           f"--input-size {size[0]}x{size[1]} does not match")
-        shape = (*size[:2], size[2] if len(size) == 3 else shape[2])
     pixels = keras.Input(shape, name="pixels")
     try:
-        outputs = replay(model, model.outputs[0], preprocessing.apply(pixels, mode),
-                         training=None)
+        outputs = replay(model, model.outputs[0], transform(pixels), training=None)
         unique_operation_names(outputs)
         return keras.Model(pixels, outputs, name=model.name)
     except KERAS_ERRORS as exc:
-        raise ModelError(f"cannot put the model behind a {'x'.join(map(str, shape))} input "
-                         f"with --preprocess {mode}: {keras_reason(exc)}") from exc
+        raise ModelError(f"cannot put the model behind a "
+                         f"{'x'.join(str(d) for d in shape)} input with {what}: "
+                         f"{keras_reason(exc)}") from exc
+
+
+def with_raw_input(model: Any, mode: str, size: tuple[int, ...] | None) -> Any:
+    """The model behind a new input of `size` that applies preprocessing `mode`."""
+    preprocessing.check_mode(mode)
+    if mode == "none" and size is None:
+        return model
+    return behind_input(model, input_shape_for(model, size),
+                        lambda x: preprocessing.apply(x, mode), f"--preprocess {mode}")
 
 
 def read_labels(spec: str | None) -> list[str] | None:

@@ -1,6 +1,7 @@
 """The one interface every hub backend implements, so the cache, publishing and
 pulling never ask which backend they hold (`zoo.hub.open_hub` picks it)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -14,6 +15,7 @@ class RepoFile:
     sha256: str | None  # None where the hub does not say (the HF API, for non-LFS files)
     size: int  # of the content, not of an LFS pointer
     lfs: bool
+    blob_id: str | None = None  # git's blob sha1 (of the pointer, for an LFS file)
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,11 @@ class Hub(Protocol):
         """Every file of a commit, `.gitattributes` included."""
         ...
 
-    def download(self, owner: str, name: str, revision: str, dest: Path) -> None:
-        """Every file of a commit into `dest` (LFS content, not pointers), but
-        `.gitattributes`, which is the hub's bookkeeping, not the package's."""
+    def download(self, owner: str, name: str, revision: str, dest: Path,
+                 paths: Iterable[str] | None = None) -> None:
+        """Every file of a commit (or only `paths`) into `dest` (LFS content, not
+        pointers), but `.gitattributes`, which is the hub's bookkeeping, not the
+        package's."""
         ...
 
     supports_private: bool  # whether `publish(private=True)` means anything here

@@ -15,12 +15,13 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock
 
-from zoo.cards.card import CARD_FILE, Card, read_card
+from zoo.cards.card import CARD_FILE, read_card
 from zoo.cards.digest import sha256_bytes, sha256_file
 from zoo.errors import IntegrityError, RefError, UnsafePathError, ZooError
 from zoo.files import atomic_writer
@@ -159,13 +160,16 @@ class FolderHub:
         """Every file with its sha256: an LFS file's is its oid; a plain blob is hashed."""
         repo = self._existing(owner, name)
         return [RepoFile(e.path, e.lfs_oid or sha256_bytes(self._blob(repo, e.blob)), e.size,
-                         e.lfs_oid is not None) for e in self._tree(repo, revision)]
+                         e.lfs_oid is not None, e.blob) for e in self._tree(repo, revision)]
 
-    def download(self, owner: str, name: str, revision: str, dest: Path) -> None:
-        """Write the revision's files into `dest`, each write confined to it."""
+    def download(self, owner: str, name: str, revision: str, dest: Path,
+                 paths: Iterable[str] | None = None) -> None:
+        """Write the revision's files (or only `paths`) into `dest`, each write confined
+        to it."""
         repo = self._existing(owner, name)
+        wanted = None if paths is None else set(paths)
         for entry in self._tree(repo, revision):
-            if entry.path == ATTRIBUTES_FILE:
+            if entry.path == ATTRIBUTES_FILE or wanted is not None and entry.path not in wanted:
                 continue
             target = confined(Path(dest), entry.path)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -219,67 +223,82 @@ class FolderHub:
     def publish(self, package_dir: Path, owner: str, name: str, *, tag: str | None = None,
                 move_tag: bool = False, private: bool = False,
                 message: str | None = None) -> PublishResult:
-        """Commit a sealed package as the new head of `main`, and tag it: all or nothing.
+        """Commit a sealed package as the new head of `main`, and tag it: all or nothing
+        (see `commit_folder`); the card's sha256 list, verified before publishing, gives
+        the LFS oids."""
+        if private:
+            raise ZooError("--private is for hf:// repositories; a folder hub is as private as "
+                           "its folder")
+        card = read_card(package_dir)
+        return self.commit_folder(package_dir, owner, name, tag=tag, move_tag=move_tag,
+                                  message=message or f"Publish {card.name} {card.version}",
+                                  digests=card.files)
+
+    def commit_folder(self, folder: Path, owner: str, name: str, *, message: str,
+                      tag: str | None = None, move_tag: bool = False,
+                      digests: dict[str, str] | None = None) -> PublishResult:
+        """Commit every file of `folder` (any files, a zoo package or not) as the new head
+        of `main`, and tag it: all or nothing.
 
         Every check comes before any ref moves; objects are written first and `main`
         and the tag then move together in one `git update-ref --stdin` transaction,
         compare-and-swap against what was read under the lock. No work tree or index
         of the repository is touched, so a crash leaves it as it was or published."""
-        if private:
-            raise ZooError("--private is for hf:// repositories; a folder hub is as private as "
-                           "its folder")
         if tag and not valid_tag(tag):
             raise RefError(f"bad tag '{tag}'; e.g. 'v1' or '2026-11-22'")
-        package_dir = Path(package_dir)
-        card = read_card(package_dir)
         repo = self.repo_dir(owner, name)
         repo.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(repo.parent / f".{name}.lock")):
+        with self.locked(owner, name):
             new_repo = not self.exists(owner, name)
             try:
                 self._init_repo(repo)
-                return self._commit(repo, package_dir, card, owner, name, tag, move_tag,
-                                    message)
+                return self._commit(repo, Path(folder), digests or {}, owner, name, tag,
+                                    move_tag, message)
             except BaseException:
                 if new_repo:  # nothing was published: leave no empty repository behind
                     shutil.rmtree(repo, ignore_errors=True)
                 raise
 
-    def _commit(self, repo: Path, package_dir: Path, card: Card, owner: str, name: str,
-                tag: str | None, move_tag: bool, message: str | None) -> PublishResult:
+    def locked(self, owner: str, name: str) -> FileLock:
+        """The lock every writer of a repository holds."""
+        folder = self.repo_dir(owner, name).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(folder / f".{name}.lock"))
+
+    def _commit(self, repo: Path, folder: Path, digests: dict[str, str], owner: str,
+                name: str, tag: str | None, move_tag: bool, message: str) -> PublishResult:
         parent = self._ref(repo, f"refs/heads/{BRANCH}")
         current_tag = self._ref(repo, f"refs/tags/{tag}") if tag else None
-        tree = self._write_tree(repo, package_dir, card)
+        tree = self._write_tree(repo, folder, digests)
         created = not parent or self._git(repo, "rev-parse", f"{parent}^{{tree}}") != tree
         revision = parent
         if created:
-            text = message or f"Publish {card.name} {card.version}"
             revision = self._git(repo, "commit-tree", tree, *(["-p", parent] if parent else []),
-                                 "-m", text)
+                                 "-m", message)
         if current_tag and current_tag != revision and not move_tag:
             raise RefError(f"tag '{tag}' already names {current_tag[:12]} in {owner}/{name}; "
                            "pass --move-tag to point it at the new revision")
         updates = [(f"refs/heads/{BRANCH}", revision, parent)] if created else []
         if tag and current_tag != revision:
             updates.append((f"refs/tags/{tag}", revision, current_tag))
-        self._move_refs(repo, updates)
+        self.move_refs(repo, updates)
         return PublishResult(revision, created, tag)
 
     def _ref(self, repo: Path, ref: str) -> str | None:
         return self._git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}",
                          check=False) or None
 
-    def _write_tree(self, repo: Path, package_dir: Path, card: Card) -> str:
-        """LFS objects and git objects for the package; returns the tree's sha."""
+    def _write_tree(self, repo: Path, folder: Path, digests: dict[str, str]) -> str:
+        """LFS objects and git objects for the folder; returns the tree's sha."""
         with tempfile.TemporaryDirectory(dir=repo / ".git", prefix="publish-") as tmp:
             staging, index = Path(tmp) / "tree", Path(tmp) / "index"
             staging.mkdir()
-            self._stage_tree(repo, package_dir, staging, card.files)
+            self._stage_tree(repo, folder, staging, digests)
             env = {"GIT_INDEX_FILE": str(index), "GIT_WORK_TREE": str(staging)}
             self._git(repo, "add", "-A", ".", env=env)
             return self._git(repo, "write-tree", env=env)
 
-    def _move_refs(self, repo: Path, updates: list[tuple[str, str, str | None]]) -> None:
+    def move_refs(self, repo: Path, updates: list[tuple[str, str, str | None]]) -> None:
         """Move every ref or none, each only if it still names what was read."""
         if not updates:
             return

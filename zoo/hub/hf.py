@@ -9,6 +9,7 @@ huggingface_hub and never printed or written anywhere by the zoo.
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -135,12 +136,14 @@ class HfHub:
             raise _hub_error(exc, repo_id, revision) from exc
         return [RepoFile(check_repo_path(item.path),
                          check_oid(item.lfs.sha256) if item.lfs else None,
-                         item.lfs.size if item.lfs else item.size, item.lfs is not None)
+                         item.lfs.size if item.lfs else item.size, item.lfs is not None,
+                         item.blob_id)
                 for item in tree if isinstance(item, HfRepoFile)]  # folders are listed too
 
-    def download(self, owner: str, name: str, revision: str, dest: Path) -> None:
-        """Every file of a revision into `dest`, one `hf_hub_download` each, after every
-        path the server lists has passed the hub path grammar (hostile until checked)."""
+    def download(self, owner: str, name: str, revision: str, dest: Path,
+                 paths: Iterable[str] | None = None) -> None:
+        """Every file of a revision (or only `paths`) into `dest`, one `hf_hub_download`
+        each, after every path has passed the hub path grammar (hostile until checked)."""
         from huggingface_hub import hf_hub_download
 
         repo_id = f"{owner}/{name}"
@@ -148,8 +151,10 @@ class HfHub:
             raise RefError(f"hf://{repo_id}@{revision[:12]} is not in the cache and "
                            "HF_HUB_OFFLINE is set; pull it once online")
         try:
-            siblings = _api().model_info(repo_id, revision=revision).siblings or []
-            paths = [check_repo_path(sibling.rfilename) for sibling in siblings]
+            if paths is None:
+                siblings = _api().model_info(repo_id, revision=revision).siblings or []
+                paths = [sibling.rfilename for sibling in siblings]
+            paths = [check_repo_path(path) for path in paths]
             if len(paths) > MAX_FILES:
                 raise IntegrityError(f"refusing hf://{repo_id}@{revision[:12]}: more than "
                                      f"{MAX_FILES} files")
