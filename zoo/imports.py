@@ -115,7 +115,9 @@ def _plain_model(model: Any, converter: foreign.Converter | None,
         return behind_input(model, input_shape_for(model, size), transform, what)
     if type(model) in (keras.Model, keras.Sequential) or type(model).__name__ == "Functional":
         return model
-    return keras.Model(model.inputs, model.outputs, name=model.name)
+    one = len(model.inputs) == 1 and len(model.outputs) == 1  # tensors, not one-item lists
+    return keras.Model(model.inputs[0] if one else model.inputs,
+                       model.outputs[0] if one else model.outputs, name=model.name)
 
 
 def _name(text: str) -> str:
