@@ -134,7 +134,6 @@ class ImportSource(Record):
     class_name: str | None = None  # the registered class, e.g. keras_hub>ResNetBackbone
     keras_version: str | None = None
     keras_hub_version: str | None = None
-    requires: list[str] = field(default_factory=list)  # packages needed to load the package
 
 
 @dataclass(kw_only=True)

@@ -152,6 +152,19 @@ def test_a_local_backbone_preset_imports_with_its_pyramid_as_cut_points(made, tm
 
 
 @pytest.mark.slow
+def test_a_backbone_of_keras_hub_layers_is_refused_naming_them(tmp_path):
+    import keras_hub
+
+    keras_hub.models.ViTBackbone(image_shape=(32, 32, 3), patch_size=8, num_layers=1,
+                                 num_heads=2, hidden_dim=8, mlp_dim=16
+                                 ).save_to_preset(str(tmp_path / "vit"))
+    line = refused("import", tmp_path / "vit", "--license", "MIT", "--out", tmp_path / "pkg")
+    assert "cannot import keras_hub>ViTBackbone" in line
+    assert "ViTEncoder" in line and "ViTPatchingAndEmbedding" in line
+    assert not (tmp_path / "pkg").exists()
+
+
+@pytest.mark.slow
 def test_a_keras_folder_imports_with_the_license_its_readme_states(made, tmp_path):
     ok("import", made["keras"], "--input-size", "32x32", "--out", tmp_path / "pkg")
     card = card_json(tmp_path / "pkg")

@@ -67,9 +67,9 @@ class _Source:
 def _local(folder: Path) -> _Source:
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     names = foreign.files_to_read(present, str(folder))
-    return _Source(folder, str(folder.absolute()), None,
+    return _Source(folder, str(folder.resolve()), None,
                    {name: sha256_file(folder / name) for name in names},
-                   folder.absolute().name, None)
+                   folder.resolve().name, None)
 
 
 def _from_hub(source: str, into: Path) -> tuple[_Source, set[str]]:
@@ -150,9 +150,10 @@ def import_backbone(request: ImportRequest, out: Path, *, force: bool = False) -
             converter.size if converter else None
         model = _plain_model(backbone, converter, size)
     if classes := foreign.needs_keras_hub(model):
-        raise ZooError(f"{fmt.class_name} uses keras-hub layers ({', '.join(classes[:5])}) "
-                       "that have no plain Keras equivalent; a zoo package holds plain Keras "
-                       "layers only, so it cannot be imported yet")
+        raise ZooError(f"cannot import {fmt.class_name}: its keras-hub layers "
+                       f"({', '.join(classes[:4])}) load only inside the keras-hub backbone "
+                       "class, so a cut, a frozen part or a new head of it could not be "
+                       "saved and reloaded; the zoo imports backbones of plain Keras layers")
     scaling = converter.describe() if converter and (converter.scale or converter.offset) \
         else raw_pixel_scaling("none") if fmt.format == foreign.KERAS_FOLDER else \
         "as the source expects: a backbone preset holds no image converter (its task presets do)"
