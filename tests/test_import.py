@@ -15,9 +15,16 @@ import pytest
 from conftest import ok, published_revision, refused
 from packages import card_json
 from parity import assert_export_parity
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from served import served
 
+from zoo.build.foreign import identify, read_converter
+from zoo.cards.digest import sha256_file
+from zoo.errors import IntegrityError, ZooError
+from zoo.hub.base import RepoFile
 from zoo.hub.lfs import object_path
+from zoo.hub.pinned import check_download, git_blob_id
 from zoo.trust.model_scan import read_keras_config, scan_model_file
 
 
@@ -235,3 +242,61 @@ def test_an_imported_preset_goes_through_the_whole_consumer_path(hf, tmp_path, z
        "--out", tmp_path / "tuned")
     ok("export", tmp_path / "tuned", "--format", "onnx")
     assert_export_parity(tmp_path / "tuned", "onnx")
+
+
+# --- fast: the parsers of what a source wrote, fuzzed ---------------------------------
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=12)
+CONVERTER_CONFIG = st.fixed_dictionaries({}, optional={
+    "image_size": JSON | st.lists(st.integers(-2, 10_000), max_size=3),
+    "scale": JSON | st.lists(st.floats(), max_size=3), "offset": JSON})
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=JSON | st.fixed_dictionaries({"config": CONVERTER_CONFIG}))
+def test_any_image_converter_json_reads_or_is_refused_as_a_zoo_error(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("converter")
+    (folder / "image_converter.json").write_text(json.dumps(data))
+    try:
+        converter = read_converter(folder)
+    except ZooError:
+        return
+    assert converter.size is None or (len(converter.size) == 2 and min(converter.size) > 0)
+    for value in (converter.scale, converter.offset):
+        assert value is None or isinstance(value, (int, float, list))
+
+
+@settings(max_examples=150, deadline=None)
+@given(config=JSON, metadata=JSON)
+def test_any_config_and_metadata_identify_or_are_refused_as_a_zoo_error(tmp_path_factory,
+                                                                         config, metadata):
+    folder = tmp_path_factory.mktemp("identify")
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    try:
+        found = identify(folder, {"config.json", "metadata.json", "model.weights.h5"})
+    except ZooError:
+        return
+    assert found.format in ("keras-hub preset", "keras folder")
+    assert found.class_name is None or isinstance(found.class_name, str)
+
+
+def test_a_download_is_checked_against_the_listed_blob_id_sha256_and_size(tmp_path):
+    import subprocess
+
+    path = tmp_path / "config.json"
+    path.write_bytes(b'{"a": 1}\n')
+    blob = subprocess.run(["git", "hash-object", str(path)], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert git_blob_id(path) == blob
+    size, digest = path.stat().st_size, sha256_file(path)
+    assert check_download(path, RepoFile("config.json", None, size, False, blob), "x") == digest
+    assert check_download(path, RepoFile("config.json", digest, size, True), "x") == digest
+    for listed, why in ((RepoFile("config.json", None, size + 1, False, blob), "bytes"),
+                        (RepoFile("config.json", None, size, False, "0" * 40), "not the blob"),
+                        (RepoFile("config.json", "0" * 64, size, True), "sha256"),
+                        (RepoFile("config.json", None, size, False, None), "lists no hash")):
+        with pytest.raises(IntegrityError, match=why):
+            check_download(path, listed, "hf://o/n@abc")

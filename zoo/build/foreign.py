@@ -175,10 +175,13 @@ def read_converter(folder: Path) -> Converter | None:
     """The image converter of a task preset, if it has one."""
     if not (Path(folder) / CONVERTER).is_file():
         return None
-    config = read_json(folder, CONVERTER).get("config", {})
+    data = read_json(folder, CONVERTER)
+    config = data.get("config") if isinstance(data, dict) else None
+    if not isinstance(config, dict):
+        raise ZooError(f"{CONVERTER} must hold an object with a 'config' object")
     size = config.get("image_size")
     if size is not None and not (isinstance(size, list) and len(size) == 2 and all(
-            isinstance(d, int) and 0 < d <= 8192 for d in size)):
+            isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 8192 for d in size)):
         raise ZooError(f"{CONVERTER}: image_size must be [height, width], not {size}")
     return Converter(tuple(size) if size else None, _numbers(config.get("scale"), "scale"),
                      _numbers(config.get("offset"), "offset"))
