@@ -7,6 +7,8 @@ from zoo.cli.options import (
     force_option,
     out_option,
     progress,
+    quiet_option,
+    show_progress,
     size_option,
     unsafe_option,
 )
@@ -129,9 +131,10 @@ def pack(model: str, name: str | None, license_: str | None, license_name: str |
               help="License policy file (default: policy.toml under $ZOO_HOME).")
 @out_option
 @force_option
+@quiet_option
 def import_(source: str, name: str | None, license_: str | None, authors: tuple[str, ...],
             version: str, input_size: str | None, allow_license: tuple[str, ...],
-            policy_path: str | None, out: str, force: bool) -> None:
+            policy_path: str | None, out: str, force: bool, quiet: bool) -> None:
     """Import a keras-hub preset or a Keras 3 folder as a zoo package.
 
     SOURCE is a local folder, or a hub reference such as hf://OWNER/NAME[@REV]
@@ -148,8 +151,10 @@ def import_(source: str, name: str | None, license_: str | None, authors: tuple[
                zoo import ./my_preset --license Apache-2.0 --name my-net --out my-net
                zoo import hf://acme/cnn@v1 --input-size 96x96 --out cnn
     """
+    from zoo.hub.hf import set_progress
     from zoo.imports import ImportRequest, import_backbone
 
+    set_progress(show_progress(quiet))
     progress(f"importing {source}…")
     result = import_backbone(ImportRequest(
         source=source, name=name, license=license_, version=version, authors=authors,

@@ -300,3 +300,9 @@ def test_a_download_is_checked_against_the_listed_blob_id_sha256_and_size(tmp_pa
                         (RepoFile("config.json", None, size, False, None), "lists no hash")):
         with pytest.raises(IntegrityError, match=why):
             check_download(path, listed, "hf://o/n@abc")
+
+
+def test_an_existing_out_is_refused_before_anything_is_read(tmp_path):
+    (tmp_path / "out").mkdir()
+    line = refused("import", "hf://keras/never-fetched", "--out", tmp_path / "out")
+    assert "already exists" in line and "--force" in line

@@ -64,12 +64,12 @@ class _Source:
     owner: str | None
 
 
-def _local(folder: Path) -> _Source:
+def _local(folder: Path) -> tuple[_Source, set[str]]:
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     names = foreign.files_to_read(present, str(folder))
     return _Source(folder, str(folder.resolve()), None,
                    {name: sha256_file(folder / name) for name in names},
-                   folder.resolve().name, None)
+                   folder.resolve().name, None), present
 
 
 def _from_hub(source: str, into: Path) -> tuple[_Source, set[str]]:
@@ -127,14 +127,15 @@ def _name(text: str) -> str:
 def import_backbone(request: ImportRequest, out: Path, *, force: bool = False) -> ImportResult:
     from zoo.build.rebuild import parse_size
 
+    out = Path(out).absolute()
+    if out.exists() and not force:  # before any download, not after
+        raise ZooError(f"{out} already exists; choose another --out or pass --force")
     policy = LicensePolicy.load(request.policy_path or default_policy_path(),
                                 request.allow_license)
-    with tempfile.TemporaryDirectory(dir=Path(out).absolute().parent,
-                                     prefix=f".{Path(out).name}.import-") as tmp:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.import-") as tmp:
         if "://" not in request.source and Path(request.source).is_dir():
-            source = _local(Path(request.source))
-            present = {p.relative_to(source.folder).as_posix()
-                       for p in source.folder.rglob("*") if p.is_file()}
+            source, present = _local(Path(request.source))
         else:
             source, present = _from_hub(request.source, Path(tmp) / "source")
         fmt = foreign.identify(source.folder, present)
@@ -163,7 +164,7 @@ def import_backbone(request: ImportRequest, out: Path, *, force: bool = False) -
                           keras_hub_version=fmt.keras_hub_version)
     at = f"@{source.revision[:12]}" if source.revision else ""
     card = pack_model(
-        model, Path(out), force=force, cut_names=cuts or None,
+        model, out, force=force, cut_names=cuts or None,
         preprocessing=default_preprocessing(model, scaling),
         imported_from=record, name=name, version=request.version, license=license,
         authors=list(request.authors) or ([source.owner] if source.owner else []),
