@@ -86,11 +86,11 @@ class FolderHub:
         return self.root / "models" / owner / name
 
     def _git(self, repo: Path, *args: str, env: dict | None = None, check: bool = True,
-             binary: bool = False) -> str | bytes:
+             binary: bool = False, stdin: bytes | None = None) -> str | bytes:
         try:
             done = subprocess.run(["git", "-c", "commit.gpgSign=false", "-c", "tag.gpgSign=false",
                                    "-C", str(repo), *args], capture_output=True, check=False,
-                                  env={**os.environ, **GIT_ENV, **(env or {})})
+                                  input=stdin, env={**os.environ, **GIT_ENV, **(env or {})})
         except FileNotFoundError as exc:
             raise ZooError("the folder hub needs the 'git' command, which is not installed") \
                 from exc
@@ -296,6 +296,33 @@ class FolderHub:
             self._stage_tree(repo, folder, staging, digests)
             env = {"GIT_INDEX_FILE": str(index), "GIT_WORK_TREE": str(staging)}
             self._git(repo, "add", "-A", ".", env=env)
+            return self._git(repo, "write-tree", env=env)
+
+    def present_blobs(self, repo: Path, blobs: Iterable[str]) -> set[str]:
+        """Which of these blob ids (40 hex digits, checked by the caller) the repository
+        holds."""
+        wanted = "".join(f"{blob}\n" for blob in blobs)
+        if not wanted:
+            return set()
+        out = self._git(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+                        stdin=wanted.encode())
+        return {line.split()[0] for line in out.splitlines() if line.endswith(" blob")}
+
+    def write_blob(self, repo: Path, source: Path | bytes) -> str:
+        """Store a file's bytes (or these bytes) as a git blob, as they are (no filters);
+        returns its id."""
+        if isinstance(source, bytes):
+            return self._git(repo, "hash-object", "-w", "--stdin", stdin=source)
+        return self._git(repo, "hash-object", "-w", "--no-filters", str(Path(source).absolute()))
+
+    def write_tree_of(self, repo: Path, entries: Iterable[tuple[str, str]]) -> str:
+        """A tree of plain files (mode 100644) from (path, blob id) pairs whose blobs the
+        repository holds, built in a temporary index; returns the tree's sha."""
+        listing = b"".join(f"100644 blob {blob}\t{path}".encode() + b"\0"
+                           for path, blob in entries)
+        with tempfile.TemporaryDirectory(dir=repo / ".git", prefix="tree-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            self._git(repo, "update-index", "-z", "--index-info", env=env, stdin=listing)
             return self._git(repo, "write-tree", env=env)
 
     def move_refs(self, repo: Path, updates: list[tuple[str, str, str | None]]) -> None:
