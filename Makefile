@@ -30,7 +30,7 @@ demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash examples/iris_demo.sh demo
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"

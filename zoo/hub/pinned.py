@@ -22,6 +22,7 @@ from zoo.hub.refs import HubRef
 from zoo.trust.repo_paths import confined
 
 CHUNK = 1024 * 1024
+MAX_BYTES = 16 * 1024 ** 3  # what one import may download: the config scan's member limit
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,10 @@ def fetch_pinned(ref: HubRef, choose: Callable[[dict[str, RepoFile]], list[str]]
     pinned = ref.at(revision)
     listing = {f.path: f for f in hub.files(ref.owner, ref.name, revision)}
     paths = choose(listing)
+    total = sum(listing[path].size for path in paths)
+    if total > MAX_BYTES:
+        raise IntegrityError(f"refusing {pinned}: its files add up to {total:,} bytes, more "
+                             f"than the {MAX_BYTES:,} an import downloads")
     dest = Path(dest)
     incoming = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.incoming-"))
     try:
