@@ -1,13 +1,16 @@
-"""Hub commands that run a server: zoo hub serve."""
+"""Hub commands for serving and mirroring: zoo hub serve, zoo hub mirror."""
 
 from pathlib import Path
 
 import click
 
+from zoo.cli.options import progress, quiet_option, show_progress
+
 
 @click.group()
 def hub() -> None:
-    """Serve a folder hub to teams over the Hugging Face Hub API."""
+    """Serve a folder hub to teams over the Hugging Face Hub API, and mirror Hub
+    repositories into one."""
 
 
 @hub.command()
@@ -56,6 +59,45 @@ def serve(hub_path: str | None, host: str, port: int, state: str | None) -> None
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     click.echo("stopped", err=True)
+
+
+@hub.command()
+@click.argument("refs", nargs=-1, required=True, metavar="hf://OWNER/NAME[@REV]...")
+@click.option("--hub", "hub_path", required=True, type=click.Path(file_okay=False),
+              help="The folder hub to mirror into (made if missing).")
+@quiet_option
+def mirror(refs: tuple[str, ...], hub_path: str, quiet: bool) -> None:
+    """Copy Hub repositories into a folder hub, commit for commit.
+
+    Any repository (keras-hub presets, Keras folders, zoo packages): every
+    commit with the same paths and git blob ids, so the same tree sha; branches
+    and tags; the upstream commit sha in a 'Mirrored-from:' trailer. With @REV,
+    only REV's history and the refs that point into it. A re-run fetches only
+    new commits and files. Reads HF_ENDPOINT (another server, such as `zoo hub
+    serve`) and HF_TOKEN.
+
+    \b
+        zoo hub mirror hf://keras/resnet_18_imagenet hf://acme/iris@v1 --hub /srv/mirror
+        HF_ENDPOINT=http://hub.lab:8090 zoo hub mirror hf://acme/iris --hub /srv/mirror
+        zoo hub serve --hub /srv/mirror --port 8090    # then, on the air-gapped side:
+        HF_ENDPOINT=http://127.0.0.1:8090 python -c \\
+          'import keras_hub; keras_hub.models.Backbone.from_preset("hf://keras/resnet_18_imagenet")'
+
+    Mirrored commits have shas of their own (the upstream sha is in the trailer);
+    refs deleted upstream stay in the mirror.
+    """
+    from zoo.hub.hf import set_progress
+    from zoo.hub.mirror import mirror as mirror_repo
+
+    set_progress(show_progress(quiet))
+    for ref in refs:
+        result = mirror_repo(ref, Path(hub_path), None if quiet else progress)
+        commits = f"{result.new_commits} new commit{'s' * (result.new_commits != 1)}"
+        if result.known_commits:
+            commits += f" ({result.known_commits} already there)"
+        click.echo(f"mirrored {result.ref}: {commits}, {result.fetched} file"
+                   f"{'s' * (result.fetched != 1)} fetched ({result.reused} reused), "
+                   f"refs {', '.join(result.refs) or 'none'}; head {result.head[:12]}")
 
 
 COMMANDS = [hub]

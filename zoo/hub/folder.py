@@ -350,7 +350,14 @@ class FolderHub:
                              check=False)
             if not head:
                 continue
-            card = json.loads(self._git(repo, "cat-file", "blob", f"{head}:{CARD_FILE}"))
+            # a repository with no card (a mirror of a keras-hub preset) is listed too
+            text = self._git(repo, "cat-file", "blob", f"{head}:{CARD_FILE}", check=False)
+            try:
+                card = json.loads(text) if text else {}
+            except json.JSONDecodeError:
+                card = {}
+            card = card if isinstance(card, dict) else {}
             summaries.append(RepoSummary(owner, name, head, sorted(self.tags(owner, name)),
-                                         card.get("version", "?"), card.get("license", "?")))
+                                         str(card.get("version", "-")),
+                                         str(card.get("license", "-"))))
         return summaries
