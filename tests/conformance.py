@@ -94,14 +94,12 @@ KNOWN_EXPORT_FAILURES: dict[tuple[str, str], str] = {}
 # before failing; the test fails with this reason. Measured (peak RSS of the test's
 # process; 2-core, 23 GB machine) on the smaller members of the family.
 CONVNEXT_ONNX = (
-    "not attempted: tf2onnx 1.17 needs ~65x the graph's size converting ConvNeXt (peak RSS "
-    "8.4 GB for ConvNeXtTiny, 10.7 GB Small, 17.7 GB Base; Large was OOM-killed at 24 GB) "
-    "and then fails anyway: 'No Op registered for StatefulPartitionedCall with "
-    "domain_version of 17' (the grouped depthwise Conv2D, which Keras' TensorFlow backend "
-    "runs as an XLA-compiled function) and Erfc (exact GELU) are left unconverted")
+    "not attempted: the ONNX export of ConvNeXt converts (parity ~3e-6) but needs ~26x "
+    "the model's size in memory (peak RSS of a conversion at 32x32: Tiny 3.4 GB for 111 MB, "
+    "Small 5.5 GB for 198 MB, Base 9.1 GB for 350 MB); Large (~790 MB) and XLarge (~1.4 GB) "
+    "would need ~20 GB and ~36 GB, over this 23 GB machine (not measured)")
 UNSAFE_EXPORTS: dict[tuple[str, str], str] = {
-    (name, "onnx"): CONVNEXT_ONNX for name in ("ConvNeXtBase", "ConvNeXtLarge",
-                                               "ConvNeXtXLarge")}
+    (name, "onnx"): CONVNEXT_ONNX for name in ("ConvNeXtLarge", "ConvNeXtXLarge")}
 
 
 TIERS = ("ci", "fast", "all")

@@ -16,6 +16,11 @@ import numpy as np
 from zoo.cards.card import Card, ExportRecord
 from zoo.cards.digest import sha256_file
 from zoo.deploy.edge import has_convolutions, quantize_onnx, to_tflite
+from zoo.deploy.onnx_graph import (
+    collected_between_passes,
+    depthwise_for_export,
+    register_erfc,
+)
 from zoo.deploy.runtime import (
     Runner,
     latency_ms,
@@ -76,7 +81,11 @@ def _onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str]) -> Non
     Const ops it makes for small captured eager tensors (up to 128 elements). A layer
     that keeps tensors rather than variables (Keras 3 `Normalization`: the mean and
     variance of EfficientNet and EfficientNetV2) then came out as extra ONNX inputs
-    with no value, which onnxruntime refuses to run without."""
+    with no value, which onnxruntime refuses to run without.
+
+    Depthwise convolutions written as `Conv2D(groups=C)` (ConvNeXt) are traced as
+    `DepthwiseConv2D`, tf2onnx learns `Erfc` (exact GELU), and the graph copies its
+    optimizer discards are collected as it goes: see `onnx_graph`."""
     import onnx
     import tensorflow as tf
     import tf2onnx
@@ -84,6 +93,8 @@ def _onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str]) -> Non
         convert_variables_to_constants_v2,
     )
 
+    register_erfc()
+    model = depthwise_for_export(model)
     spec = tf.TensorSpec((None, *shape), tf.float32, name=INPUT_NAME)
     concrete = tf.function(lambda inputs: model(inputs, training=False)) \
         .get_concrete_function(spec)
@@ -95,9 +106,11 @@ def _onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str]) -> Non
     if len(inputs) != 1:
         raise ValueError(f"the frozen graph has {len(inputs)} inputs ({', '.join(inputs)}), "
                          "expected the model's one")
-    proto, _ = tf2onnx.convert.from_graph_def(
-        frozen.graph.as_graph_def(add_shapes=True), name=concrete.name, input_names=inputs,
-        output_names=outputs, opset=ONNX_OPSET, tensors_to_rename={inputs[0]: INPUT_NAME})
+    with collected_between_passes():
+        proto, _ = tf2onnx.convert.from_graph_def(
+            frozen.graph.as_graph_def(add_shapes=True), name=concrete.name,
+            input_names=inputs, output_names=outputs, opset=ONNX_OPSET,
+            tensors_to_rename={inputs[0]: INPUT_NAME})
     declared = [i.name for i in proto.graph.input]
     if declared != [INPUT_NAME]:
         raise ValueError(f"the ONNX graph asks for inputs {declared}, expected ['{INPUT_NAME}']")
