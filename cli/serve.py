@@ -43,8 +43,10 @@ def serve(hub_path: str | None, host: str, port: int, state: str | None) -> None
         raise KeyboardInterrupt
 
     # SIGTERM stops the server like Ctrl-C, from the start on, so that `stop`
-    # (or a failed `start`) always removes a temporary state folder.
-    previous = signal.signal(signal.SIGTERM, shutdown)
+    # (or a failed `start`) always removes a temporary state folder. SIGINT is set
+    # too, so that Ctrl-C or kill -INT stops it even if it started with SIGINT ignored
+    # (a non-interactive shell's background job), which Python would keep.
+    previous = {sig: signal.signal(sig, shutdown) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         root = Path(hub_path) if hub_path else default_hub_root()
         process = start(root, host, port, Path(state) if state else None)
@@ -57,7 +59,8 @@ def serve(hub_path: str | None, host: str, port: int, state: str | None) -> None
         finally:
             stop(process)
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
     click.echo("stopped", err=True)
 
 
