@@ -79,3 +79,22 @@ def license_terms(license: str, **extra: str):
     from zoo.cards.license_policy import LicenseTerms
 
     return LicenseTerms(name="net", license=license, **extra)
+
+
+def scaled_classifier(pixels, features, rows, classes: int, name: str,
+                      activation: str | None = None):
+    """A Dense head on `features` whose logits spread about 1 on `rows`, for random-weight
+    backbones: one scale for all channels (their typical spread), so no near-constant
+    channel gets a weight that magnifies rounding, and the outputs move with the input."""
+    import keras
+    import numpy as np
+
+    head = keras.layers.Dense(classes, activation=activation, name="head")
+    model = keras.Model(pixels, head(features), name=name)
+    seen = np.asarray(keras.Model(pixels, features)(rows, training=False))
+    spread = np.sqrt(np.mean(seen.var(axis=0))) + 1e-30
+    kernel = np.random.default_rng(1).normal(size=(seen.shape[1], classes)) \
+        / (spread * np.sqrt(seen.shape[1]))
+    head.set_weights([kernel.astype(np.float32),
+                      (-seen.mean(axis=0) @ kernel).astype(np.float32)])
+    return model

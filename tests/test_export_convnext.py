@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from conformance import tier
 from conftest import ok
+from packages import scaled_classifier
 from parity import assert_export_parity
 
 pytestmark = pytest.mark.slow  # builds, packs and exports Keras models
@@ -65,15 +66,7 @@ def _convnext_tiny(path: Path, rows: np.ndarray) -> Path:
         include_top=False, weights=None, input_shape=(size, size, 3), pooling="avg")
     pixels = keras.Input((size, size, 3), name="pixels")
     features = backbone(pixels)
-    head = keras.layers.Dense(CLASSES, name="head")
-    model = keras.Model(pixels, head(features), name="convnext_tiny_classifier")
-    seen = np.asarray(keras.Model(pixels, features)(rows, training=False))
-    spread = np.sqrt(np.mean(seen.var(axis=0))) + 1e-30
-    kernel = np.random.default_rng(1).normal(size=(seen.shape[1], CLASSES)) \
-        / (spread * np.sqrt(seen.shape[1]))
-    head.set_weights([kernel.astype(np.float32),
-                      (-seen.mean(axis=0) @ kernel).astype(np.float32)])
-    model.save(path)
+    scaled_classifier(pixels, features, rows, CLASSES, "convnext_tiny_classifier").save(path)
     return path
 
 

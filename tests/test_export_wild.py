@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ok
+from packages import scaled_classifier
 from parity import assert_export_parity
 
 pytestmark = pytest.mark.slow  # builds, packs and exports Keras models
@@ -57,18 +58,8 @@ def _classifier(architecture: str, path: Path, rows: np.ndarray) -> Path:
             norm.finalize_state()
     pixels = keras.Input((SIZE, SIZE, 3), name="pixels")
     features = backbone(pixels)
-    head = keras.layers.Dense(CLASSES, activation="softmax", name="head")
-    model = keras.Model(pixels, head(features), name=f"{architecture.lower()}_classifier")
-
-    seen = np.asarray(keras.Model(pixels, features)(rows, training=False))
-    # one scale for all channels (their typical spread), so the logits spread about 1
-    # and no near-constant channel gets a weight that magnifies rounding
-    spread = np.sqrt(np.mean(seen.var(axis=0))) + 1e-30
-    kernel = np.random.default_rng(1).normal(size=(seen.shape[1], CLASSES)) \
-        / (spread * np.sqrt(seen.shape[1]))
-    head.set_weights([kernel.astype(np.float32),
-                      (-seen.mean(axis=0) @ kernel).astype(np.float32)])
-    model.save(path)
+    scaled_classifier(pixels, features, rows, CLASSES, f"{architecture.lower()}_classifier",
+                      activation="softmax").save(path)
     return path
 
 
