@@ -5,9 +5,12 @@ quantized one whose top-1 agreement with Keras falls below the threshold, is
 refused and the package left as it was. Quantized exports also record size and
 latency next to their float baseline, and say so when they are slower."""
 
+import contextlib
 import json
+import logging
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +75,19 @@ def parity_inputs(model: Any, rows: np.ndarray | None, data: Path | None
         f"{PARITY_SAMPLES} seeded random-normal samples"
 
 
+@contextlib.contextmanager
+def tf_warnings_quiet() -> Iterator[None]:
+    """Freezing and tf2onnx call TF1 helpers whose deprecation notices go to the
+    "tensorflow" Python logger, which TF_CPP_MIN_LOG_LEVEL does not quiet."""
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        tf_logger.setLevel(level)
+
+
 def _onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str]) -> None:
     """Keras → frozen TensorFlow graph → ONNX, with one input (`INPUT_NAME`, dynamic batch).
 
@@ -99,14 +115,15 @@ def _onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str]) -> Non
     concrete = tf.function(lambda inputs: model(inputs, training=False)) \
         .get_concrete_function(spec)
     # what tf2onnx.convert.from_function does inside, with the captures folded in
-    frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False,
-                                               aggressive_inlining=True)
+    with tf_warnings_quiet():
+        frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False,
+                                                   aggressive_inlining=True)
     inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
     outputs = [t.name for t in frozen.outputs if t.dtype != tf.resource]
     if len(inputs) != 1:
         raise ValueError(f"the frozen graph has {len(inputs)} inputs ({', '.join(inputs)}), "
                          "expected the model's one")
-    with collected_between_passes():
+    with collected_between_passes(), tf_warnings_quiet():
         proto, _ = tf2onnx.convert.from_graph_def(
             frozen.graph.as_graph_def(add_shapes=True), name=concrete.name,
             input_names=inputs, output_names=outputs, opset=ONNX_OPSET,
