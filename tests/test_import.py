@@ -46,6 +46,8 @@ def fake_preset(folder: Path, config: dict, readme: str | None = None) -> Path:
     return folder
 
 
+PLAIN = {"module": "keras.layers", "class_name": "Dense",
+         "config": {"name": "d", "units": 2}, "registered_name": None}
 EVIL = {"module": "os", "class_name": "system", "config": {"command": "true"},
         "registered_name": "os>system"}
 
@@ -86,10 +88,11 @@ def test_the_license_policy_applies_before_anything_is_built(tmp_path):
 
 
 def test_a_bad_image_converter_is_refused_in_one_line(tmp_path):
-    src = fake_preset(tmp_path / "src", EVIL)
+    # a config.json that passes the scan, so the refusal can only be the converter's
+    src = fake_preset(tmp_path / "src", PLAIN)
     (src / "image_converter.json").write_text(json.dumps(EVIL))
-    assert "refusing to load" in refused("import", src, "--license", "MIT",
-                                         "--out", tmp_path / "out")
+    line = refused("import", src, "--license", "MIT", "--out", tmp_path / "out")
+    assert "image_converter.json" in line and "refusing to load" in line
 
 
 # --- slow: real presets -------------------------------------------------------------

@@ -113,7 +113,7 @@ def _plain_model(model: Any, converter: foreign.Converter | None,
         transform = converter.apply if converter else (lambda x: x)
         what = f"the preset's {foreign.CONVERTER}" if converter else "no preprocessing"
         return behind_input(model, input_shape_for(model, size), transform, what)
-    if type(model) in (keras.Model, keras.Sequential) or type(model).__name__ == "Functional":
+    if type(model).__name__ in ("Functional", "Sequential"):  # Keras' own, not a subclass
         return model
     one = len(model.inputs) == 1 and len(model.outputs) == 1  # tensors, not one-item lists
     return keras.Model(model.inputs[0] if one else model.inputs,
