@@ -92,3 +92,36 @@ def test_efficientnet_classifier_exports_to_onnx_within_tolerance(architecture, 
     probabilities = session.run(None, {"input": rows})[0]
     # the head's outputs move with the input, so the parity figure is not vacuous
     assert probabilities.std(axis=0).min() > 0.05, probabilities.std(axis=0)
+
+
+def test_zero_padding_before_max_pooling_survives_onnxruntimes_pad_fusion(tmp_path):
+    """ResNetV2's stem: a convolution with no activation, ZeroPadding2D, MaxPooling2D.
+    onnxruntime's PadFusion folds a zero Pad into the MaxPool, which pads with -inf:
+    ResNet50V2's export was 0.998 off in probability before the export kept the Pad."""
+    import keras
+    import onnx
+
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(32, 16, 16, 3)).astype(np.float32)
+    np.savez(tmp_path / "rows.npz", x=rows, y=rng.integers(0, CLASSES, size=32))
+    pixels = keras.Input((16, 16, 3), name="pixels")
+    z = keras.layers.Conv2D(8, 3, name="stem", bias_initializer=keras.initializers.Constant(-3))(
+        pixels)  # mostly negative: a zero border wins most pooling windows it is in
+    z = keras.layers.ZeroPadding2D(1, name="pool_pad")(z)
+    z = keras.layers.MaxPooling2D(3, strides=2, name="pool")(z)
+    features = keras.layers.Flatten(name="flat")(z)
+    scaled_classifier(pixels, features, rows, CLASSES, "v2_stem", "softmax").save(
+        tmp_path / "stem.keras")
+    package = tmp_path / "pkg"
+    ok("pack", tmp_path / "stem.keras", "--name", "v2-stem", "--license", "MIT",
+       "--out", package)
+    ok("export", package, "--format", "onnx", "--data", tmp_path / "rows.npz")
+    # onnxruntime at its default optimization level, in the test's own session
+    parity = assert_export_parity(package, "onnx", tmp_path / "rows.npz", tol=1e-5)
+    assert parity.max_abs_diff <= 1e-5
+    proto = onnx.load(package / parity.record["path"])
+    pads = [node for node in proto.graph.node if node.op_type == "Pad"]
+    assert len(pads) == 1 and pads[0].input[2].endswith("__runtime_zero")
+    # and int8 still quantizes around it
+    ok("export", package, "--format", "onnx", "--quantize", "int8", "--data",
+       tmp_path / "rows.npz", "--min-agreement", "0")

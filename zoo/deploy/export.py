@@ -22,6 +22,7 @@ from zoo.deploy.edge import has_convolutions, quantize_onnx, to_tflite
 from zoo.deploy.onnx_graph import (
     collected_between_passes,
     depthwise_for_export,
+    keep_zero_pads_before_max_pool,
     register_erfc,
 )
 from zoo.deploy.runtime import (
@@ -100,8 +101,9 @@ def _onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str]) -> Non
     with no value, which onnxruntime refuses to run without.
 
     Depthwise convolutions written as `Conv2D(groups=C)` (ConvNeXt) are traced as
-    `DepthwiseConv2D`, tf2onnx learns `Erfc` (exact GELU), and the graph copies its
-    optimizer discards are collected as it goes: see `onnx_graph`."""
+    `DepthwiseConv2D`, tf2onnx learns `Erfc` (exact GELU), the graph copies its
+    optimizer discards are collected as it goes, and zero padding before a max pool is
+    kept from onnxruntime's PadFusion: see `onnx_graph`."""
     import onnx
     import tensorflow as tf
     import tf2onnx
@@ -131,6 +133,7 @@ def _onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str]) -> Non
     declared = [i.name for i in proto.graph.input]
     if declared != [INPUT_NAME]:
         raise ValueError(f"the ONNX graph asks for inputs {declared}, expected ['{INPUT_NAME}']")
+    keep_zero_pads_before_max_pool(proto)
     onnx.helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto)
     path.parent.mkdir(parents=True, exist_ok=True)

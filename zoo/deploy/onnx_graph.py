@@ -14,12 +14,24 @@ tf2onnx 1.17:
 * Exact GELU (`approximate=False`) is written by TensorFlow with `Erfc`, for which
   tf2onnx has no handler. `register_erfc` adds one: Erfc(x) = 1 - Erf(x), with ONNX
   `Erf` (opset 9 on).
+
+And one thing onnxruntime gets wrong in the graph tf2onnx writes:
+
+* `ZeroPadding2D` then `MaxPooling2D` (ResNetV2's stem, where the convolution before
+  has no activation) becomes `Pad(0)` then `MaxPool`. onnxruntime's PadFusion
+  (onnxruntime#18136, a basic-level optimization, on by default) folds the Pad into
+  the MaxPool's `pads`, which MaxPool fills with -inf, not 0: wherever a window's real
+  values are all negative the answer changes (ResNet50V2: 79.5 off at `pool1_pool`).
+  `keep_zero_pads_before_max_pool` makes the Pad's 0 a value computed at run time,
+  which PadFusion does not fold (it only folds a constant it can read).
 """
 
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+POOLS_THAT_IGNORE_PADDING = ("MaxPool",)
 
 
 def _is_depthwise(layer: Any) -> bool:
@@ -135,3 +147,69 @@ def collected_between_passes() -> Iterator[None]:
     finally:
         optimizer._get_optimizers = original
         gc.collect()
+
+
+def _initializer_value(graph: Any, name: str) -> Any:
+    from onnx import numpy_helper
+
+    for tensor in graph.initializer:
+        if tensor.name == name:
+            return numpy_helper.to_array(tensor)
+    for node in graph.node:  # a Constant node
+        if node.op_type == "Constant" and node.output[0] == name:
+            from onnx import helper
+            return numpy_helper.to_array(helper.get_attribute_value(node.attribute[0]))
+    return None
+
+
+def _zero_pad_feeding_a_pool(graph: Any, pad: Any, consumers: dict[str, list[Any]]) -> bool:
+    import numpy as np
+    from onnx import helper
+
+    if pad.op_type != "Pad":
+        return False
+    if not any(node.op_type in POOLS_THAT_IGNORE_PADDING for node in consumers[pad.output[0]]):
+        return False
+    mode = next((helper.get_attribute_value(a) for a in pad.attribute if a.name == "mode"),
+                b"constant")
+    given = pad.input[2] if len(pad.input) > 2 else ""
+    value = _initializer_value(graph, given) if given else np.zeros(())
+    return mode == b"constant" and value is not None and not np.any(value != 0)
+
+
+def keep_zero_pads_before_max_pool(proto: Any) -> int:
+    """Give each constant zero `Pad` that feeds a MaxPool a pad value computed at run
+    time (0 times the batch size), so that onnxruntime cannot fold it into the pool
+    (see the module docstring). Returns how many Pads were changed."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = proto.graph
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    nodes, changed = [], 0
+    for node in graph.node:
+        if _zero_pad_feeding_a_pool(graph, node, consumers):
+            zero = f"{node.name}__runtime_zero"
+            graph.initializer.append(numpy_helper.from_array(np.array(0, np.int64),
+                                                             f"{zero}_int"))
+            nodes += [
+                helper.make_node("Shape", [node.input[0]], [f"{zero}_shape"], start=0, end=1,
+                                 name=f"{zero}_shape"),
+                helper.make_node("ReduceMax", [f"{zero}_shape"], [f"{zero}_batch"],
+                                 keepdims=0, name=f"{zero}_batch"),
+                helper.make_node("Mul", [f"{zero}_batch", f"{zero}_int"], [f"{zero}_i"],
+                                 name=f"{zero}_mul"),
+                helper.make_node("Cast", [f"{zero}_i"], [zero], to=TensorProto.FLOAT,
+                                 name=f"{zero}_cast")]
+            inputs = list(node.input) + [""] * (3 - len(node.input))
+            inputs[2] = zero
+            del node.input[:]
+            node.input.extend(inputs)
+            changed += 1
+        nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return changed
