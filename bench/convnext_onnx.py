@@ -1,7 +1,7 @@
 """ConvNeXt through the zoo's ONNX export: conversion time, peak memory, parity.
 
 Builds keras.applications ConvNeXt{Tiny,Small,Base} (random weights, no top, average
-pooling, a Dense(10) head) at 32x32, converts with `zoo.deploy.export._onnx` (the
+pooling, a Dense(10) head) at 32x32, converts with `zoo.deploy.export.to_onnx` (the
 path `zoo export --format onnx` takes) and runs the result in onnxruntime against
 Keras. One architecture per process, so peak RSS is that conversion's own:
 
@@ -22,7 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import onnxruntime  # noqa: E402
 
-from zoo.deploy.export import INPUT_NAME, _onnx  # noqa: E402
+from zoo.deploy.export import INPUT_NAME, to_onnx  # noqa: E402
 
 
 def main(arch: str, size: int = 32) -> None:
@@ -35,7 +35,7 @@ def main(arch: str, size: int = 32) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{arch}.onnx"
         start = time.perf_counter()
-        _onnx(model, path, (size, size, 3), {})
+        to_onnx(model, path, (size, size, 3), {})
         seconds = time.perf_counter() - start
         peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -48,8 +48,9 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
 
     With --phase2-unfreeze-from, a second phase unfreezes the top of the
     network at a low learning rate. Curves go to training_curves.png. When the
-    frozen layers form a prefix of the graph, phase 1 runs that prefix once,
-    caches its features and trains the rest on them (same result, faster).
+    frozen layers form a prefix of the graph, phase 1 runs that prefix once
+    (in onnxruntime, checked against Keras on a sample), caches its features and
+    trains the rest on them (same result, faster).
 
     \b
     Examples:  zoo finetune iris4-model --data iris4-train.csv --epochs 100 --out tuned
@@ -67,6 +68,9 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
     card = fit_package(Path(package_dir), table, Path(out),
                        FitSettings(epochs, batch_size, learning_rate, validation_split, seed,
                                    patience, phase2, not no_feature_cache), force=force)
+    cached = card.lineage.finetune[-1]["phases"][0]["feature_cache"] if card.lineage else None
+    if cached and cached.get("reason"):
+        click.echo(f"zoo: warning: the frozen prefix ran in Keras: {cached['reason']}", err=True)
     click.echo(f"validation accuracy {card.metrics['accuracy'].value:.4f}, loss "
                f"{card.metrics['loss'].value:.4f} -> {out}")
 

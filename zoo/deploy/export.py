@@ -24,6 +24,7 @@ from zoo.deploy.onnx_graph import (
     depthwise_for_export,
     keep_zero_pads_before_max_pool,
     register_erfc,
+    tf2onnx_optimizers_off,
 )
 from zoo.deploy.runtime import (
     Runner,
@@ -89,8 +90,12 @@ def tf_warnings_quiet() -> Iterator[None]:
         tf_logger.setLevel(level)
 
 
-def _onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str]) -> None:
+def to_onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str],
+            optimize: bool = True) -> None:
     """Keras → frozen TensorFlow graph → ONNX, with one input (`INPUT_NAME`, dynamic batch).
+    `optimize=False` skips tf2onnx's own graph optimizers (most of the conversion's time;
+    onnxruntime makes the same fusions when it loads the graph), for graphs the zoo
+    runs itself rather than ships.
 
     The graph is frozen here and handed to tf2onnx by name, not through
     `tf2onnx.convert.from_function`: that takes every non-resource tensor of
@@ -125,7 +130,8 @@ def _onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str]) -> Non
     if len(inputs) != 1:
         raise ValueError(f"the frozen graph has {len(inputs)} inputs ({', '.join(inputs)}), "
                          "expected the model's one")
-    with collected_between_passes(), tf_warnings_quiet():
+    passes = collected_between_passes() if optimize else tf2onnx_optimizers_off()
+    with passes, tf_warnings_quiet():
         proto, _ = tf2onnx.convert.from_graph_def(
             frozen.graph.as_graph_def(add_shapes=True), name=concrete.name,
             input_names=inputs, output_names=outputs, opset=ONNX_OPSET,
@@ -175,7 +181,7 @@ def _build(model: Any, fmt: str, quantize: str | None, target: Path, float_path:
         run = _savedmodel(model, target)
         return run, run
     if fmt == "onnx":
-        _onnx(model, float_path, shape, metadata)
+        to_onnx(model, float_path, shape, metadata)
         if quantize:
             quantize_onnx(float_path, target, quantize, calibration)
             _set_metadata(target, metadata)
@@ -230,7 +236,7 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
             run, run_float = _build(model, fmt, quantize, target, float_path,
                                     _metadata(card, package_dir), calibration_rows)
             got = predict_batched(run, x)
-        except _converter_errors() as exc:
+        except converter_errors() as exc:
             raise ExportError(f"{fmt} export failed: {str(exc).splitlines()[0][:300]}") from exc
         entry = ExportRecord(path=relative, max_abs_diff=float(np.max(np.abs(got - expected))),
                              tolerance=tolerance, parity_inputs=described,
@@ -259,7 +265,7 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
     return entry
 
 
-def _converter_errors() -> tuple[type[BaseException], ...]:
+def converter_errors() -> tuple[type[BaseException], ...]:
     """What the converters raise for a graph they cannot take (onnx.checker's own
     ValidationError among them): the export is refused in one line, naming it."""
     import onnx

@@ -149,6 +149,19 @@ def collected_between_passes() -> Iterator[None]:
         gc.collect()
 
 
+@contextmanager
+def tf2onnx_optimizers_off() -> Iterator[None]:
+    """Convert without tf2onnx's ONNX optimizers (see `collected_between_passes`)."""
+    from tf2onnx import optimizer
+
+    original = optimizer._get_optimizers
+    optimizer._get_optimizers = OrderedDict
+    try:
+        yield
+    finally:
+        optimizer._get_optimizers = original
+
+
 def _initializer_value(graph: Any, name: str) -> Any:
     from onnx import numpy_helper
 

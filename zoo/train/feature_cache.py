@@ -10,10 +10,12 @@ same batches and the same trainable weights as training the whole model
 
 Features are keyed by a digest of the prefix's weights and layer names, the
 base revision and the data's sha256: a new base, another cut or freeze, or
-other data never reuses stale features.
+other data never reuses stale features. The prefix runs in onnxruntime when its
+graph converts and agrees with Keras (`zoo.train.onnx_prefix`).
 """
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ import numpy as np
 from zoo.cards.layer_map import separator_names
 from zoo.files import atomic_writer
 from zoo.paths import cache_root
+from zoo.train.onnx_prefix import onnx_features
 
 RANDOM_CLASSES = ("Random", "Dropout", "Gaussian", "Noise")
 
@@ -45,29 +48,53 @@ def frozen_prefix(model: Any) -> str | None:
     return best
 
 
-def cache_key(model: Any, prefix: str, data_sha256: str, base_revision: str | None) -> str:
+def graph_key(model: Any, prefix: str, base_revision: str | None) -> str:
+    """A digest of the prefix's layer names and weights and the base revision: the
+    prefix's ONNX graph is the same for any data."""
     digest = hashlib.sha256()
     names = [layer.name for layer in model.layers]
     for layer in model.layers[: names.index(prefix) + 1]:
         digest.update(layer.name.encode())
         for weight in layer.weights:
             digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
-    digest.update(f"{base_revision}|{data_sha256}".encode())
+    digest.update(f"{base_revision}".encode())
     return digest.hexdigest()
 
 
-def prefix_features(model: Any, prefix: str, x: np.ndarray, key: str) -> tuple[np.ndarray, bool]:
-    """The prefix's output on x, from the cache if present; (features, was_cached)."""
+def cache_key(graph: str, data_sha256: str) -> str:
+    """The features' key: the prefix's graph key and the data's sha256."""
+    return hashlib.sha256(f"{graph}|{data_sha256}".encode()).hexdigest()
+
+
+def _cached(path: Path, samples: int) -> np.ndarray | None:
+    """Features saved by an earlier run, or None if missing or not a float array with one
+    row per sample (a damaged or foreign cache file is recomputed, not trusted)."""
+    try:
+        features = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    ok = isinstance(features, np.ndarray) and features.dtype == np.float32 \
+        and len(features) == samples and np.isfinite(features).all()
+    return features if ok else None
+
+
+def prefix_features(model: Any, prefix: str, x: np.ndarray, graph: str, key: str
+                    ) -> tuple[np.ndarray, dict]:
+    """The prefix's output on x: from the cache if present, else from its ONNX graph in
+    onnxruntime (checked against Keras), else from Keras; and how it was computed."""
     import keras
 
     path = cache_root() / "features" / f"{key}.npy"
-    if path.is_file():
-        return np.load(path), True
+    if path.is_file() and (features := _cached(path, len(x))) is not None:
+        return features, {"hit": True}
     extractor = keras.Model(model.inputs[0], model.get_layer(prefix).output)
-    features = np.asarray(extractor.predict(x, verbose=0, batch_size=128))
+    features, run = onnx_features(extractor, x, graph)
+    if features is None:
+        features = np.asarray(extractor.predict(x, verbose=0, batch_size=128))
+    features = features.astype(np.float32, copy=False)
     with atomic_writer(path) as handle:
         np.save(handle, features)
-    return features, False
+    return features, {"hit": False, **run.to_json()}
 
 
 def suffix_model(model: Any, prefix: str) -> Any:

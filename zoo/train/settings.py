@@ -17,7 +17,7 @@ class Phase2:
 @dataclass(frozen=True)
 class FitSettings:
     epochs: int = 50
-    batch_size: int = 16
+    batch_size: int = 32  # Keras' own default for fit
     learning_rate: float = 1e-2
     validation_split: float = 0.2
     seed: int = 0

@@ -40,6 +40,7 @@ from zoo.train.datasets import Table, load_for_input
 from zoo.train.feature_cache import (
     cache_key,
     frozen_prefix,
+    graph_key,
     prefix_features,
     suffix_model,
 )
@@ -164,13 +165,14 @@ def _phase1(model: Any, card: Card, table: Table, data: tuple[np.ndarray, ...],
         history = fit(model, data, settings.epochs, settings.learning_rate, settings)
         return history, None, model, data
     base_revision = card.lineage.base_revision if card.lineage else None
-    key = cache_key(model, prefix, table.sha256, base_revision)
-    features, hit = prefix_features(model, prefix, table.x, key)
+    graph = graph_key(model, prefix, base_revision)
+    key = cache_key(graph, table.sha256)
+    features, how = prefix_features(model, prefix, table.x, graph, key)
     feature_data = split_validation(replace(table, x=features), settings.validation_split,
                                     settings.seed)
     suffix = suffix_model(model, prefix)
     history = fit(suffix, feature_data, settings.epochs, settings.learning_rate, settings)
-    return history, {"prefix": prefix, "key": key, "hit": hit}, suffix, feature_data
+    return history, {"prefix": prefix, "key": key, "graph": graph, **how}, suffix, feature_data
 
 
 def trainable_params(model: Any) -> int:
