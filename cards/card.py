@@ -153,6 +153,9 @@ class ExportRecord(Record):
     float_latency_ms: dict[str, float] | None = None
     float_size_bytes: int | None = None
     faster_than_float: dict[str, bool] | None = None
+    calibration_method: str | None = None  # static int8 ONNX
+    calibration_samples: int | None = None
+    float_nodes: list[str] | None = None  # graph nodes kept in float, most sensitive first
 
 
 @dataclass(kw_only=True)

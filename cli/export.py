@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 from zoo.cli.options import progress
 from zoo.deploy.settings import (
+    CALIBRATION_METHODS,
     DEFAULT_MIN_AGREEMENT,
     DEFAULT_TOLERANCE,
     FORMATS,
@@ -57,10 +58,13 @@ class Threshold(click.ParamType):
 @click.option("--out", type=click.Path(), help="Also copy the exported file or folder here.")
 @click.option("--bundle", type=click.Path(file_okay=False), help="Also write a deploy bundle "
               "here: model, labels.json, preprocessing.json, card, LICENSE.")
+@click.option("--calibration-method", type=click.Choice(CALIBRATION_METHODS),
+              default="minmax", show_default=True,
+              help="How static int8 ONNX sets activation ranges (onnxruntime's calibrators).")
 @click.option("--force", is_flag=True, help="Replace --bundle if it exists.")
 def export(package_dir: str, fmt: str, quantize: str | None, data: str | None,
            calibration: str | None, tolerance: float, min_agreement: float, out: str | None,
-           bundle: str | None, force: bool) -> None:
+           bundle: str | None, calibration_method: str, force: bool) -> None:
     """Export a package into its exports/ folder, checked against Keras.
 
     \b
@@ -77,7 +81,8 @@ def export(package_dir: str, fmt: str, quantize: str | None, data: str | None,
     entry = export_package(Path(package_dir), fmt, quantize=quantize,
                            tolerance=tolerance, data=Path(data) if data else None,
                            calibration=Path(calibration) if calibration else None,
-                           min_agreement=min_agreement, out=Path(out) if out else None)
+                           min_agreement=min_agreement, calibration_method=calibration_method,
+                           out=Path(out) if out else None)
     line = (f"{export_key(fmt, quantize)}: {entry.path} ({entry.size_bytes:,} bytes), "
             f"max abs diff vs Keras {entry.max_abs_diff:.2e} on {entry.parity_inputs}")
     if entry.top1_agreement is not None:
@@ -88,6 +93,8 @@ def export(package_dir: str, fmt: str, quantize: str | None, data: str | None,
         click.echo(f"  size {entry.size_bytes / entry.float_size_bytes:.0%} of float; "
                    f"latency batch 1 {lat['1']:.2f} ms (float {base['1']:.2f}), batch 32 "
                    f"{lat['32']:.2f} ms (float {base['32']:.2f})")
+        if entry.float_nodes:
+            click.echo(f"  kept in float (most sensitive first): {', '.join(entry.float_nodes)}")
         for batch, faster in entry.faster_than_float.items():
             if not faster:
                 click.echo(f"zoo: warning: {quantize} is slower than float at batch {batch} "

@@ -153,3 +153,49 @@ def test_predict_reads_images_and_refuses_bad_input(bundle, tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     assert "give images, .csv or .npz" in refused("predict", bundle, tmp_path / "notes.txt")
     assert "not a deploy bundle" in refused("predict", tmp_path, tmp_path / "white.png")
+
+
+def test_static_int8_keeps_the_most_sensitive_nodes_in_float_when_asked_for_more(
+        exported_cnn, work, tmp_path):
+    """An agreement no int8 model can reach (above 100%) makes the search keep
+    MAX_FLOAT_NODES nodes in float, each a node of the graph, chosen by onnxruntime's
+    QDQ debugging tools; the result still runs and agrees with fp32 on most rows."""
+    import onnx
+    import onnxruntime
+
+    from zoo.deploy.edge import MAX_FLOAT_NODES, quantize_onnx
+    from zoo.train.datasets import load_for_input
+
+    rows = load_for_input(work / "d04.npz", (8, 8, 1)).x.astype(np.float32)
+    assert len(rows) >= 250  # calibration rows, then rows held out to judge the search
+    target = tmp_path / "int8.onnx"
+    how = quantize_onnx(exported_cnn / "exports" / "model.onnx", target, "int8", rows,
+                        method="percentile", min_agreement=1.01)
+    assert how.calibration_method == "percentile" and how.calibration_samples == 200
+    graph = onnx.load(target).graph
+    names = {node.name for node in graph.node}
+    assert len(set(how.float_nodes)) == MAX_FLOAT_NODES and set(how.float_nodes) <= names
+    assert how.search_agreement < 1.01
+    # a node kept in float reads no dequantized weights
+    made_by = {out: node.op_type for node in graph.node for out in node.output}
+    for node in graph.node:
+        if node.name in how.float_nodes and node.op_type in ("Conv", "Gemm", "MatMul"):
+            assert made_by.get(node.input[1]) != "DequantizeLinear", node.name
+    session = onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    fp32 = onnxruntime.InferenceSession(str(exported_cnn / "exports" / "model.onnx"),
+                                        providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    agree = np.mean(np.argmax(session.run(None, {name: rows})[0], -1)
+                    == np.argmax(fp32.run(None, {name: rows})[0], -1))
+    assert agree > 0.9
+
+
+def test_static_int8_records_how_it_was_calibrated(exported_cnn):
+    entry = card_json(exported_cnn)["exports"]["onnx-int8"]
+    assert (entry["calibration_method"], entry["calibration_samples"]) == ("minmax", 200)
+    # the search keeps none in float when int8 already agrees on the held-out rows
+    # (an empty list is left out of the card)
+    from zoo.deploy.edge import MAX_FLOAT_NODES
+
+    kept = entry.get("float_nodes", [])
+    assert len(kept) <= MAX_FLOAT_NODES and all(isinstance(n, str) for n in kept)

@@ -18,7 +18,7 @@ import numpy as np
 
 from zoo.cards.card import Card, ExportRecord
 from zoo.cards.digest import sha256_file
-from zoo.deploy.edge import has_convolutions, quantize_onnx, to_tflite
+from zoo.deploy.edge import Int8Result, has_convolutions, quantize_onnx, to_tflite
 from zoo.deploy.onnx_graph import (
     collected_between_passes,
     depthwise_for_export,
@@ -174,22 +174,25 @@ def _metadata(card: Card, package_dir: Path) -> dict[str, str]:
 
 
 def _build(model: Any, fmt: str, quantize: str | None, target: Path, float_path: Path,
-           metadata: dict[str, str], calibration: np.ndarray | None) -> tuple[Runner, Runner]:
-    """Write the export (and its float baseline at `float_path`); return both runners."""
+           metadata: dict[str, str], calibration: np.ndarray | None, method: str,
+           min_agreement: float) -> tuple[Runner, Runner, Int8Result | None]:
+    """Write the export (and its float baseline at `float_path`); return both runners
+    and, for static int8 ONNX, how it was quantized."""
     shape = tuple(model.inputs[0].shape[1:])
     if fmt == "savedmodel":
         run = _savedmodel(model, target)
-        return run, run
+        return run, run, None
     if fmt == "onnx":
         to_onnx(model, float_path, shape, metadata)
+        how = None
         if quantize:
-            quantize_onnx(float_path, target, quantize, calibration)
+            how = quantize_onnx(float_path, target, quantize, calibration, method, min_agreement)
             _set_metadata(target, metadata)
-        return onnx_runner(target), onnx_runner(float_path)
+        return onnx_runner(target), onnx_runner(float_path), how
     to_tflite(model, float_path, None, None)
     if quantize:
         to_tflite(model, target, quantize, calibration)
-    return tflite_runner(target), tflite_runner(float_path)
+    return tflite_runner(target), tflite_runner(float_path), None
 
 
 def _size(path: Path) -> int:
@@ -215,6 +218,7 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
                    tolerance: float = DEFAULT_TOLERANCE, data: Path | None = None,
                    calibration: Path | None = None,
                    min_agreement: float = DEFAULT_MIN_AGREEMENT,
+                   calibration_method: str = "minmax",
                    out: Path | None = None) -> ExportRecord:
     """Export into the package's exports/ folder, checked; optionally copy to `out`."""
     tolerance, min_agreement = check_tolerance(tolerance), check_min_agreement(min_agreement)
@@ -233,8 +237,9 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
         target.parent.mkdir(parents=True, exist_ok=True)
         float_path = Path(tmp) / f"float.{fmt}" if quantize else target
         try:
-            run, run_float = _build(model, fmt, quantize, target, float_path,
-                                    _metadata(card, package_dir), calibration_rows)
+            run, run_float, how = _build(model, fmt, quantize, target, float_path,
+                                         _metadata(card, package_dir), calibration_rows,
+                                         calibration_method, min_agreement)
             got = predict_batched(run, x)
         except converter_errors() as exc:
             raise ExportError(f"{fmt} export failed: {str(exc).splitlines()[0][:300]}") from exc
@@ -250,11 +255,18 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
         if quantize:
             _against_float(entry, run, run_float, x, _size(float_path))
             entry.quantize = quantize
+            if how is not None:
+                entry.calibration_method, entry.calibration_samples = \
+                    how.calibration_method, how.calibration_samples
+                entry.float_nodes = how.float_nodes
             if entry.top1_agreement < min_agreement:
+                searched = f" (with {len(how.float_nodes)} sensitive node(s) kept in float; " \
+                    f"{how.search_agreement:.1%} on held-out calibration rows)" \
+                    if how and how.float_nodes else ""
                 raise ExportError(
                     f"{fmt} {quantize} agrees with Keras on {entry.top1_agreement:.1%} of "
-                    f"{len(rows)} samples, below --min-agreement {min_agreement:.1%}; "
-                    "nothing was written")
+                    f"{len(rows)} samples{searched}, below --min-agreement "
+                    f"{min_agreement:.1%}; nothing was written")
         elif not entry.max_abs_diff <= tolerance:
             raise ExportError(f"{fmt} export differs from Keras by {entry.max_abs_diff:.2e} "
                               f"(tolerance {tolerance:.0e}); nothing was written")

@@ -14,6 +14,8 @@ QUANTIZE = {"onnx": ("int8", "int8-dynamic"), "tflite": ("float16", "int8"), "sa
 QUANTIZE_MODES = tuple(dict.fromkeys(mode for fmt in FORMATS for mode in QUANTIZE[fmt]))
 DEFAULT_TOLERANCE = 1e-4
 DEFAULT_MIN_AGREEMENT = 0.99
+# onnxruntime's calibrators for static int8 ONNX, the default first.
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 
 
 def _finite(value: object, what: str, low: float, high: float | None, example: str) -> float:
