@@ -78,7 +78,7 @@ def finetune_rows(work: Path, derived: Path, train: Path, other: Path, test: Pat
             ("zoo finetune, features cached", other, ()),
             ("zoo finetune --no-feature-cache", train, ("--no-feature-cache",))]
     for way, data, extra in ways:
-        out = work / f"tuned-{len(rows)}"
+        out = work / f"tuned-{label.split()[0]}-{len(rows)}"
         seconds, _ = timed_process(["zoo", "finetune", str(derived), "--data", str(data),
                                     "--epochs", str(EPOCHS), "--batch-size", str(BATCH), "--lr",
                                     str(LR), "--out", str(out), *extra])

@@ -49,7 +49,7 @@ def main() -> None:
                    "Keras tf.function": lambda x: keras_call(tf.constant(x)).numpy()}
         from zoo.cards.card import read_card
 
-        exports = read_card(work / "cnn")["exports"]
+        exports = read_card(work / "cnn").exports
         # Exports are scored against Keras predict (zoo.deploy.export), so predict is the
         # reference; tf.function is scored against it the same way, on the same rows.
         held_out = test.x.astype(np.float32)
@@ -62,9 +62,9 @@ def main() -> None:
                          "", agreement[name]])
         for key in ("onnx", "onnx-int8", "tflite", "tflite-int8"):
             entry = exports[key]
-            run = runner_for(work / "cnn" / entry["path"])
+            run = runner_for(work / "cnn" / entry.path)
             rows.append([key, *(f"{latency_ms(run, sample, b, REPEATS):.2f}" for b in (1, 32)),
-                         f"{entry['size_bytes']:,}", f"{entry['top1_agreement']:.2%}"])
+                         f"{entry.size_bytes:,}", f"{entry.top1_agreement:.2%}"])
     tf_batch1 = float(rows[1][1])
     report("inference_latency", ["runtime", "batch 1 ms", "batch 32 ms", "bytes",
                                  "top-1 agreement"], rows,

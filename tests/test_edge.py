@@ -156,7 +156,7 @@ def test_predict_reads_images_and_refuses_bad_input(bundle, tmp_path):
 
 
 def test_static_int8_keeps_the_most_sensitive_nodes_in_float_when_asked_for_more(
-        exported_cnn, work, tmp_path):
+        exported_cnn, work, tmp_path, capsys):
     """An agreement no int8 model can reach (above 100%) makes the search keep
     MAX_FLOAT_NODES nodes in float, each a node of the graph, chosen by onnxruntime's
     QDQ debugging tools; the result still runs and agrees with fp32 on most rows."""
@@ -172,6 +172,7 @@ def test_static_int8_keeps_the_most_sensitive_nodes_in_float_when_asked_for_more
     how = quantize_onnx(exported_cnn / "exports" / "model.onnx", target, "int8", rows,
                         method="percentile", min_agreement=1.01)
     assert how.calibration_method == "percentile" and how.calibration_samples == 200
+    assert capsys.readouterr().out == ""  # the calibrator's progress prints stay off stdout
     graph = onnx.load(target).graph
     names = {node.name for node in graph.node}
     assert len(set(how.float_nodes)) == MAX_FLOAT_NODES and set(how.float_nodes) <= names

@@ -7,6 +7,8 @@ dense-only networks: on CNNs onnxruntime's ConvInteger kernels made inference
 6-14x slower than fp32 on this project's CPU (shared/DESIGN.md).
 """
 
+import contextlib
+import io
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,7 +116,8 @@ def _quantize_static(prepared: Path, target: Path, rows: np.ndarray, method: str
 
     methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
                "entropy": CalibrationMethod.Entropy}
-    with native_stderr_silenced():
+    # the histogram calibrators print their progress to stdout, which is the CLI's
+    with native_stderr_silenced(), contextlib.redirect_stdout(io.StringIO()):
         quantize_static(str(prepared), str(target), _reader(rows, _input_name(prepared)),
                         quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
