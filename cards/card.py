@@ -148,6 +148,8 @@ class ExportRecord(Record):
     opset: int | None = None
     top1_agreement: float | None = None
     agreement_samples: int | None = None
+    accuracy: float | None = None  # on the labelled --data rows, next to Keras' own
+    keras_accuracy: float | None = None
     quantize: str | None = None
     latency_ms: dict[str, float] | None = None
     float_latency_ms: dict[str, float] | None = None

@@ -86,7 +86,8 @@ def export(package_dir: str, fmt: str, quantize: str | None, data: str | None,
     line = (f"{export_key(fmt, quantize)}: {entry.path} ({entry.size_bytes:,} bytes), "
             f"max abs diff vs Keras {entry.max_abs_diff:.2e} on {entry.parity_inputs}")
     if entry.top1_agreement is not None:
-        line += f", top-1 agreement {entry.top1_agreement:.2%}"
+        line += (f", top-1 agreement {entry.top1_agreement:.2%}, accuracy "
+                 f"{entry.accuracy:.4f} (Keras {entry.keras_accuracy:.4f})")
     click.echo(line + (f"; copied to {out}" if out else ""))
     if quantize:
         lat, base = entry.latency_ms, entry.float_latency_ms

@@ -191,8 +191,14 @@ def test_static_int8_keeps_the_most_sensitive_nodes_in_float_when_asked_for_more
     assert agree > 0.9
 
 
-def test_static_int8_records_how_it_was_calibrated(exported_cnn):
+def test_static_int8_records_how_it_was_calibrated(exported_cnn, digits_test):
     entry = card_json(exported_cnn)["exports"]["onnx-int8"]
+    # accuracy of int8 and of Keras on the labelled held-out rows
+    labels = np.load(digits_test)["y"]
+    keras_top1 = np.argmax(load_model(exported_cnn).predict(
+        np.load(digits_test)["x"].astype(np.float32), verbose=0), -1)
+    assert entry["keras_accuracy"] == pytest.approx(np.mean(keras_top1 == labels), abs=1e-6)
+    assert abs(entry["accuracy"] - entry["keras_accuracy"]) <= 1 - entry["top1_agreement"]
     assert (entry["calibration_method"], entry["calibration_samples"]) == ("minmax", 200)
     # the search keeps none in float when int8 already agrees on the held-out rows
     # (an empty list is left out of the card)

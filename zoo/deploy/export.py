@@ -60,10 +60,16 @@ def export_path(fmt: str, quantize: str | None) -> str:
     return f"exports/model{'.' + quantize if quantize else ''}.{fmt}"
 
 
-def _rows(model: Any, data: Path | None) -> np.ndarray | None:
+def _labelled(model: Any, data: Path | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The rows of `data` as float32 and their labels (None without data)."""
     if data is None:
-        return None
-    return load_for_input(Path(data), tuple(model.inputs[0].shape[1:])).x.astype(np.float32)
+        return None, None
+    table = load_for_input(Path(data), tuple(model.inputs[0].shape[1:]))
+    return table.x.astype(np.float32), np.asarray(table.y)
+
+
+def _rows(model: Any, data: Path | None) -> np.ndarray | None:
+    return _labelled(model, data)[0]
 
 
 def parity_inputs(model: Any, rows: np.ndarray | None, data: Path | None
@@ -224,7 +230,7 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
     tolerance, min_agreement = check_tolerance(tolerance), check_min_agreement(min_agreement)
     card = read_verified_card(package_dir)
     model = load_model(package_dir)
-    rows = _rows(model, data)
+    rows, labels = _labelled(model, data)
     _check_request(card, fmt, quantize, rows)
     calibration_rows = _rows(model, calibration) if calibration else rows
     x, described = parity_inputs(model, rows, data)
@@ -249,9 +255,12 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
                              opset=ONNX_OPSET if fmt == "onnx" else None)
         if rows is not None:
             keras_top1 = np.argmax(np.asarray(model.predict(rows, verbose=0, batch_size=64)), -1)
-            entry.top1_agreement = float(
-                np.mean(np.argmax(predict_batched(run, rows), -1) == keras_top1))
+            top1 = np.argmax(predict_batched(run, rows), -1)
+            entry.top1_agreement = float(np.mean(top1 == keras_top1))
             entry.agreement_samples = int(len(rows))
+            # accuracy of the export and of Keras on the same labelled rows
+            entry.accuracy = float(np.mean(top1 == labels))
+            entry.keras_accuracy = float(np.mean(keras_top1 == labels))
         if quantize:
             _against_float(entry, run, run_float, x, _size(float_path))
             entry.quantize = quantize
