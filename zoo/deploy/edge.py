@@ -148,9 +148,10 @@ def _most_sensitive(prepared: Path, quantized: Path, rows: np.ndarray, skip: set
         activations[label] = debug.collect_activations(
             str(augmented), _reader(rows, _input_name(path)))
     matched = debug.create_activation_matching(activations["qdq"], activations["float"])
+    # compute_activation_error reads match["float"]: only tensors both graphs have
+    matched = {name: value for name, value in matched.items() if value.get("float")}
     sqnr = {name: value["xmodel_err"]
-            for name, value in debug.compute_activation_error(matched).items()
-            if "xmodel_err" in value}
+            for name, value in debug.compute_activation_error(matched).items()}
     best, worst_drop = None, 0.0
     for node in onnx.load(str(prepared)).graph.node:
         if node.name in skip or not node.output or node.output[0] not in sqnr:
