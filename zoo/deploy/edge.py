@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from zoo.cards.card import LayerMap
-from zoo.deploy.runtime import native_stderr_silenced
+from zoo.deploy.runtime import native_stderr_silenced, onnx_runner, predict_batched
 from zoo.errors import ExportError
 
 CALIBRATION_SAMPLES = 200
@@ -45,13 +45,14 @@ class Int8Result:
 def quantize_onnx(fp32: Path, target: Path, mode: str, calibration: np.ndarray | None,
                   method: str = "minmax", min_agreement: float | None = None) -> Int8Result | None:
     """fp32 ONNX → int8: dynamic, or static QDQ (per-channel int8 weights, uint8
-    activations: x86's fast U8S8 kernels, 1.3x faster than int8 activations here).
+    activations, for x86's fast U8S8 kernels).
 
     With `min_agreement`, static int8 that agrees with fp32 on fewer of the calibration
     rows held out from calibrating keeps its most sensitive nodes in float, one at a
     time (up to `MAX_FLOAT_NODES`): the node whose output loses the most signal to
     quantization noise over its inputs' (onnxruntime's QDQ debugging tools, on
     `DEBUG_SAMPLES` rows)."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -67,31 +68,41 @@ def quantize_onnx(fp32: Path, target: Path, mode: str, calibration: np.ndarray |
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=False)
-        _quantize_static(prepared, target, calibrate, method, result.float_nodes)
+        graph = onnx.load(str(prepared)).graph
+        name = graph.input[0].name
+        _quantize_static(prepared, target, _reader(calibrate, name), method, result.float_nodes)
         if min_agreement is None or len(held_out) < MIN_HELD_OUT:
             return result
-        expected = np.argmax(_run(prepared, held_out), -1)
+        expected = np.argmax(predict_batched(onnx_runner(prepared), held_out), -1)
         for _ in range(MAX_FLOAT_NODES + 1):
-            result.search_agreement = float(np.mean(np.argmax(_run(target, held_out), -1)
-                                                    == expected))
+            got = np.argmax(predict_batched(onnx_runner(target), held_out), -1)
+            result.search_agreement = float(np.mean(got == expected))
             if result.search_agreement >= min_agreement or \
                     len(result.float_nodes) == MAX_FLOAT_NODES:
                 break
-            sensitive = _most_sensitive(prepared, target, held_out[:DEBUG_SAMPLES],
+            sensitive = _most_sensitive(graph.node, prepared, target,
+                                        _feeds(held_out[:DEBUG_SAMPLES], name),
                                         set(result.float_nodes), Path(tmp))
             if sensitive is None:
                 break
             result.float_nodes.append(sensitive)
-            _quantize_static(prepared, target, calibrate, method, result.float_nodes)
+            _quantize_static(prepared, target, _reader(calibrate, name), method,
+                             result.float_nodes)
     return result
 
 
+def _feeds(rows: np.ndarray, name: str) -> list[dict[str, np.ndarray]]:
+    """One input feed per row."""
+    return [{name: rows[i:i + 1]} for i in range(len(rows))]
+
+
 def _reader(rows: np.ndarray, name: str) -> Any:
+    """The rows as onnxruntime's calibrators read them."""
     from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.batches = iter([{name: rows[i:i + 1]} for i in range(len(rows))])
+            self.batches = iter(_feeds(rows, name))
 
         def get_next(self) -> dict | None:
             return next(self.batches, None)
@@ -99,13 +110,7 @@ def _reader(rows: np.ndarray, name: str) -> Any:
     return Reader()
 
 
-def _input_name(path: Path) -> str:
-    import onnx
-
-    return onnx.load(str(path), load_external_data=False).graph.input[0].name
-
-
-def _quantize_static(prepared: Path, target: Path, rows: np.ndarray, method: str,
+def _quantize_static(prepared: Path, target: Path, reader: Any, method: str,
                      float_nodes: list[str]) -> None:
     from onnxruntime.quantization import (
         CalibrationMethod,
@@ -118,42 +123,31 @@ def _quantize_static(prepared: Path, target: Path, rows: np.ndarray, method: str
                "entropy": CalibrationMethod.Entropy}
     # the histogram calibrators print their progress to stdout, which is the CLI's
     with native_stderr_silenced(), contextlib.redirect_stdout(io.StringIO()):
-        quantize_static(str(prepared), str(target), _reader(rows, _input_name(prepared)),
+        quantize_static(str(prepared), str(target), reader,
                         quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=methods[method], nodes_to_exclude=list(float_nodes),
                         extra_options={"CalibPercentile": 99.999})
 
 
-def _run(path: Path, rows: np.ndarray) -> np.ndarray:
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return np.concatenate([session.run(None, {name: rows[i:i + 64]})[0]
-                           for i in range(0, len(rows), 64)])
-
-
-def _most_sensitive(prepared: Path, quantized: Path, rows: np.ndarray, skip: set[str],
-                    tmp: Path) -> str | None:
-    """The quantized node (not in `skip`) whose output's signal-to-quantization-noise
-    ratio against fp32 falls furthest below its inputs'."""
-    import onnx
+def _most_sensitive(nodes: Any, prepared: Path, quantized: Path, feeds: list[dict],
+                    skip: set[str], tmp: Path) -> str | None:
+    """The node of `nodes` (the fp32 graph's; not in `skip`) whose output's
+    signal-to-quantization-noise ratio against fp32 falls furthest below its inputs'."""
     from onnxruntime.quantization import qdq_loss_debug as debug
 
     activations = {}
     for label, path in (("float", prepared), ("qdq", quantized)):
         augmented = tmp / f"{label}-augmented.onnx"
         debug.modify_model_output_intermediate_tensors(str(path), str(augmented))
-        activations[label] = debug.collect_activations(
-            str(augmented), _reader(rows, _input_name(path)))
+        activations[label] = debug.collect_activations(str(augmented), iter(feeds))
     matched = debug.create_activation_matching(activations["qdq"], activations["float"])
     # compute_activation_error reads match["float"]: only tensors both graphs have
     matched = {name: value for name, value in matched.items() if value.get("float")}
     sqnr = {name: value["xmodel_err"]
             for name, value in debug.compute_activation_error(matched).items()}
     best, worst_drop = None, 0.0
-    for node in onnx.load(str(prepared)).graph.node:
+    for node in nodes:
         if node.name in skip or not node.output or node.output[0] not in sqnr:
             continue
         before = [sqnr[i] for i in node.input if i in sqnr]

@@ -181,7 +181,8 @@ def _zero_pad_feeding_a_pool(graph: Any, pad: Any, consumers: dict[str, list[Any
 
     if pad.op_type != "Pad":
         return False
-    if not any(node.op_type in POOLS_THAT_IGNORE_PADDING for node in consumers[pad.output[0]]):
+    if not any(node.op_type in POOLS_THAT_IGNORE_PADDING
+               for node in consumers.get(pad.output[0], [])):  # a graph output has none
         return False
     mode = next((helper.get_attribute_value(a) for a in pad.attribute if a.name == "mode"),
                 b"constant")
@@ -192,10 +193,10 @@ def _zero_pad_feeding_a_pool(graph: Any, pad: Any, consumers: dict[str, list[Any
 
 def keep_zero_pads_before_max_pool(proto: Any) -> int:
     """Give each constant zero `Pad` that feeds a MaxPool a pad value computed at run
-    time (0 times the batch size), so that onnxruntime cannot fold it into the pool
+    time (0 times the batch size, in the padded tensor's type), so that onnxruntime cannot fold it into the pool
     (see the module docstring). Returns how many Pads were changed."""
     import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     graph = proto.graph
     consumers: dict[str, list[Any]] = {}
@@ -215,7 +216,8 @@ def keep_zero_pads_before_max_pool(proto: Any) -> int:
                                  keepdims=0, name=f"{zero}_batch"),
                 helper.make_node("Mul", [f"{zero}_batch", f"{zero}_int"], [f"{zero}_i"],
                                  name=f"{zero}_mul"),
-                helper.make_node("Cast", [f"{zero}_i"], [zero], to=TensorProto.FLOAT,
+                # the pad value takes the padded tensor's own type (float16 models too)
+                helper.make_node("CastLike", [f"{zero}_i", node.input[0]], [zero],
                                  name=f"{zero}_cast")]
             inputs = list(node.input) + [""] * (3 - len(node.input))
             inputs[2] = zero

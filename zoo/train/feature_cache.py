@@ -66,15 +66,18 @@ def cache_key(graph: str, data_sha256: str) -> str:
     return hashlib.sha256(f"{graph}|{data_sha256}".encode()).hexdigest()
 
 
-def _cached(path: Path, samples: int) -> np.ndarray | None:
-    """Features saved by an earlier run, or None if missing or not a float array with one
-    row per sample (a damaged or foreign cache file is recomputed, not trusted)."""
+def _cached(path: Path, shape: tuple[int | None, ...]) -> np.ndarray | None:
+    """Features saved by an earlier run, or None if missing or not a finite float32 array
+    of `shape` (None: any size) (a damaged or foreign cache file is recomputed, not
+    trusted)."""
     try:
         features = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError):
         return None
     ok = isinstance(features, np.ndarray) and features.dtype == np.float32 \
-        and len(features) == samples and np.isfinite(features).all()
+        and len(features.shape) == len(shape) \
+        and all(want in (None, got) for want, got in zip(shape, features.shape)) \
+        and np.isfinite(features).all()
     return features if ok else None
 
 
@@ -85,9 +88,11 @@ def prefix_features(model: Any, prefix: str, x: np.ndarray, graph: str, key: str
     import keras
 
     path = cache_root() / "features" / f"{key}.npy"
-    if path.is_file() and (features := _cached(path, len(x))) is not None:
+    cut = model.get_layer(prefix).output
+    shape = (len(x), *cut.shape[1:])
+    if path.is_file() and (features := _cached(path, shape)) is not None:
         return features, {"hit": True}
-    extractor = keras.Model(model.inputs[0], model.get_layer(prefix).output)
+    extractor = keras.Model(model.inputs[0], cut)
     features, run = onnx_features(extractor, x, graph)
     if features is None:
         features = np.asarray(extractor.predict(x, verbose=0, batch_size=128))

@@ -5,7 +5,7 @@ converted to ONNX once and kept in the cache under a key of its layers' names an
 weights and the base revision, so every later fine-tune of the same base, cut and
 freeze reuses it, whatever the data. It is converted without tf2onnx's own
 optimizers: they take most of a conversion's time, and onnxruntime makes the same
-fusions when it loads the graph (MobileNetV2 at 64x64: 1.6 s instead of 8 s).
+fusions when it loads the graph (bench/prefix_onnx.py).
 
 Before its features are used, the graph is run on a few samples next to Keras: a
 graph that does not load, or that is off by more than the tolerance (a damaged
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.deploy.runtime import Runner, onnx_runner, predict_batched
 from zoo.paths import cache_root
 
 CHECK_SAMPLES = 16
@@ -72,23 +73,10 @@ def _runtime_errors() -> tuple[type[BaseException], ...]:
     return tuple(getattr(state, name) for name in names if hasattr(state, name))
 
 
-def _session(path: Path) -> Any:
-    import onnxruntime
-
-    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-
-def _run(session: Any, x: np.ndarray) -> np.ndarray:
-    name = session.get_inputs()[0].name
-    x = x.astype(np.float32, copy=False)
-    return np.concatenate([session.run(None, {name: x[i:i + BATCH]})[0]
-                           for i in range(0, len(x), BATCH)])
-
-
-def _checked(session: Any, extractor: Any, x: np.ndarray) -> tuple[float, float]:
+def _checked(run: Runner, extractor: Any, x: np.ndarray) -> tuple[float, float]:
     sample = x[:CHECK_SAMPLES].astype(np.float32, copy=False)
     expected = np.asarray(extractor(sample, training=False))
-    got = _run(session, sample)
+    got = run(sample)
     if got.shape != expected.shape:
         return float("inf"), 0.0
     tolerance = RELATIVE_TOLERANCE * max(1.0, float(np.max(np.abs(expected))))
@@ -106,17 +94,17 @@ def onnx_features(extractor: Any, x: np.ndarray, key: str) -> tuple[np.ndarray |
         try:
             if attempt == "fresh":
                 _convert(extractor, path)
-            session = _session(path)
-            diff, tolerance = _checked(session, extractor, x)
+            run = onnx_runner(path)
+            diff, tolerance = _checked(run, extractor, x)
         except (*converter_errors(), *_runtime_errors(), OSError) as exc:
             what = "the ONNX conversion" if attempt == "fresh" else "the cached ONNX graph"
             reason = f"{what} failed: {(str(exc).splitlines() or [type(exc).__name__])[0][:200]}"
             continue
-        run = PrefixRun("onnxruntime", graph_hit=attempt == "cached",
-                        check_samples=min(len(x), CHECK_SAMPLES), max_abs_diff=diff,
-                        tolerance=tolerance)
+        record = PrefixRun("onnxruntime", graph_hit=attempt == "cached",
+                           check_samples=min(len(x), CHECK_SAMPLES), max_abs_diff=diff,
+                           tolerance=tolerance)
         if diff <= tolerance:
-            return _run(session, x), run
+            return predict_batched(run, x, BATCH), record
         reason = f"onnxruntime's features differ from Keras' by {diff:.2e} (tolerance " \
                  f"{tolerance:.1e})"
     path.unlink(missing_ok=True)
