@@ -176,7 +176,8 @@ def test_static_int8_keeps_the_most_sensitive_nodes_in_float_when_asked_for_more
     graph = onnx.load(target).graph
     names = {node.name for node in graph.node}
     assert len(set(how.float_nodes)) == MAX_FLOAT_NODES and set(how.float_nodes) <= names
-    assert how.search_agreement < 1.01
+    # the search measured agreement on the held-out rows before giving up
+    assert how.search_agreement is not None and 0.5 < how.search_agreement <= 1.0
     # a node kept in float reads no dequantized weights
     made_by = {out: node.op_type for node in graph.node for out in node.output}
     for node in graph.node:
@@ -198,11 +199,13 @@ def test_static_int8_records_how_it_was_calibrated(exported_cnn, digits_test):
     keras_top1 = np.argmax(load_model(exported_cnn).predict(
         np.load(digits_test)["x"].astype(np.float32), verbose=0), -1)
     assert entry["keras_accuracy"] == pytest.approx(np.mean(keras_top1 == labels), abs=1e-6)
-    assert abs(entry["accuracy"] - entry["keras_accuracy"]) <= 1 - entry["top1_agreement"]
+    int8_top1 = np.argmax(run_export(exported_cnn / entry["path"])(
+        np.load(digits_test)["x"].astype(np.float32)), -1)
+    assert entry["accuracy"] == pytest.approx(np.mean(int8_top1 == labels), abs=1e-6)
     assert (entry["calibration_method"], entry["calibration_samples"]) == ("minmax", 200)
-    # the search keeps none in float when int8 already agrees on the held-out rows
+    # any node the search kept in float is a node of the int8 graph, not quantized
     # (an empty list is left out of the card)
-    from zoo.deploy.edge import MAX_FLOAT_NODES
+    import onnx
 
-    kept = entry.get("float_nodes", [])
-    assert len(kept) <= MAX_FLOAT_NODES and all(isinstance(n, str) for n in kept)
+    nodes = {node.name for node in onnx.load(exported_cnn / entry["path"]).graph.node}
+    assert set(entry.get("float_nodes", [])) <= nodes

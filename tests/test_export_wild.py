@@ -125,3 +125,6 @@ def test_zero_padding_before_max_pooling_survives_onnxruntimes_pad_fusion(tmp_pa
     # and int8 still quantizes around it
     ok("export", package, "--format", "onnx", "--quantize", "int8", "--data",
        tmp_path / "rows.npz", "--min-agreement", "0")
+    int8 = assert_export_parity(package, "onnx-int8", tmp_path / "rows.npz",
+                                min_agreement=0.5)
+    assert int8.top1_agreement >= 0.5

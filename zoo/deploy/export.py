@@ -30,6 +30,7 @@ from zoo.deploy.runtime import (
     Runner,
     latency_ms,
     onnx_runner,
+    onnxruntime_errors,
     predict_batched,
     tflite_runner,
 )
@@ -60,11 +61,13 @@ def export_path(fmt: str, quantize: str | None) -> str:
     return f"exports/model{'.' + quantize if quantize else ''}.{fmt}"
 
 
-def _labelled(model: Any, data: Path | None) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The rows of `data` as float32 and their labels (None without data)."""
+def _labelled(model: Any, data: Path | None, label_names: list[str] | None = None
+              ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The rows of `data` as float32 and their labels, numbered in the package's own
+    label order when it has one (None without data)."""
     if data is None:
         return None, None
-    table = load_for_input(Path(data), tuple(model.inputs[0].shape[1:]))
+    table = load_for_input(Path(data), tuple(model.inputs[0].shape[1:]), None, label_names)
     return table.x.astype(np.float32), np.asarray(table.y)
 
 
@@ -230,7 +233,7 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
     tolerance, min_agreement = check_tolerance(tolerance), check_min_agreement(min_agreement)
     card = read_verified_card(package_dir)
     model = load_model(package_dir)
-    rows, labels = _labelled(model, data)
+    rows, labels = _labelled(model, data, card.preprocessing.label_names)
     _check_request(card, fmt, quantize, rows)
     calibration_rows = _rows(model, calibration) if calibration else rows
     x, described = parity_inputs(model, rows, data)
@@ -292,7 +295,7 @@ def converter_errors() -> tuple[type[BaseException], ...]:
     import onnx
 
     return (ValueError, TypeError, KeyError, RuntimeError, NotImplementedError,
-            onnx.checker.ValidationError)
+            onnx.checker.ValidationError, *onnxruntime_errors())
 
 
 def _against_float(entry: ExportRecord, run: Runner, run_float: Runner, x: np.ndarray,

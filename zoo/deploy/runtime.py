@@ -17,6 +17,16 @@ Runner = Callable[[np.ndarray], np.ndarray]
 BUNDLE_FILE = "bundle.json"  # a deploy bundle's manifest (see zoo.deploy.bundle)
 
 
+def onnxruntime_errors() -> tuple[type[BaseException], ...]:
+    """What onnxruntime raises for a graph it will not load or run: its own classes,
+    which derive from Exception, not RuntimeError."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    names = ("Fail", "InvalidArgument", "InvalidProtobuf", "InvalidGraph", "NoSuchFile",
+             "NoModel", "RuntimeException", "NotImplemented")
+    return tuple(getattr(state, name) for name in names if hasattr(state, name))
+
+
 def onnx_runner(path: Path) -> Runner:
     import onnxruntime
 
