@@ -71,6 +71,14 @@ def format_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
 
 
+def _distribution(run: Any) -> str:
+    """How a phase was spread (its card's `distribution`), as `inspect` shows it."""
+    if not isinstance(run, dict):
+        return ""
+    return (f", {run.get('strategy')} on {run.get('replicas')} replica(s), "
+            f"{run.get('workers')} worker(s), global batch {run.get('global_batch')}")
+
+
 def format_card(card: "Card", where: str) -> str:
     layer_map, pre = card.layer_map, card.preprocessing
     lines = [f"{card.name} {card.version}  ({where})",
@@ -95,7 +103,8 @@ def format_card(card: "Card", where: str) -> str:
                              f"epochs, lr {phase.get('learning_rate')}, "
                              f"{phase.get('trainable_params', 0):,} trainable"
                              + (f", unfrozen from {phase['unfreeze_from']}"
-                                if phase.get("unfreeze_from") else ""))
+                                if phase.get("unfreeze_from") else "")
+                             + _distribution(phase.get("distribution")))
     rows = [[layer.index, layer.name, layer.class_name,
              "" if layer.output_shape is None else tuple(layer.output_shape),
              f"{layer.params:,}",

@@ -5,7 +5,14 @@ from pathlib import Path
 
 import click
 from zoo.cli.options import force_option, out_option, progress
-from zoo.train.settings import COMPARE_SETTINGS, FitSettings, Phase2
+from zoo.train.settings import (
+    COMPARE_SETTINGS,
+    STRATEGIES,
+    WORKER_TIMEOUT,
+    Distribution,
+    FitSettings,
+    Phase2,
+)
 
 data_option = click.option("--data", required=True, type=click.Path(),
                            help="CSV (label column last or --label-column), NPZ (x, y) or an "
@@ -37,13 +44,23 @@ label_column_option = click.option("--label-column",
 @click.option("--seed", default=FitSettings.seed, show_default=True)
 @click.option("--no-feature-cache", is_flag=True, help="Train the whole model even when its "
               "frozen prefix could run once and be cached.")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="none", show_default=True,
+              help="mirrored: this machine's GPUs (or --devices N CPUs); multi-worker: "
+                   "every host in TF_CONFIG runs this same command. Both train in the zoo's "
+                   "own loop on tf.distribute; --batch-size and --lr are the global batch's.")
+@click.option("--devices", type=click.IntRange(1), help="mirrored: train on this many GPUs, "
+              "or split the CPU into this many devices where there is no GPU.")
+@click.option("--worker-timeout", default=WORKER_TIMEOUT, show_default=True,
+              type=click.FloatRange(0, min_open=True),
+              help="multi-worker: seconds to wait for the other workers (at the start, at "
+                   "each step, at the end) before giving up with an error.")
 @out_option
 @force_option
 def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
              batch_size: int, learning_rate: float, validation_split: float,
              patience: int | None, phase2_unfreeze_from: str | None, phase2_lr: float,
-             phase2_epochs: int, seed: int, no_feature_cache: bool, out: str,
-             force: bool) -> None:
+             phase2_epochs: int, seed: int, no_feature_cache: bool, strategy: str,
+             devices: int | None, worker_timeout: float, out: str, force: bool) -> None:
     """Train the trainable layers of a package; frozen layers stay bit-identical.
 
     With --phase2-unfreeze-from, a second phase unfreezes the top of the
@@ -52,27 +69,41 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
     (in onnxruntime, checked against Keras on a sample), caches its features and
     trains the rest on them (same result, faster).
 
+    With --strategy multi-worker, each worker trains on its replicas' share of every
+    global batch and only the chief (TF_CONFIG's chief, else worker 0) writes --out.
+
     \b
     Examples:  zoo finetune iris4-model --data iris4-train.csv --epochs 100 --out tuned
                zoo finetune effnet-head --data train.npz --epochs 10 --patience 3 \\
                    --phase2-unfreeze-from block7a_expand_conv --phase2-lr 1e-5 \\
                    --phase2-epochs 5 --out effnet-tuned
+               zoo finetune iris4-model --data iris4-train.csv --strategy mirrored \\
+                   --devices 2 --out tuned
+               TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]},
+                 "task": {"type": "worker", "index": 0}}' \\
+                   zoo finetune iris4-model --data iris4-train.csv --strategy multi-worker \\
+                   --out tuned     (and the same on host2 with "index": 1)
     """
     from zoo.train.training import fit_package, load_data_for
 
+    if devices is not None and strategy != "mirrored":
+        raise click.UsageError("--devices needs --strategy mirrored")
     table = load_data_for(Path(package_dir), Path(data), label_column)
     phase2 = Phase2(phase2_unfreeze_from, phase2_lr, phase2_epochs) \
         if phase2_unfreeze_from else None
     progress(f"fine-tuning on {len(table.y)} samples of {len(table.label_names)} classes "
              f"for {epochs} epochs{' + phase 2' if phase2 else ''}…")
-    card = fit_package(Path(package_dir), table, Path(out),
+    card, written = fit_package(Path(package_dir), table, Path(out),
                        FitSettings(epochs, batch_size, learning_rate, validation_split, seed,
-                                   patience, phase2, not no_feature_cache), force=force)
+                                   patience, phase2, not no_feature_cache,
+                                   Distribution(strategy, devices, worker_timeout)),
+                       force=force)
     cached = card.lineage.finetune[-1]["phases"][0]["feature_cache"] if card.lineage else None
     if cached and cached.get("reason"):
         click.echo(f"zoo: warning: the frozen prefix ran in Keras: {cached['reason']}", err=True)
+    where = out if written else "nothing written by this worker: the chief writes the package"
     click.echo(f"validation accuracy {card.metrics['accuracy'].value:.4f}, loss "
-               f"{card.metrics['loss'].value:.4f} -> {out}")
+               f"{card.metrics['loss'].value:.4f} -> {where}")
 
 
 @click.command()

@@ -83,12 +83,17 @@ def _move_into_place(staging: Path, out: Path, force: bool) -> None:
         os.replace(staging, out)
 
 
+def refuse_existing(out: Path, force: bool) -> None:
+    if Path(out).exists() and not force:
+        raise ZooError(f"{Path(out).absolute()} already exists; choose another --out or pass "
+                       f"--force")
+
+
 @contextlib.contextmanager
 def staged_package(out: Path, force: bool = False) -> Iterator[Path]:
     """A fresh staging folder that becomes `out` only if the block succeeds."""
     out = Path(out).absolute()
-    if out.exists() and not force:
-        raise ZooError(f"{out} already exists; choose another --out or pass --force")
+    refuse_existing(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
     try:

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from filelock import FileLock
+
 from zoo.cards.layer_map import separator_names
 from zoo.files import atomic_writer
 from zoo.paths import cache_root
@@ -85,13 +87,22 @@ def prefix_features(model: Any, prefix: str, x: np.ndarray, graph: str, key: str
                     ) -> tuple[np.ndarray, dict]:
     """The prefix's output on x: from the cache if present, else from its ONNX graph in
     onnxruntime (checked against Keras), else from Keras; and how it was computed."""
-    import keras
-
     path = cache_root() / "features" / f"{key}.npy"
     cut = model.get_layer(prefix).output
     shape = (len(x), *cut.shape[1:])
-    if path.is_file() and (features := _cached(path, shape)) is not None:
-        return features, {"hit": True}
+    # One process computes them: workers sharing this cache wait and read its result.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path.with_suffix(".lock"))):
+        if path.is_file() and (features := _cached(path, shape)) is not None:
+            return features, {"hit": True}
+        return _computed(model, cut, x, graph, path)
+
+
+def _computed(model: Any, cut: Any, x: np.ndarray, graph: str, path: Path
+              ) -> tuple[np.ndarray, dict]:
+    """Features computed now (see `prefix_features`) and saved to `path`."""
+    import keras
+
     extractor = keras.Model(model.inputs[0], cut)
     features, run = onnx_features(extractor, x, graph)
     if features is None:

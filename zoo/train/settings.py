@@ -14,6 +14,20 @@ class Phase2:
     epochs: int = 5
 
 
+# How fine-tuning spreads over devices and hosts (zoo.train.distribute): in this process
+# only, on this machine's devices through Keras' fit, or over TF_CONFIG's workers with the
+# zoo's own loop (fit is broken under MultiWorkerMirroredStrategy: keras-team/keras#20585).
+STRATEGIES = ("none", "mirrored", "multi-worker")
+WORKER_TIMEOUT = 300.0  # seconds a worker waits on the others before it gives up
+
+
+@dataclass(frozen=True)
+class Distribution:
+    strategy: str = "none"
+    devices: int | None = None  # mirrored: this many GPUs, or logical CPUs if there are none
+    worker_timeout: float = WORKER_TIMEOUT
+
+
 @dataclass(frozen=True)
 class FitSettings:
     epochs: int = 50
@@ -24,6 +38,7 @@ class FitSettings:
     patience: int | None = None
     phase2: Phase2 | None = None
     feature_cache: bool = True
+    distribution: Distribution = Distribution()
 
 
 # Transfer vs scratch: fewer epochs at a lower rate, since scratch trains everything.

@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,12 +31,14 @@ from zoo.errors import DataError, ZooError
 from zoo.package import (
     load_model,
     read_verified_card,
+    refuse_existing,
     save_model,
     seal,
     staged_package,
     updated_package,
 )
 from zoo.train.curves import CURVES_FILE, plot_history
+from zoo.train.distribute import Replicas, start
 from zoo.train.datasets import Table, load_for_input
 from zoo.train.feature_cache import (
     cache_key,
@@ -105,10 +107,14 @@ def split_validation(table: Table, fraction: float, seed: int) -> tuple[np.ndarr
 
 
 def fit(model: Any, data: tuple[np.ndarray, ...], epochs: int, learning_rate: float,
-        settings: FitSettings, steps_per_execution: int = 1) -> dict[str, list[float]]:
-    """One training phase; with patience, stop early and keep the best weights."""
+        settings: FitSettings, steps_per_execution: int = 1,
+        replicas: Replicas | None = None) -> dict[str, list[float]]:
+    """One training phase; with patience, stop early and keep the best weights. With
+    `replicas`, under their strategy, in the zoo's own loop (`zoo.train.distribute`)."""
     import keras
 
+    if replicas is not None:
+        return replicas.fit(model, data, epochs, learning_rate, settings)
     x_train, x_val, y_train, y_val = data
     keras.utils.set_random_seed(settings.seed)  # same batches whichever way it trains
     compile_model(model, learning_rate, steps_per_execution)
@@ -130,9 +136,18 @@ def unfreeze_from(model: Any, layer_map: LayerMap, layer: str) -> list[str]:
     return apply_freeze(model, frozen, base)
 
 
+class Finetuned(NamedTuple):
+    card: Card
+    written: bool  # False on a worker that is not the chief: the chief writes
+
+
 def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSettings,
-                force: bool = False) -> Card:
+                force: bool = False) -> Finetuned:
     card = read_verified_card(package_dir)
+    replicas = start(settings.distribution)  # before TensorFlow runs anything
+    writes = replicas is None or replicas.is_chief
+    if writes:
+        refuse_existing(out, force)  # before the training, not after it
     model = load_model(package_dir)
     check_fit(model, table)
     if settings.phase2:  # resolve the layer before spending time on phase 1
@@ -140,41 +155,51 @@ def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSetting
                       option="--phase2-unfreeze-from")
     data = split_validation(table, settings.validation_split, settings.seed)
     started = time.perf_counter()
-    history, cached, scorer, scored = _phase1(model, card, table, data, settings)
+    history, cached, scorer, scored = _phase1(model, card, table, data, settings, replicas)
     history["phase"] = [1.0] * len(history["loss"])
+    distribution = replicas.record(settings.batch_size) if replicas else None
     schedule = [{"phase": 1, "epochs_run": len(history["loss"]),
                  "trainable_params": trainable_params(model), **asdict(settings),
-                 "feature_cache": cached, "seconds": _since(started)}]
+                 "feature_cache": cached, "distribution": distribution,
+                 "seconds": _since(started)}]
     schedule[0].pop("phase2")
     if settings.phase2:
         started = time.perf_counter()
         unfreeze_from(model, card.layer_map, settings.phase2.unfreeze_from)
-        second = fit(model, data, settings.phase2.epochs, settings.phase2.learning_rate, settings)
+        second = fit(model, data, settings.phase2.epochs, settings.phase2.learning_rate,
+                     settings, replicas=replicas)
         for key, values in second.items():
             history.setdefault(key, []).extend(values)
         history["phase"] += [2.0] * len(second["loss"])
         schedule.append({"phase": 2, "epochs_run": len(second["loss"]),
                          "trainable_params": trainable_params(model), **asdict(settings.phase2),
-                         "seconds": _since(started)})
+                         "distribution": distribution, "seconds": _since(started)})
         scorer, scored = model, data
     compile_model(scorer, settings.learning_rate)  # the trained part, on what it trained on
     val_loss, val_accuracy = scorer.evaluate(scored[1], scored[3], verbose=0)
     _record_training(card, model, table, history, schedule, float(val_loss),
                      float(val_accuracy), int(len(data[3])))
+    if not writes:
+        replicas.finish()
+        return Finetuned(card, False)
     with staged_package(out, force=force) as staging:
         save_model(model, staging)
         plot_history(history, staging / CURVES_FILE, f"{card.name} on {table.name}")
         seal(staging, card)
-    return card
+    if replicas:
+        replicas.finish()
+    return Finetuned(card, True)
 
 
 def _phase1(model: Any, card: Card, table: Table, data: tuple[np.ndarray, ...],
-            settings: FitSettings) -> tuple[dict, dict | None, Any, tuple]:
+            settings: FitSettings, replicas: Replicas | None
+            ) -> tuple[dict, dict | None, Any, tuple]:
     """Phase 1, on cached frozen-prefix features when the model allows it; returns the
     history, the cache record, and the model and data to score it with."""
     prefix = frozen_prefix(model) if settings.feature_cache else None
     if prefix is None:
-        history = fit(model, data, settings.epochs, settings.learning_rate, settings)
+        history = fit(model, data, settings.epochs, settings.learning_rate, settings,
+                      replicas=replicas)
         return history, None, model, data
     base_revision = card.lineage.base_revision if card.lineage else None
     graph = graph_key(model, prefix, base_revision)
@@ -186,7 +211,7 @@ def _phase1(model: Any, card: Card, table: Table, data: tuple[np.ndarray, ...],
                                     settings.seed)
     suffix = suffix_model(model, prefix)
     history = fit(suffix, feature_data, settings.epochs, settings.learning_rate, settings,
-                  FEATURE_STEPS_PER_EXECUTION)
+                  FEATURE_STEPS_PER_EXECUTION, replicas)
     return history, {"prefix": prefix, "key": key, "graph": graph, **how}, suffix, feature_data
 
 
