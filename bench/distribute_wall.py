@@ -21,7 +21,6 @@ block2 on) so every step runs convolutions.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,9 @@ from pathlib import Path
 
 from common import report
 
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+from served import free_ports  # noqa: E402
+
 ZOO = str(Path(sys.executable).parent / "zoo")
 
 
@@ -37,16 +39,6 @@ def run_zoo(*args, env: dict) -> None:
     done = subprocess.run([ZOO, *map(str, args)], env=env, capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"zoo {' '.join(map(str, args))} failed: {done.stderr.strip()}")
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def finetune(args: list, env: dict, out: Path, workers: int = 1) -> tuple[float, dict]:

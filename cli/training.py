@@ -84,20 +84,24 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
                    zoo finetune iris4-model --data iris4-train.csv --strategy multi-worker \\
                    --out tuned     (and the same on host2 with "index": 1)
     """
+    distribution = Distribution(strategy, devices, worker_timeout)  # checked first
+    from zoo.train.datasets import Table
     from zoo.train.training import fit_package, load_data_for
 
-    if devices is not None and strategy != "mirrored":
-        raise click.UsageError("--devices needs --strategy mirrored")
-    table = load_data_for(Path(package_dir), Path(data), label_column)
     phase2 = Phase2(phase2_unfreeze_from, phase2_lr, phase2_epochs) \
         if phase2_unfreeze_from else None
-    progress(f"fine-tuning on {len(table.y)} samples of {len(table.label_names)} classes "
-             f"for {epochs} epochs{' + phase 2' if phase2 else ''}…")
-    card, written = fit_package(Path(package_dir), table, Path(out),
-                       FitSettings(epochs, batch_size, learning_rate, validation_split, seed,
-                                   patience, phase2, not no_feature_cache,
-                                   Distribution(strategy, devices, worker_timeout)),
-                       force=force)
+
+    def load_table() -> Table:
+        table = load_data_for(Path(package_dir), Path(data), label_column)
+        progress(f"fine-tuning on {len(table.y)} samples of {len(table.label_names)} "
+                 f"classes for {epochs} epochs{' + phase 2' if phase2 else ''}…")
+        return table
+
+    card, written = fit_package(Path(package_dir), load_table, Path(out),
+                                FitSettings(epochs, batch_size, learning_rate,
+                                            validation_split, seed, patience, phase2,
+                                            not no_feature_cache, distribution),
+                                force=force)
     cached = card.lineage.finetune[-1]["phases"][0]["feature_cache"] if card.lineage else None
     if cached and cached.get("reason"):
         click.echo(f"zoo: warning: the frozen prefix ran in Keras: {cached['reason']}", err=True)

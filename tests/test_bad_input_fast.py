@@ -4,7 +4,6 @@ traceback, nothing written. No TensorFlow in this module."""
 import hashlib
 import json
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import refused, zoo
+from served import free_port
 
 from zoo.deploy.settings import check_min_agreement, check_tolerance
 from zoo.errors import DataError, ZooError
@@ -166,12 +166,6 @@ def test_pull_refuses_an_absurd_head_size_before_building_anything(tmp_path: Pat
 
 
 # --- zoo hub serve: its temporary state folder goes when the server does -------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def serve_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -5,7 +5,6 @@ loopback ports, and workers that die or never start."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import ok, zoo_env
 from packages import card_json
+from served import free_ports
 
 from zoo.package import load_model
 
@@ -22,16 +22,6 @@ pytestmark = pytest.mark.slow  # trains Keras models in several processes
 
 ZOO = str(Path(sys.executable).parent / "zoo")
 RUN_LIMIT = 240  # seconds any one worker may take here before the test gives up on it
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def tf_config(ports: list[int], index: int) -> str:
@@ -115,7 +105,7 @@ def test_two_workers_on_loopback_match_one_process_and_only_the_chief_writes(
     assert [p["distribution"]["replicas"] for p in phases] == [2, 2]
     assert phases[0]["distribution"] | {"local_devices": None} == {
         "strategy": "multi-worker", "replicas": 2, "workers": 2, "global_batch": 16,
-        "local_devices": None}
+        "local_devices": None, "worker_timeout": 120.0}
     assert phases[0]["feature_cache"]["prefix"] == "hidden2"  # each worker computed its own
     single = card_json(iris_single)
     assert single["lineage"]["finetune"][-1]["phases"][0]["distribution"]["replicas"] == 1
@@ -203,6 +193,23 @@ def test_mirrored_on_two_devices_matches_one_device(cnn_transfer, tmp_path):
                  atol=1e-5)
 
 
+def test_mirrored_reads_an_image_folder_after_the_devices_are_set_up(cnn_transfer, tmp_path):
+    from PIL import Image
+
+    from zoo.train.datasets import load_table
+
+    table = load_table(cnn_transfer["data"])
+    for i, (image, label) in enumerate(zip(table.x, table.y)):
+        folder = tmp_path / "images" / table.label_names[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image[..., 0].astype(np.uint8), mode="L").save(folder / f"{i}.png")
+    succeeds(start([cnn_transfer["derived"], "--data", tmp_path / "images", "--epochs", "1",
+                    "--strategy", "mirrored", "--devices", "2", "--out", tmp_path / "tuned"],
+                   tmp_path))
+    record = card_json(tmp_path / "tuned")["lineage"]["finetune"][-1]["phases"][0]
+    assert record["distribution"]["replicas"] == 2
+
+
 def test_strategy_refusals_are_one_line(derived_pkg, iris4_csv, tmp_path):
     bad = start([derived_pkg, "--data", iris4_csv[0], "--strategy", "multi-worker", "--out",
                  tmp_path / "out"], tmp_path, '{"cluster": {"ps": ["h:1"]}, "task": {}}')
@@ -210,7 +217,42 @@ def test_strategy_refusals_are_one_line(derived_pkg, iris4_csv, tmp_path):
     assert code == 2 and err.strip().splitlines() == [
         "zoo: error: TF_CONFIG: role(s) 'ps' are not supported: synchronous data-parallel "
         "training uses only chief and worker"]
+    # the chief's --out is refused before it waits for a peer (this one never comes)
+    (tmp_path / "taken").mkdir()
+    taken = start([derived_pkg, "--data", iris4_csv[0], "--strategy", "multi-worker",
+                   "--worker-timeout", "60", "--out", tmp_path / "taken"], tmp_path,
+                  tf_config(free_ports(2), 0))
+    code, _, err = finish(taken)
+    assert code == 2 and err.strip().splitlines() == [
+        f"zoo: error: {tmp_path / 'taken'} already exists; choose another --out or pass "
+        "--force"]
     with zoo_env(tmp_path):
         run = ok("finetune", derived_pkg, "--data", iris4_csv[0], "--epochs", "1",
                  "--out", tmp_path / "plain")
     assert "nothing written" not in run.stdout
+
+
+def test_the_loop_reports_the_loss_as_fit_does_regularization_included():
+    """At learning rate 0 the weights stay put, so each epoch's loss is evaluate's."""
+    import keras
+    import tensorflow as tf
+    from sklearn.datasets import load_iris
+
+    from zoo.train.distribute import Replicas
+    from zoo.train.settings import FitSettings
+
+    x, y = load_iris(return_X_y=True)
+    x = x.astype("float32")
+    model = keras.Sequential([keras.Input((4,)),
+                              keras.layers.Dense(8, activation="relu",
+                                                 kernel_regularizer=keras.regularizers.L2(0.1)),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    expected, accuracy = model.evaluate(x, y, verbose=0)
+    assert model.losses  # the penalty is there to be counted
+    replicas = Replicas("mirrored", tf.distribute.MirroredStrategy(["/CPU:0"]))
+    history = replicas.fit(model, (x, x[:30], y, y[:30]), 1, 0.0, FitSettings(batch_size=7))
+    assert history["loss"][0] == pytest.approx(expected, rel=1e-5)
+    assert history["accuracy"][0] == pytest.approx(accuracy)
+    assert history["val_loss"][0] == pytest.approx(model.evaluate(x[:30], y[:30], verbose=0)[0],
+                                                   rel=1e-5)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from conftest import refused
 from hypothesis import given, settings
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 
 from zoo.errors import ZooError
 from zoo.train.cluster import Cluster, read_cluster
+from zoo.train.distribute import _batches
+from zoo.train.settings import Distribution
 
 
 def config(cluster: dict, role: str = "worker", index: int = 0) -> str:
@@ -48,10 +51,13 @@ def test_roles_addresses_and_the_chief():
     (config({"worker": ["h:0"]}), "is not a \"host:port\" address"),
     (config({"worker": ["h:70000"]}), "is not a \"host:port\" address"),
     (config({"worker": ["h:1; rm -rf /"]}), "is not a \"host:port\" address"),
+    (config({"worker": ["h:1\n"]}), "is not a \"host:port\" address"),
     (config({"worker": ["h:1", "h:1"]}), "share an address"),
     (config({"chief": ["a:1", "b:1"]}, "chief"), "only one chief"),
     (json.dumps({"cluster": {"worker": ["h:1"]}}), '"task" must be an object'),
     (config({"worker": ["h:1"]}, "chief"), '"task"."type" must be one of'),
+    (config({"worker": ["h:1"]}, []), '"task"."type" must be one of'),
+    (config({"worker": ["h:1"]}, {"a": 1}), '"task"."type" must be one of'),
     (config({"worker": ["h:1"]}, index=1), '"task"."index" must be an integer from 0 to 0'),
     (config({"worker": ["h:1"]}, index=True), '"task"."index" must be an integer'),
     (config({"worker": ["h:1"]}, index=-1), '"task"."index" must be an integer'),
@@ -80,6 +86,22 @@ def test_any_tf_config_parses_or_is_refused(text):
     assert cluster is None or 0 <= cluster.rank < cluster.workers
 
 
+TASKS = JSON | st.fixed_dictionaries({"type": JSON | st.sampled_from(["chief", "worker", "ps"]),
+                                      "index": JSON | st.integers(-2, 4)})
+
+
+@settings(max_examples=300, deadline=None)
+@given(TASKS)
+def test_any_task_of_a_good_cluster_parses_or_is_refused(task):
+    text = json.dumps({"cluster": {"chief": ["c:1"], "worker": ["w:1", "w:2"]}, "task": task})
+    try:
+        cluster = read_cluster(text)
+    except ZooError as exc:
+        assert str(exc).startswith("TF_CONFIG: ")
+        return
+    assert 0 <= cluster.rank < cluster.workers == 3
+
+
 def watched(body: str) -> subprocess.CompletedProcess:
     code = f"from zoo.train.distribute import Watchdog\nimport time\n{body}"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -104,6 +126,37 @@ def test_the_watchdog_lets_a_beating_or_resting_process_be():
                    "    dog.beat('step')\n    time.sleep(0.3)\n"
                    "dog.rest()\ntime.sleep(2)\nprint('finished')")
     assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "finished", "")
+
+
+def test_a_watchdog_killed_from_outside_does_not_break_the_worker():
+    done = watched("dog = Watchdog(1.0, 'w')\ndog._watcher.kill()\ndog._watcher.wait()\n"
+                   "dog.beat('step')\ndog.rest()\nprint('finished')")
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "finished", "")
+
+
+@pytest.mark.parametrize("samples, batch, least, sizes", [
+    (10, 4, 1, [4, 4, 2]),
+    (9, 4, 2, [4, 5]),      # a tail of one cannot feed two replicas: it joins the batch before
+    (9, 4, 1, [4, 4, 1]),   # scoring: any slice may be empty
+    (8, 4, 2, [4, 4]),
+    (1, 4, 1, [1]),
+])
+def test_global_batches_are_fits_and_every_replica_gets_a_sample(samples, batch, least, sizes):
+    batches = _batches(np.arange(samples), batch, least)
+    assert [len(rows) for rows in batches] == sizes
+    assert np.array_equal(np.concatenate(batches), np.arange(samples))
+
+
+def test_fewer_samples_than_replicas_is_refused():
+    with pytest.raises(ZooError, match="1 training sample"):
+        _batches(np.arange(1), 4, 2)
+
+
+def test_devices_or_an_unknown_strategy_are_refused_in_the_settings():
+    with pytest.raises(ZooError, match="--devices needs --strategy mirrored"):
+        Distribution("multi-worker", devices=2)
+    with pytest.raises(ZooError, match="unknown strategy 'ring'"):
+        Distribution("ring")
 
 
 def test_devices_without_mirrored_is_refused_before_anything_loads(tmp_path):

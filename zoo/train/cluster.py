@@ -18,7 +18,7 @@ from zoo.errors import ZooError
 
 TF_CONFIG = "TF_CONFIG"
 ROLES = ("chief", "worker")
-_ADDRESS = re.compile(r"^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})$")
+_ADDRESS = re.compile(r"(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def _addresses(cluster: object) -> dict[str, list[str]]:
                 or not all(isinstance(task, str) for task in tasks):
             raise _fail(f'"{role}" must be a non-empty list of "host:port" strings')
         for task in tasks:
-            match = _ADDRESS.match(task)
+            match = _ADDRESS.fullmatch(task)
             if not match or not 0 < int(match["port"]) < 65536:
                 raise _fail(f'{task!r} is not a "host:port" address')
         jobs[role] = tasks
@@ -92,7 +92,7 @@ def read_cluster(text: str | None) -> Cluster | None:
     if not isinstance(task, dict):
         raise _fail('"task" must be an object like {"type": "worker", "index": 0}')
     role, index = task.get("type"), task.get("index")
-    if role not in jobs:
+    if not isinstance(role, str) or role not in jobs:
         raise _fail(f'"task"."type" must be one of the cluster\'s roles '
                     f'({", ".join(jobs)}), not {role!r}')
     if not isinstance(index, int) or isinstance(index, bool) \

@@ -22,10 +22,12 @@ went in, bit for bit.
 
 A worker that dies breaks the others' next collective op: that error becomes one
 line. A worker that hangs, or never starts, would leave the others waiting in
-TensorFlow forever (it even outlasts SIGTERM), so a watchdog thread ends the
-process with one line after `worker_timeout` seconds without progress.
+TensorFlow forever (it even outlasts SIGTERM), so while a worker waits on the others
+(joining, building the replicas, each step, exiting) a watchdog process ends it with
+one line after `worker_timeout` seconds without progress.
 """
 
+import atexit
 import os
 import subprocess
 import sys
@@ -44,8 +46,8 @@ _STARTED_TOO_LATE = ("must be set up before TensorFlow runs anything in this pro
 
 
 # The watchdog's own process: it reads "beat WHAT" and "rest" lines from its stdin; after
-# TIMEOUT seconds armed without one, it writes the line and kills the worker; when the
-# worker's end of the pipe closes (it exited), it exits too.
+# TIMEOUT seconds armed without one, it writes the line and kills the worker (if it is
+# still its parent); when the worker's end of the pipe closes (it exited), it exits too.
 _WATCHER = r"""
 import os, select, signal, sys
 parent, timeout, line = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
@@ -53,9 +55,10 @@ armed, what = False, ""
 while True:
     ready, _, _ = select.select([0], [], [], timeout if armed else None)
     if not ready:
-        sys.stderr.write(line.replace("{what}", what) + "\n")
-        sys.stderr.flush()
-        os.kill(parent, signal.SIGKILL)
+        if os.getppid() == parent:
+            sys.stderr.write(line.replace("{what}", what) + "\n")
+            sys.stderr.flush()
+            os.kill(parent, signal.SIGKILL)
         break
     data = os.read(0, 65536).decode()
     if not data:
@@ -78,14 +81,19 @@ class Watchdog:
     def __init__(self, timeout: float, who: str) -> None:
         line = (f"zoo: error: {who}: no word from the other workers for {timeout:g} s while "
                 "{what} (one died, hung or never started; --worker-timeout sets the wait)")
+        # Its own session: Ctrl-C in the terminal stops the worker, and the watcher with it
+        # (its pipe closes), rather than the watcher alone.
         self._watcher = subprocess.Popen(
             [sys.executable, "-c", _WATCHER, str(os.getpid()), str(timeout), line],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
 
     def _send(self, message: str) -> None:
         assert self._watcher.stdin is not None
-        self._watcher.stdin.write(f"{message}\n".encode())
-        self._watcher.stdin.flush()
+        try:
+            self._watcher.stdin.write(f"{message}\n".encode())
+            self._watcher.stdin.flush()
+        except OSError:  # the watcher is gone (killed from outside): train unwatched
+            pass
 
     def beat(self, what: str) -> None:
         self._send(f"beat {what}")
@@ -101,6 +109,8 @@ class Replicas:
     strategy: Any
     cluster: Cluster | None = None
     watchdog: Watchdog | None = None
+    worker_timeout: float | None = None
+    doing: str = "starting"
 
     @property
     def is_chief(self) -> bool:
@@ -110,28 +120,45 @@ class Replicas:
     def workers(self) -> int:
         return self.cluster.workers if self.cluster else 1
 
-    def who(self) -> str:
-        return self.cluster.describe() if self.cluster else "worker 0 (1 of 1)"
+    @property
+    def count(self) -> int:
+        """Replicas in sync, over every worker."""
+        return int(self.strategy.num_replicas_in_sync)
 
-    def record(self, global_batch: int) -> dict:
+    def record(self, global_batch: int) -> dict[str, Any]:
         """What the lineage says of the run."""
-        return {"strategy": self.name, "replicas": int(self.strategy.num_replicas_in_sync),
-                "workers": self.workers, "global_batch": global_batch,
-                "local_devices": list(self.strategy.extended.worker_devices)}
+        return {"strategy": self.name, "replicas": self.count, "workers": self.workers,
+                "global_batch": global_batch,
+                "local_devices": list(self.strategy.extended.worker_devices),
+                "worker_timeout": self.worker_timeout}
+
+    def waiting(self, what: str) -> None:
+        """From now on this worker may wait on the others, while `what`."""
+        self.doing = what
+        if self.watchdog:
+            self.watchdog.beat(what)
 
     def fit(self, model: Any, data: tuple[np.ndarray, ...], epochs: int,
             learning_rate: float, settings: FitSettings) -> dict[str, list[float]]:
         """Train a replica of `model` under the strategy, then copy its weights back."""
-        with self.strategy.scope():
-            replica = _replica(model)
-            history = _train(self, replica, data, epochs, learning_rate, settings)
+        import tensorflow as tf
+
+        if settings.batch_size < self.count:
+            raise ZooError(f"--batch-size {settings.batch_size} is smaller than the "
+                           f"{self.count} replicas: each needs a sample of every batch")
+        self.waiting("building the model on every replica")
+        try:
+            with self.strategy.scope():
+                replica = _replica(model)
+                history = _train(self, replica, data, epochs, learning_rate, settings)
+        except lost_peer_errors(tf) as exc:
+            raise ZooError(f"lost the other workers while {self.doing}: one stopped "
+                           f"answering ({type(exc).__name__})") from None
+        finally:
+            if self.watchdog:
+                self.watchdog.rest()
         model.set_weights(replica.get_weights())
         return history
-
-    def finish(self) -> None:
-        """Keep watching while TensorFlow waits for every worker at exit."""
-        if self.watchdog:
-            self.watchdog.beat("finishing together")
 
 
 def start(distribution: Distribution) -> Replicas | None:
@@ -141,12 +168,16 @@ def start(distribution: Distribution) -> Replicas | None:
         return None
     if distribution.strategy == "mirrored":
         return Replicas("mirrored", _mirrored(distribution.devices))
-    if distribution.strategy != "multi-worker":
-        raise ZooError(f"unknown strategy {distribution.strategy!r}")
-    if distribution.devices is not None:
-        raise ZooError("--devices is for --strategy mirrored; a multi-worker run uses every "
-                       "GPU of each worker, or its CPU")
     return _multi_worker(distribution.worker_timeout)
+
+
+def writes_package(distribution: Distribution) -> bool:
+    """Whether this process writes the package: all but a multi-worker run's workers
+    that are not the chief. Known without TensorFlow, so checked before joining."""
+    if distribution.strategy != "multi-worker":
+        return True
+    cluster = read_cluster(os.environ.get(TF_CONFIG))
+    return cluster is None or cluster.is_chief
 
 
 def _mirrored(devices: int | None) -> Any:
@@ -175,8 +206,12 @@ def _multi_worker(timeout: float) -> Replicas:
     import tensorflow as tf
 
     who = cluster.describe() if cluster else "the only worker"
-    watchdog = Watchdog(timeout, who)
-    watchdog.beat("waiting for every worker to join")
+    watchdog = None
+    if cluster and cluster.workers > 1:  # alone, there is no one to wait for
+        watchdog = Watchdog(timeout, who)
+        watchdog.beat("waiting for every worker to join")
+        # TensorFlow waits for every worker again as this process exits.
+        atexit.register(watchdog.beat, "finishing together")
     try:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     except RuntimeError as exc:
@@ -185,11 +220,12 @@ def _multi_worker(timeout: float) -> Replicas:
         raise ZooError(f"{who}: could not join the cluster: {_first_line(exc)}") from None
     except tf.errors.OpError as exc:
         raise ZooError(f"{who}: could not join the cluster: {_first_line(exc)}") from None
-    watchdog.rest()
-    return Replicas("multi-worker", strategy, cluster, watchdog)
+    if watchdog:
+        watchdog.rest()
+    return Replicas("multi-worker", strategy, cluster, watchdog, timeout)
 
 
-def LOST_PEER_ERRORS(tf: Any) -> tuple[type, ...]:
+def lost_peer_errors(tf: Any) -> tuple[type, ...]:
     """What a collective op raises when a peer is gone."""
     errors = tf.errors
     return (errors.UnavailableError, errors.AbortedError, errors.CancelledError,
@@ -225,30 +261,38 @@ def _train(replicas: Replicas, model: Any, data: tuple[np.ndarray, ...], epochs:
     import keras
     import tensorflow as tf
 
-    strategy, watchdog = replicas.strategy, replicas.watchdog
+    strategy = replicas.strategy
     x_train, x_val, y_train, y_val = data
     optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(model.trainable_variables)  # now, in scope: not inside the first step
     per_sample = keras.losses.SparseCategoricalCrossentropy(reduction=None)
 
-    def sums(y: Any, probabilities: Any) -> tuple[Any, Any, Any]:
-        losses = per_sample(y, probabilities)
+    def sums(x: Any, y: Any, training: bool) -> tuple[Any, Any, Any]:
+        """This replica's summed loss and correct answers, and the regularization loss
+        (which Keras adds to each batch's mean loss, in training and scoring alike)."""
+        probabilities = model(x, training=training)
+        loss_sum = tf.reduce_sum(per_sample(y, probabilities))
         correct = tf.cast(tf.equal(tf.cast(y, tf.int64), tf.argmax(probabilities, -1)),
                           tf.float32)
-        return losses, tf.reduce_sum(losses), tf.reduce_sum(correct)
+        penalty = tf.add_n(model.losses) if model.losses else tf.zeros((), loss_sum.dtype)
+        return loss_sum, penalty, tf.reduce_sum(correct)
+
+    def reported(loss_sum: Any, penalty: Any, y: Any) -> Any:
+        """The loss as fit reports it, summed: each sample's plus the penalty."""
+        return loss_sum + penalty * tf.cast(tf.shape(y)[0], loss_sum.dtype)
 
     def train_replica(x: Any, y: Any, batch: Any) -> tuple[Any, Any]:
         with tf.GradientTape() as tape:
-            losses, loss_sum, correct = sums(y, model(x, training=True))
+            loss_sum, penalty, correct = sums(x, y, training=True)
             loss = loss_sum / tf.cast(batch, loss_sum.dtype)  # the global batch's mean
-            if model.losses:
-                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+            loss += tf.nn.scale_regularization_loss(penalty)
         optimizer.apply(tape.gradient(loss, model.trainable_variables),
                         model.trainable_variables)
-        return loss_sum, correct
+        return reported(loss_sum, penalty, y), correct
 
     def score_replica(x: Any, y: Any, batch: Any) -> tuple[Any, Any]:
-        return sums(y, model(x, training=False))[1:]
+        loss_sum, penalty, correct = sums(x, y, training=False)
+        return reported(loss_sum, penalty, y), correct
 
     def step_of(replica_fn: Callable) -> Callable:
         @tf.function(reduce_retracing=True)
@@ -264,13 +308,12 @@ def _train(replicas: Replicas, model: Any, data: tuple[np.ndarray, ...], epochs:
     best: tuple[float, list[np.ndarray]] | None = None
     waited = 0
     for epoch in range(1, epochs + 1):
-        where = f"training epoch {epoch} of {epochs}"
-        loss, accuracy = _run(strategy, train_step, x_train, y_train,
-                              rng.permutation(len(y_train)), settings.batch_size, watchdog,
-                              where)
-        val_loss, val_accuracy = _run(strategy, score_step, x_val, y_val,
-                                      np.arange(len(y_val)), settings.batch_size, watchdog,
-                                      where)
+        replicas.waiting(f"training epoch {epoch} of {epochs}")
+        order = rng.permutation(len(y_train))
+        loss, accuracy = _run(replicas, train_step, x_train, y_train,
+                              _batches(order, settings.batch_size, replicas.count))
+        val_loss, val_accuracy = _run(replicas, score_step, x_val, y_val,
+                                      _batches(np.arange(len(y_val)), settings.batch_size))
         for key, value in zip(history, (loss, accuracy, val_loss, val_accuracy)):
             history[key].append(value)
         if replicas.is_chief and sys.stderr.isatty():
@@ -281,35 +324,40 @@ def _train(replicas: Replicas, model: Any, data: tuple[np.ndarray, ...], epochs:
                 best, waited = (val_loss, model.get_weights()), 0
             elif (waited := waited + 1) >= settings.patience:
                 break
-    if watchdog:
-        watchdog.rest()
     if best is not None:
         model.set_weights(best[1])
     return history
 
 
-def _run(strategy: Any, step: Callable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
-         batch_size: int, watchdog: Watchdog | None, where: str) -> tuple[float, float]:
-    """Every global batch of `order` through `step`, each split across the replicas;
-    the mean loss and accuracy over the samples."""
+def _batches(order: np.ndarray, batch_size: int, least: int = 1) -> list[np.ndarray]:
+    """`order` in global batches, as fit makes them; a last batch of fewer than `least`
+    samples (one per replica, to train: BatchNorm on an empty slice is NaN) joins the one
+    before it."""
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if len(batches) > 1 and len(batches[-1]) < least:
+        batches[-2:] = [np.concatenate(batches[-2:])]
+    if not batches or len(batches[0]) < least:
+        raise ZooError(f"{len(order)} training sample(s) cannot feed {least} replicas")
+    return batches
+
+
+def _run(replicas: Replicas, step: Callable, x: np.ndarray, y: np.ndarray,
+         batches: list[np.ndarray]) -> tuple[float, float]:
+    """Every global batch through `step`, each split across the replicas; the mean loss
+    and accuracy over the samples."""
     import tensorflow as tf
 
-    replicas = strategy.num_replicas_in_sync
+    strategy, count = replicas.strategy, replicas.count
     loss_sum = correct = 0.0
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        x_parts, y_parts = np.array_split(x[rows], replicas), np.array_split(y[rows], replicas)
+    for rows in batches:
+        x_parts, y_parts = np.array_split(x[rows], count), np.array_split(y[rows], count)
         x_in = strategy.experimental_distribute_values_from_function(
             lambda context: tf.constant(x_parts[context.replica_id_in_sync_group]))
         y_in = strategy.experimental_distribute_values_from_function(
             lambda context: tf.constant(y_parts[context.replica_id_in_sync_group]))
-        if watchdog:
-            watchdog.beat(where)
-        try:
-            batch_loss, batch_correct = (float(t) for t in step(x_in, y_in,
-                                                                tf.constant(len(rows))))
-        except LOST_PEER_ERRORS(tf) as exc:
-            raise ZooError(f"lost the other workers while {where}: one stopped answering "
-                           f"({type(exc).__name__})") from None
+        replicas.waiting(replicas.doing)
+        batch_loss, batch_correct = (float(t) for t in step(x_in, y_in,
+                                                            tf.constant(len(rows))))
         loss_sum, correct = loss_sum + batch_loss, correct + batch_correct
-    return loss_sum / len(order), correct / len(order)
+    samples = sum(len(rows) for rows in batches)
+    return loss_sum / samples, correct / samples

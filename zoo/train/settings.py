@@ -6,6 +6,8 @@ heavy (no NumPy, no TensorFlow): `zoo --help` reads it without paying for them.
 
 from dataclasses import dataclass
 
+from zoo.errors import ZooError
+
 
 @dataclass(frozen=True)
 class Phase2:
@@ -15,8 +17,8 @@ class Phase2:
 
 
 # How fine-tuning spreads over devices and hosts (zoo.train.distribute): in this process
-# only, on this machine's devices through Keras' fit, or over TF_CONFIG's workers with the
-# zoo's own loop (fit is broken under MultiWorkerMirroredStrategy: keras-team/keras#20585).
+# only, over this machine's devices, or over TF_CONFIG's workers; both of the latter in the
+# zoo's own loop on tf.distribute (Keras' fit fails under both here).
 STRATEGIES = ("none", "mirrored", "multi-worker")
 WORKER_TIMEOUT = 300.0  # seconds a worker waits on the others before it gives up
 
@@ -26,6 +28,13 @@ class Distribution:
     strategy: str = "none"
     devices: int | None = None  # mirrored: this many GPUs, or logical CPUs if there are none
     worker_timeout: float = WORKER_TIMEOUT
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ZooError(f"unknown strategy {self.strategy!r}: one of {', '.join(STRATEGIES)}")
+        if self.devices is not None and self.strategy != "mirrored":
+            raise ZooError("--devices needs --strategy mirrored (a multi-worker run uses "
+                           "every GPU of each worker, or its CPU)")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ both phases, the schedule in its lineage, and a PNG of the curves.
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -38,7 +39,7 @@ from zoo.package import (
     updated_package,
 )
 from zoo.train.curves import CURVES_FILE, plot_history
-from zoo.train.distribute import Replicas, start
+from zoo.train.distribute import Replicas, start, writes_package
 from zoo.train.datasets import Table, load_for_input
 from zoo.train.feature_cache import (
     cache_key,
@@ -113,10 +114,10 @@ def fit(model: Any, data: tuple[np.ndarray, ...], epochs: int, learning_rate: fl
     `replicas`, under their strategy, in the zoo's own loop (`zoo.train.distribute`)."""
     import keras
 
+    keras.utils.set_random_seed(settings.seed)  # same batches whichever way it trains
     if replicas is not None:
         return replicas.fit(model, data, epochs, learning_rate, settings)
     x_train, x_val, y_train, y_val = data
-    keras.utils.set_random_seed(settings.seed)  # same batches whichever way it trains
     compile_model(model, learning_rate, steps_per_execution)
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience,
                                                restore_best_weights=True)] \
@@ -141,13 +142,16 @@ class Finetuned(NamedTuple):
     written: bool  # False on a worker that is not the chief: the chief writes
 
 
-def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSettings,
-                force: bool = False) -> Finetuned:
+def fit_package(package_dir: Path, load_table: Callable[[], Table], out: Path,
+                settings: FitSettings, force: bool = False) -> Finetuned:
+    """Fine-tune the package on `load_table()` (called once the strategy is started:
+    reading images runs TensorFlow) and write the result to `out`."""
     card = read_verified_card(package_dir)
-    replicas = start(settings.distribution)  # before TensorFlow runs anything
-    writes = replicas is None or replicas.is_chief
+    writes = writes_package(settings.distribution)
     if writes:
-        refuse_existing(out, force)  # before the training, not after it
+        refuse_existing(out, force)  # before joining and training, not after
+    replicas = start(settings.distribution)  # before TensorFlow runs anything
+    table = load_table()
     model = load_model(package_dir)
     check_fit(model, table)
     if settings.phase2:  # resolve the layer before spending time on phase 1
@@ -180,14 +184,11 @@ def fit_package(package_dir: Path, table: Table, out: Path, settings: FitSetting
     _record_training(card, model, table, history, schedule, float(val_loss),
                      float(val_accuracy), int(len(data[3])))
     if not writes:
-        replicas.finish()
         return Finetuned(card, False)
     with staged_package(out, force=force) as staging:
         save_model(model, staging)
         plot_history(history, staging / CURVES_FILE, f"{card.name} on {table.name}")
         seal(staging, card)
-    if replicas:
-        replicas.finish()
     return Finetuned(card, True)
 
 
