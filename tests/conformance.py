@@ -94,18 +94,6 @@ REFUSED_EXPORTS: dict[tuple[str, str], str] = {}
 # Known converter failures being fixed (xfail, not strict): (family, format) -> reason.
 KNOWN_EXPORT_FAILURES: dict[tuple[str, str], str] = {}
 
-# Exports not even attempted, because the attempt would exhaust the machine's memory
-# before failing; the test fails with this reason. Measured (peak RSS of the test's
-# process; 2-core, 23 GB machine) on the smaller members of the family.
-CONVNEXT_ONNX = (
-    "not attempted: the ONNX export of ConvNeXt converts (parity ~3e-6) but needs ~26x "
-    "the model's size in memory (peak RSS of a conversion at 32x32: Tiny 3.4 GB for 111 MB, "
-    "Small 5.5 GB for 198 MB, Base 9.1 GB for 350 MB); Large (~790 MB) and XLarge (~1.4 GB) "
-    "would need ~20 GB and ~36 GB, over this 23 GB machine (not measured)")
-UNSAFE_EXPORTS: dict[tuple[str, str], str] = {
-    (name, "onnx"): CONVNEXT_ONNX for name in ("ConvNeXtLarge", "ConvNeXtXLarge")}
-
-
 TIERS = ("ci", "fast", "all")
 
 

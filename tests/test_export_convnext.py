@@ -119,3 +119,50 @@ def test_convnext_tiny_exports_to_onnx_within_tolerance(tmp_path):
 
     parity = assert_export_parity(package, "onnx", data, tol=1e-4)
     assert parity.max_abs_diff <= 1e-4
+
+
+def test_weights_as_graph_inputs_give_the_frozen_graphs_numbers(tmp_path):
+    """A model over `FROZEN_WEIGHTS_LIMIT` (ConvNeXtLarge, XLarge) converts with its
+    weights as graph inputs, made initializers afterwards. Forced here on a small model
+    with everything the frozen path needed care for: a `Normalization` layer's captured
+    tensors, BatchNorm statistics, a zero pad before a max pool whose windows are mostly
+    negative (PadFusion), a depthwise `Conv2D(groups=C)` and exact GELU."""
+    import keras
+    import onnx
+    import onnxruntime
+    from zoo.deploy.export import INPUT_NAME, to_onnx
+
+    rng = np.random.default_rng(0)
+    rows = rng.uniform(0, 255, size=(16, 16, 16, 3)).astype(np.float32)
+    pixels = keras.Input((16, 16, 3), name="pixels")
+    x = keras.layers.Normalization(mean=[120.0, 110.0, 100.0], variance=[3600.0] * 3)(pixels)
+    x = keras.layers.Conv2D(16, 3, name="stem",
+                            bias_initializer=keras.initializers.Constant(-1))(x)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.ZeroPadding2D(1, name="pool_pad")(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, name="pool")(x)
+    y = keras.layers.Conv2D(16, 3, padding="same", groups=16, name="depthwise")(x)
+    x = keras.layers.Add(name="residual")([x, keras.layers.Activation("gelu")(y)])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(pixels, keras.layers.Dense(CLASSES, activation="softmax")(x))
+    bn = model.get_layer("bn")
+    bn.set_weights([rng.uniform(0.5, 2, 16), rng.normal(0, 0.5, 16), rng.normal(0, 0.3, 16),
+                    rng.uniform(0.5, 2, 16)])
+    expected = np.asarray(model(rows, training=False))
+    assert expected.std(axis=0).max() > 1e-2  # the outputs move: parity means something
+
+    outputs = {}
+    for lean in (False, True):
+        path = tmp_path / f"lean-{lean}.onnx"
+        to_onnx(model, path, (16, 16, 3), {}, weights_as_inputs=lean)
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        outputs[lean] = session.run(None, {INPUT_NAME: rows})[0]
+        np.testing.assert_allclose(outputs[lean], expected, atol=1e-5)
+    np.testing.assert_allclose(outputs[True], outputs[False], atol=1e-5)
+
+    proto = onnx.load(tmp_path / "lean-True.onnx")
+    assert [i.name for i in proto.graph.input] == [INPUT_NAME]
+    weights = [t for t in proto.graph.initializer if t.name.startswith("zoo_weight_")]
+    assert len(weights) == len(model.variables)  # every weight, once
+    pads = [node for node in proto.graph.node if node.op_type == "Pad"]
+    assert len(pads) == 1 and pads[0].input[2].endswith("__runtime_zero")

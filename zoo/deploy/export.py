@@ -49,6 +49,12 @@ from zoo.train.datasets import load_for_input
 ONNX_OPSET = 17  # tf2onnx 1.17 does not support 19
 PARITY_SAMPLES = 32
 INPUT_NAME = "input"
+# Above this much weight, freezing it into the graph would take most of a machine:
+# freezing, TensorFlow's grappler and tf2onnx hold ~30 copies of it between them
+# (ConvNeXtBase's 350 MB: 9.1 GB peak). Such a model converts with its weights as
+# graph inputs (`_weights_as_inputs`), ConvNeXtLarge and XLarge among the 40.
+FROZEN_WEIGHTS_LIMIT = 512 * 2**20
+ONNX_PROTO_LIMIT = 2**31 - 2**24  # protobuf's 2 GiB, less room for the graph itself
 
 
 def export_key(fmt: str, quantize: str | None) -> str:
@@ -100,8 +106,8 @@ def tf_warnings_quiet() -> Iterator[None]:
 
 
 def to_onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str],
-            optimize: bool = True) -> None:
-    """Keras → frozen TensorFlow graph → ONNX, with one input (`INPUT_NAME`, dynamic batch).
+            optimize: bool = True, weights_as_inputs: bool | None = None) -> None:
+    """Keras → TensorFlow graph → ONNX, with one input (`INPUT_NAME`, dynamic batch).
     `optimize=False` skips tf2onnx's own graph optimizers (most of the conversion's time;
     onnxruntime makes the same fusions when it loads the graph), for graphs the zoo
     runs itself rather than ships.
@@ -114,37 +120,26 @@ def to_onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str],
     variance of EfficientNet and EfficientNetV2) then came out as extra ONNX inputs
     with no value, which onnxruntime refuses to run without.
 
+    A model with more than `FROZEN_WEIGHTS_LIMIT` of weights (or `weights_as_inputs`)
+    is converted with its weights as graph inputs, which become initializers afterwards
+    (`_weights_as_inputs`): freezing them into the graph costs ~30 copies of them.
+
     Depthwise convolutions written as `Conv2D(groups=C)` (ConvNeXt) are traced as
     `DepthwiseConv2D`, tf2onnx learns `Erfc` (exact GELU), the graph copies its
     optimizer discards are collected as it goes, and zero padding before a max pool is
     kept from onnxruntime's PadFusion: see `onnx_graph`."""
     import onnx
-    import tensorflow as tf
-    import tf2onnx
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
 
     register_erfc()
     model = depthwise_for_export(model)
-    spec = tf.TensorSpec((None, *shape), tf.float32, name=INPUT_NAME)
-    concrete = tf.function(lambda inputs: model(inputs, training=False)) \
-        .get_concrete_function(spec)
-    # what tf2onnx.convert.from_function does inside, with the captures folded in
-    with tf_warnings_quiet():
-        frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False,
-                                                   aggressive_inlining=True)
-    inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
-    outputs = [t.name for t in frozen.outputs if t.dtype != tf.resource]
-    if len(inputs) != 1:
-        raise ValueError(f"the frozen graph has {len(inputs)} inputs ({', '.join(inputs)}), "
-                         "expected the model's one")
-    passes = collected_between_passes() if optimize else tf2onnx_optimizers_off()
-    with passes, tf_warnings_quiet():
-        proto, _ = tf2onnx.convert.from_graph_def(
-            frozen.graph.as_graph_def(add_shapes=True), name=concrete.name,
-            input_names=inputs, output_names=outputs, opset=ONNX_OPSET,
-            tensors_to_rename={inputs[0]: INPUT_NAME})
+    size = weight_bytes(model)
+    if size > ONNX_PROTO_LIMIT:
+        raise ValueError(f"{size / 2**30:.1f} GiB of weights: over ONNX's 2 GiB file limit "
+                         "(the zoo does not write ONNX external data)")
+    if weights_as_inputs is None:
+        weights_as_inputs = size > FROZEN_WEIGHTS_LIMIT
+    proto = _weights_as_inputs(model, shape) if weights_as_inputs \
+        else _frozen(model, shape, optimize)
     declared = [i.name for i in proto.graph.input]
     if declared != [INPUT_NAME]:
         raise ValueError(f"the ONNX graph asks for inputs {declared}, expected ['{INPUT_NAME}']")
@@ -153,6 +148,93 @@ def to_onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str],
     onnx.checker.check_model(proto)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, path)
+
+
+def weight_bytes(model: Any) -> int:
+    return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in model.variables)
+
+
+def _converted(frozen: Any, name: str, optimize: bool) -> Any:
+    """tf2onnx on a frozen concrete function: its first input becomes `INPUT_NAME`."""
+    import tensorflow as tf
+    import tf2onnx
+
+    inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
+    outputs = [t.name for t in frozen.outputs if t.dtype != tf.resource]
+    passes = collected_between_passes() if optimize else tf2onnx_optimizers_off()
+    with passes, tf_warnings_quiet():
+        proto, _ = tf2onnx.convert.from_graph_def(
+            frozen.graph.as_graph_def(add_shapes=True), name=name,
+            input_names=inputs, output_names=outputs, opset=ONNX_OPSET,
+            tensors_to_rename={inputs[0]: INPUT_NAME})
+    return proto
+
+
+def _freeze(concrete: Any) -> Any:
+    """What tf2onnx.convert.from_function does inside, with the captures folded in."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    with tf_warnings_quiet():
+        return convert_variables_to_constants_v2(concrete, lower_control_flow=False,
+                                                 aggressive_inlining=True)
+
+
+def _input_spec(shape: tuple) -> Any:
+    import tensorflow as tf
+
+    return tf.TensorSpec((None, *shape), tf.float32, name=INPUT_NAME)
+
+
+def _frozen(model: Any, shape: tuple, optimize: bool) -> Any:
+    """The weights frozen into the graph as constants."""
+    import tensorflow as tf
+
+    concrete = tf.function(lambda inputs: model(inputs, training=False)) \
+        .get_concrete_function(_input_spec(shape))
+    frozen = _freeze(concrete)
+    inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
+    if len(inputs) != 1:
+        raise ValueError(f"the frozen graph has {len(inputs)} inputs ({', '.join(inputs)}), "
+                         "expected the model's one")
+    return _converted(frozen, concrete.name, optimize)
+
+
+def _weights_as_inputs(model: Any, shape: tuple) -> Any:
+    """The model traced through `stateless_call` with every variable as a placeholder,
+    so freezing, TensorFlow's grappler and tf2onnx see a graph without its weights;
+    each weight input then becomes an initializer of the same name, one copy of it.
+    tf2onnx's optimizers are skipped (they copy the whole graph before each pass), so
+    weight transposes stay nodes, which onnxruntime folds when it loads the graph.
+    ConvNeXtTiny (`bench/convnext_onnx.py`): peak RSS 1.3 GB and 9 s, against 3.4 GB and
+    25-40 s frozen, the same parity."""
+    import onnx
+    import tensorflow as tf
+
+    trainable, rest = list(model.trainable_variables), list(model.non_trainable_variables)
+    variables = trainable + rest
+    names = [f"zoo_weight_{i}" for i in range(len(variables))]
+
+    def call(inputs: Any, *weights: Any) -> Any:
+        outputs, _ = model.stateless_call(list(weights[:len(trainable)]),
+                                          list(weights[len(trainable):]), inputs,
+                                          training=False)
+        return outputs
+
+    specs = [tf.TensorSpec(v.shape, v.dtype, name=n) for v, n in zip(variables, names)]
+    concrete = tf.function(call).get_concrete_function(_input_spec(shape), *specs)
+    proto = _converted(_freeze(concrete), concrete.name, optimize=False)
+    values = {f"{n}:0": v for n, v in zip(names, variables)}
+    graph_inputs = list(proto.graph.input)
+    del proto.graph.input[:]
+    for graph_input in graph_inputs:
+        if graph_input.name in values:
+            proto.graph.initializer.append(onnx.numpy_helper.from_array(
+                np.asarray(values[graph_input.name]), graph_input.name))
+        else:
+            proto.graph.input.append(graph_input)
+    return proto
 
 
 def _set_metadata(path: Path, metadata: dict[str, str]) -> None:

@@ -32,6 +32,10 @@ from contextlib import contextmanager
 from typing import Any
 
 POOLS_THAT_IGNORE_PADDING = ("MaxPool",)
+# ops that only move values, which onnxruntime's transpose optimizer moves out of the
+# way before PadFusion: a graph converted without tf2onnx's optimizers keeps
+# Pad -> Transpose -> MaxPool
+LAYOUT_ONLY = ("Transpose", "Identity")
 
 
 def _is_depthwise(layer: Any) -> bool:
@@ -175,14 +179,23 @@ def _initializer_value(graph: Any, name: str) -> Any:
     return None
 
 
+def _feeds_a_pool(node: Any, consumers: dict[str, list[Any]]) -> bool:
+    """Whether `node`'s output reaches a pool that ignores padding, directly or through
+    layout-only ops (a graph output has no consumers)."""
+    for consumer in consumers.get(node.output[0], []):
+        if consumer.op_type in POOLS_THAT_IGNORE_PADDING or (
+                consumer.op_type in LAYOUT_ONLY and _feeds_a_pool(consumer, consumers)):
+            return True
+    return False
+
+
 def _zero_pad_feeding_a_pool(graph: Any, pad: Any, consumers: dict[str, list[Any]]) -> bool:
     import numpy as np
     from onnx import helper
 
     if pad.op_type != "Pad":
         return False
-    if not any(node.op_type in POOLS_THAT_IGNORE_PADDING
-               for node in consumers.get(pad.output[0], [])):  # a graph output has none
+    if not _feeds_a_pool(pad, consumers):
         return False
     mode = next((helper.get_attribute_value(a) for a in pad.attribute if a.name == "mode"),
                 b"constant")
