@@ -64,7 +64,7 @@ def _figure(value: float | None) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    header = ["architecture", "input", "params", "pack + publish", "cut points (reductions)",
+    header = ["architecture", "input", "statistics", "params", "pack + publish", "cut points (reductions)",
               "cuts rebuilt + 1 step", "pull + finetune", "ONNX max abs diff",
               "TFLite max abs diff", "tolerance", "Keras f32 vs f64", "output spread",
               "seconds"]
@@ -76,7 +76,7 @@ def table(rows: list[dict]) -> str:
         if "cut_points" in row["errors"]:
             packed += ", **cut points off**"
         lines.append("| " + " | ".join([
-            row["architecture"], f"{row['size']}×{row['size']}",
+            row["architecture"], f"{row['size']}×{row['size']}", row.get("calibration") or "–",
             f"{row['params']:,}" if row.get("params") else "–", packed,
             _cut_summary(row), f"{cuts_ok}/{len(row['cuts'])}", _finetune(row),
             _export(row, "onnx"), _export(row, "tflite"), _figure(row.get("tolerance")),
@@ -116,7 +116,9 @@ def report(rows: list[dict]) -> str:
         table(rows),
         f"{passed} of {len(rows)} architectures pass (tier: {', '.join(tiers)}); "
         f"{total / 60:.1f} min of tests on {machine}. \"–\": not run in this tier, or "
-        "after a failed step.",
+        "after a failed step. Statistics: how the user's classifier got its BatchNorm "
+        "statistics (BN passes x images, precise BN) or, without BatchNorm, its "
+        "convolutions' scale (LSUV, images).",
         "Cut points:", cut_table(rows), "Failures:", failures(rows)]) + "\n"
 
 

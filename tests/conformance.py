@@ -32,11 +32,18 @@ HEAD = f"gap,dense:{HEAD_CLASSES}:softmax"
 VECTOR_HEAD = f"dense:{HEAD_CLASSES}:softmax"  # a cut point after global pooling
 SAMPLES = 20  # images in the fine-tuning NPZ
 STEP_BATCH = 2  # images in the one training step of each cut
-# The pass that sets the user's BatchNorm statistics. With 8 images, deep random networks
-# came out ill-conditioned: EfficientNetV2B1/B2's float32 result was 1.0 off float64, and
-# ResNet101's and EfficientNetB1's deepest features reached 3.5e2 and 1.2e5, which saturates
-# any fresh head. With 32: 4.7e-5 / 4.9e-5, and 1.7e1 / 3.3e2.
-CALIBRATION_IMAGES = 32
+# The BatchNorm statistics of the user's classifier: the mean of each layer's batch
+# statistics over 8 training-mode passes of 64 random images (precise BN). One pass of 8
+# images left deep random networks ill-conditioned (EfficientNetV2B1/B2's float32 result
+# 1.0 off float64); one pass of 32 still did for EfficientNetB4, B7 and V2M: their last
+# stages run at 1x1, so each channel's statistics came from 32 values, and the sampling
+# error compounds block after block (on held-out images B4's last BatchNorm put out std 86
+# instead of ~1, and a fresh head saturated). With 8 x 64: std 0.31, float32 error 9e-6.
+CALIBRATION_BATCHES = 8
+CALIBRATION_BATCH = 64
+# A backbone without BatchNorm (VGG, ConvNeXt) is scaled per convolution instead, over
+# every pixel of the first 32 of those images.
+UNIT_VARIANCE_IMAGES = 32
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,7 @@ class Row:
     output_spread: float | None = None  # std of the tuned model's outputs on the parity rows
     keras_float32_error: float | None = None  # Keras float32 vs the same net in float64
     tolerance: float | None = None  # what the exports were held to (--tolerance)
+    calibration: str | None = None  # the classifier's statistics: BN 8x64 (passes x images), LSUV 32
     errors: dict[str, str] = field(default_factory=dict)
     expected_failures: dict[str, str] = field(default_factory=dict)
     refusals: dict[str, str] = field(default_factory=dict)
@@ -208,17 +216,18 @@ class Sweep:
                 self.row.seconds.get(name, 0.0) + time.perf_counter() - started, 2)
 
 
-def user_classifier(arch: Architecture, path: Path) -> int:
+def user_classifier(arch: Architecture, path: Path) -> tuple[int, str]:
     """What a user saves as their own model: the backbone without its top at the
     architecture's smallest size, average pooling and a 10-way softmax, random
-    weights. Returns its parameter count.
+    weights.
 
     Fresh BatchNorm statistics (mean 0, variance 1) let a random backbone's deep
     features shrink to a near-constant, which makes every head put out the same
-    probabilities and every export "match". So the statistics are set here from one
-    training-mode pass over random images (momentum 0 for that pass), as a trained
-    network's would be: activations keep their scale at every depth, the tuned
-    model's outputs move with its input, and the parity figures mean something."""
+    probabilities and every export "match". So the statistics are set here from
+    training-mode passes over random images, as a trained network's would be:
+    activations keep their scale at every depth, the tuned model's outputs move with
+    its input, and the parity figures mean something. Returns the parameter count and
+    how the statistics were set (the row's `calibration`)."""
     import keras
 
     keras.utils.set_random_seed(0)
@@ -227,20 +236,31 @@ def user_classifier(arch: Architecture, path: Path) -> int:
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool_user")(backbone.output)
     outputs = keras.layers.Dense(CLASSES, activation="softmax", name="predictions_user")(x)
     model = keras.Model(backbone.input, outputs, name=f"{arch.name.lower()}_classifier")
-    calibration = images(CALIBRATION_IMAGES, arch.size, seed=5)
+    calibration = images(CALIBRATION_BATCHES * CALIBRATION_BATCH, arch.size, seed=5)
     norms = [layer for layer in model.layers
              if isinstance(layer, keras.layers.BatchNormalization)]
     if norms:
-        momentum = {id(layer): layer.momentum for layer in norms}
-        for layer in norms:
-            layer.momentum = 0.0
-        model(calibration, training=True)
-        for layer in norms:
-            layer.momentum = momentum[id(layer)]
+        precise_batch_norm(model, norms, np.split(calibration, CALIBRATION_BATCHES))
+        calibration_used = f"BN {CALIBRATION_BATCHES}x{CALIBRATION_BATCH}"
     else:
-        unit_variance_convs(model, calibration)
+        unit_variance_convs(model, calibration[:UNIT_VARIANCE_IMAGES])
+        calibration_used = f"LSUV {UNIT_VARIANCE_IMAGES}"
     model.save(path)
-    return model.count_params()
+    return model.count_params(), calibration_used
+
+
+def precise_batch_norm(model, norms: list, batches: list[np.ndarray]) -> None:
+    """Set each BatchNormalization's moving statistics to the mean of its batch
+    statistics over `batches`, one training-mode pass each: momentum i/(i+1) on pass i
+    makes Keras' moving average an exact running mean (precise BN, Wu & Johnson 2021).
+    The layers' own momentum comes back afterwards."""
+    momentum = {id(layer): layer.momentum for layer in norms}
+    for i, batch in enumerate(batches):
+        for layer in norms:
+            layer.momentum = i / (i + 1)
+        model(batch, training=True)
+    for layer in norms:
+        layer.momentum = momentum[id(layer)]
 
 
 def unit_variance_convs(model, x: np.ndarray) -> None:

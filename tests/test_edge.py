@@ -209,3 +209,30 @@ def test_static_int8_records_how_it_was_calibrated(exported_cnn, digits_test):
 
     nodes = {node.name for node in onnx.load(exported_cnn / entry["path"]).graph.node}
     assert set(entry.get("float_nodes", [])) <= nodes
+
+
+def test_export_size_rules_weights_as_inputs_above_the_limit_and_refused_over_2_gib(
+        small_cnn_pkg, digits_test, tmp_path, monkeypatch):
+    """The limits are lowered so the small CNN stands for ConvNeXtLarge (over
+    `FROZEN_WEIGHTS_LIMIT`: weights as graph inputs, the same parity) and for a model
+    over ONNX's 2 GiB (one line, nothing written)."""
+    import shutil
+
+    import onnx
+    from zoo.deploy import export
+
+    package = shutil.copytree(small_cnn_pkg, tmp_path / "lean")
+    monkeypatch.setattr(export, "FROZEN_WEIGHTS_LIMIT", 0)
+    ok("export", package, "--format", "onnx", "--data", digits_test)
+    proto = onnx.load(package / "exports" / "model.onnx")
+    weights = [t.name for t in proto.graph.initializer if t.name.startswith("zoo_weight_")]
+    used = {name for node in proto.graph.node for name in node.input}
+    assert weights and set(weights) <= used  # each weight once, none left over
+    assert assert_export_parity(package, "onnx", digits_test).top1_agreement == 1.0
+
+    package = shutil.copytree(small_cnn_pkg, tmp_path / "too-big")
+    monkeypatch.setattr(export, "ONNX_PROTO_LIMIT", 1000)
+    line = refused("export", package, "--format", "onnx", "--data", digits_test)
+    assert "over ONNX's 2 GiB file limit" in line
+    assert "exports" not in card_json(package)
+    assert not (package / "exports").exists()

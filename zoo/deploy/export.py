@@ -226,15 +226,28 @@ def _weights_as_inputs(model: Any, shape: tuple) -> Any:
     concrete = tf.function(call).get_concrete_function(_input_spec(shape), *specs)
     proto = _converted(_freeze(concrete), concrete.name, optimize=False)
     values = {f"{n}:0": v for n, v in zip(names, variables)}
+    used = _names_used(proto.graph)
     graph_inputs = list(proto.graph.input)
     del proto.graph.input[:]
     for graph_input in graph_inputs:
-        if graph_input.name in values:
+        if graph_input.name not in values:
+            proto.graph.input.append(graph_input)
+        elif graph_input.name in used:  # not e.g. a dropout's seed, unused at inference
             proto.graph.initializer.append(onnx.numpy_helper.from_array(
                 np.asarray(values[graph_input.name]), graph_input.name))
-        else:
-            proto.graph.input.append(graph_input)
     return proto
+
+
+def _names_used(graph: Any) -> set[str]:
+    """The tensor names `graph`'s nodes read, subgraphs (If, Loop) included, and its outputs."""
+    names = {output.name for output in graph.output}
+    for node in graph.node:
+        names.update(node.input)
+        for attribute in node.attribute:
+            subgraphs = [*([attribute.g] if attribute.HasField("g") else []), *attribute.graphs]
+            for subgraph in subgraphs:
+                names |= _names_used(subgraph)
+    return names
 
 
 def _set_metadata(path: Path, metadata: dict[str, str]) -> None:
