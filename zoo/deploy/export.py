@@ -151,16 +151,16 @@ def to_onnx(model: Any, path: Path, shape: tuple, metadata: dict[str, str],
 
 
 def weight_bytes(model: Any) -> int:
+    """The bytes of all the model's variables, trainable or not."""
     return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in model.variables)
 
 
 def _converted(frozen: Any, name: str, optimize: bool) -> Any:
     """tf2onnx on a frozen concrete function: its first input becomes `INPUT_NAME`."""
-    import tensorflow as tf
     import tf2onnx
 
-    inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
-    outputs = [t.name for t in frozen.outputs if t.dtype != tf.resource]
+    inputs = _tensor_names(frozen.inputs)
+    outputs = _tensor_names(frozen.outputs)
     passes = collected_between_passes() if optimize else tf2onnx_optimizers_off()
     with passes, tf_warnings_quiet():
         proto, _ = tf2onnx.convert.from_graph_def(
@@ -168,6 +168,13 @@ def _converted(frozen: Any, name: str, optimize: bool) -> Any:
             input_names=inputs, output_names=outputs, opset=ONNX_OPSET,
             tensors_to_rename={inputs[0]: INPUT_NAME})
     return proto
+
+
+def _tensor_names(tensors: Any) -> list[str]:
+    """A concrete function's input or output names, its captured variables left out."""
+    import tensorflow as tf
+
+    return [t.name for t in tensors if t.dtype != tf.resource]
 
 
 def _freeze(concrete: Any) -> Any:
@@ -194,7 +201,7 @@ def _frozen(model: Any, shape: tuple, optimize: bool) -> Any:
     concrete = tf.function(lambda inputs: model(inputs, training=False)) \
         .get_concrete_function(_input_spec(shape))
     frozen = _freeze(concrete)
-    inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
+    inputs = _tensor_names(frozen.inputs)
     if len(inputs) != 1:
         raise ValueError(f"the frozen graph has {len(inputs)} inputs ({', '.join(inputs)}), "
                          "expected the model's one")
