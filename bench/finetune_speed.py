@@ -7,7 +7,9 @@ epochs and a 20% validation split, save. `zoo finetune` runs four ways: on a col
 cached, the features not), warm (features cached), and `--no-feature-cache`.
 Each row gives the whole process's seconds, its ratio to the plain recipe's, the
 training phase's seconds (the zoo's frozen forward + head epochs, from its card; the
-plain recipe's `fit`) and the held-out accuracy.
+plain recipe's `fit`) and the held-out accuracy. A last row per backbone is the floor
+of any Keras fine-tune: a process that imports Keras and loads the derived
+`model.keras`, nothing more; its "vs plain" is the most any such process can gain.
 
 Two backbones, nothing downloaded:
 - MobileNetV2 at 64x64, random weights (for time: the shape of a real ImageNet one);
@@ -47,6 +49,7 @@ accuracy = model.evaluate(test["x"], test["y"], verbose=0)[1]
 model.save(sys.argv[4])
 print(fit, accuracy)
 """
+FLOOR = "import sys, keras; keras.saving.load_model(sys.argv[1])"
 
 
 def zoo(*args: str) -> str:
@@ -86,6 +89,9 @@ def finetune_rows(work: Path, derived: Path, train: Path, other: Path, test: Pat
         rows.append([label, way, f"{seconds:.1f}", f"{plain_s / seconds:.1f}x",
                      f"{phase['seconds']:.1f}", f"{plain_fit / phase['seconds']:.1f}x",
                      f"{accuracy:.4f}"])
+    floor_s, _ = timed_process([sys.executable, "-c", FLOOR, str(derived / "model.keras")])
+    rows.append([label, "floor: import keras, load model.keras", f"{floor_s:.1f}",
+                 f"{plain_s / floor_s:.1f}x", "", "", ""])
     return rows
 
 

@@ -9,6 +9,7 @@ dense-only networks: on CNNs onnxruntime's ConvInteger kernels made inference
 
 import contextlib
 import io
+import itertools
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ CALIBRATION_SAMPLES = 200
 HELD_OUT, MIN_HELD_OUT, DEBUG_SAMPLES, MAX_FLOAT_NODES = 500, 50, 16, 4
 INPUT_SQNR_DB = 100.0  # a graph input is exact before quantization
 CONV_CLASSES = ("Conv", "Depthwise", "Separable")
+QUANTIZER_NODES = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear")
 
 
 def has_convolutions(layer_map: LayerMap) -> bool:
@@ -52,12 +54,12 @@ def quantize_onnx(fp32: Path, target: Path, mode: str, calibration: np.ndarray |
     time (up to `MAX_FLOAT_NODES`): the node whose output loses the most signal to
     quantization noise over its inputs' (onnxruntime's QDQ debugging tools, on
     `DEBUG_SAMPLES` rows)."""
-    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if mode == "int8-dynamic":
         quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8)
+        compact_names(target)
         return None
     if calibration is None or not len(calibration):
         raise ExportError("static int8 needs real calibration data: pass --calibration DATA "
@@ -68,27 +70,73 @@ def quantize_onnx(fp32: Path, target: Path, mode: str, calibration: np.ndarray |
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=False)
-        graph = onnx.load(str(prepared)).graph
-        name = graph.input[0].name
-        _quantize_static(prepared, target, _reader(calibrate, name), method, result.float_nodes)
-        if min_agreement is None or len(held_out) < MIN_HELD_OUT:
-            return result
-        expected = np.argmax(predict_batched(onnx_runner(prepared), held_out), -1)
-        for _ in range(MAX_FLOAT_NODES + 1):
-            got = np.argmax(predict_batched(onnx_runner(target), held_out), -1)
-            result.search_agreement = float(np.mean(got == expected))
-            if result.search_agreement >= min_agreement or \
-                    len(result.float_nodes) == MAX_FLOAT_NODES:
-                break
-            sensitive = _most_sensitive(graph.node, prepared, target,
-                                        _feeds(held_out[:DEBUG_SAMPLES], name),
-                                        set(result.float_nodes), Path(tmp))
-            if sensitive is None:
-                break
-            result.float_nodes.append(sensitive)
-            _quantize_static(prepared, target, _reader(calibrate, name), method,
-                             result.float_nodes)
+        _quantize_static(prepared, target, calibrate, method, result.float_nodes)
+        if min_agreement is not None and len(held_out) >= MIN_HELD_OUT:
+            _keep_sensitive_nodes_in_float(prepared, target, calibrate, held_out, min_agreement,
+                                           result, Path(tmp))
+    compact_names(target)
     return result
+
+
+def _keep_sensitive_nodes_in_float(prepared: Path, target: Path, calibrate: np.ndarray,
+                                   held_out: np.ndarray, min_agreement: float,
+                                   result: Int8Result, tmp: Path) -> None:
+    """Quantize `target` again, keeping one more node in float each time, until it
+    agrees with fp32 on `min_agreement` of `held_out` or `MAX_FLOAT_NODES` are kept."""
+    import onnx
+
+    graph = onnx.load(str(prepared)).graph
+    expected = np.argmax(predict_batched(onnx_runner(prepared), held_out), -1)
+    for _ in range(MAX_FLOAT_NODES + 1):
+        got = np.argmax(predict_batched(onnx_runner(target), held_out), -1)
+        result.search_agreement = float(np.mean(got == expected))
+        if result.search_agreement >= min_agreement or \
+                len(result.float_nodes) == MAX_FLOAT_NODES:
+            return
+        sensitive = _most_sensitive(graph.node, prepared, target,
+                                    _feeds(held_out[:DEBUG_SAMPLES], graph.input[0].name),
+                                    set(result.float_nodes), tmp)
+        if sensitive is None:
+            return
+        result.float_nodes.append(sensitive)
+        _quantize_static(prepared, target, calibrate, method=result.calibration_method,
+                         float_nodes=result.float_nodes)
+
+
+def compact_names(path: Path) -> None:
+    """Give every tensor but the graph's inputs and outputs, and every node the quantizer
+    added, a short name. The converter's names ("model/block_1/conv/Conv2D:0"), repeated
+    for each quantize/dequantize pair, weigh more than the int8 weights of a small
+    network. The other nodes keep theirs (the card names its float nodes), and a graph
+    with subgraphs or quantization annotations, which refer to tensors by name, is
+    left as it is."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    if graph.quantization_annotation or graph.sparse_initializer or any(
+            attribute.g.node or attribute.graphs for node in graph.node
+            for attribute in node.attribute):
+        return
+    kept = {value.name for value in (*graph.input, *graph.output)}
+    short: dict[str, str] = {}
+    fresh = (f"t{n}" for n in itertools.count() if f"t{n}" not in kept)
+
+    def renamed(name: str) -> str:
+        if not name or name in kept:
+            return name
+        if name not in short:
+            short[name] = next(fresh)
+        return short[name]
+
+    for tensor in (*graph.initializer, *graph.value_info):
+        tensor.name = renamed(tensor.name)
+    for index, node in enumerate(graph.node):
+        node.input[:] = [renamed(name) for name in node.input]
+        node.output[:] = [renamed(name) for name in node.output]
+        if node.op_type in QUANTIZER_NODES:
+            node.name = f"q{index}"
+    onnx.save(model, str(path))
 
 
 def _feeds(rows: np.ndarray, name: str) -> list[dict[str, np.ndarray]]:
@@ -96,9 +144,12 @@ def _feeds(rows: np.ndarray, name: str) -> list[dict[str, np.ndarray]]:
     return [{name: rows[i:i + 1]} for i in range(len(rows))]
 
 
-def _reader(rows: np.ndarray, name: str) -> Any:
-    """The rows as onnxruntime's calibrators read them."""
+def _reader(graph: Path, rows: np.ndarray) -> Any:
+    """The rows as onnxruntime's calibrators read them, fed to `graph`'s input."""
+    import onnx
     from onnxruntime.quantization import CalibrationDataReader
+
+    name = onnx.load(str(graph), load_external_data=False).graph.input[0].name
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -110,7 +161,7 @@ def _reader(rows: np.ndarray, name: str) -> Any:
     return Reader()
 
 
-def _quantize_static(prepared: Path, target: Path, reader: Any, method: str,
+def _quantize_static(prepared: Path, target: Path, rows: np.ndarray, method: str,
                      float_nodes: list[str]) -> None:
     from onnxruntime.quantization import (
         CalibrationMethod,
@@ -123,7 +174,7 @@ def _quantize_static(prepared: Path, target: Path, reader: Any, method: str,
                "entropy": CalibrationMethod.Entropy}
     # the histogram calibrators print their progress to stdout, which is the CLI's
     with native_stderr_silenced(), contextlib.redirect_stdout(io.StringIO()):
-        quantize_static(str(prepared), str(target), reader,
+        quantize_static(str(prepared), str(target), _reader(prepared, rows),
                         quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=methods[method], nodes_to_exclude=list(float_nodes),
