@@ -15,7 +15,11 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCK = re.compile(r"(<!-- bench: (?P<name>[\w-]+) -->\n).*?(<!-- /bench -->)", re.S)
+OPENING = "<!-- bench: "
+# a block's body never holds another block's opening: a lost closing marker is an error,
+# not a reason to swallow the text up to the next block's
+BLOCK = re.compile(r"(<!-- bench: (?P<name>[\w-]+) -->\n)(?:(?!<!-- bench: ).)*?"
+                   r"(<!-- /bench -->)", re.S)
 
 
 def markdown(header: list[str], rows: list[list]) -> str:
@@ -33,6 +37,8 @@ def table(match: re.Match) -> str:
 
 def main() -> None:
     text = README.read_text()
+    if text.count(OPENING) != len(BLOCK.findall(text)):
+        sys.exit(f"{README.name}: a `{OPENING}NAME -->` has no `<!-- /bench -->` after it")
     updated = BLOCK.sub(table, text)
     if "--check" in sys.argv[1:]:
         sys.exit("README.md's bench tables are out of date: run bench/readme_tables.py"

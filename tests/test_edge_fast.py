@@ -92,19 +92,27 @@ def test_compact_names_shrink_an_int8_graph_and_keep_its_numbers(quantized, tmp_
 
 def test_compact_names_never_reuse_an_input_or_output_name(tmp_path):
     """A graph whose input is called "t0" (the first short name) keeps it, and no inner
-    tensor is given it."""
-    nodes = [helper.make_node("Relu", ["t0"], ["a_long_inner_name"], "relu"),
-             helper.make_node("Neg", ["a_long_inner_name"], ["t1"], "neg")]
+    tensor is given it; a float node called "q0" keeps its name, and no quantizer node
+    is given it (onnxruntime refuses two nodes of one name)."""
+    nodes = [helper.make_node("Relu", ["t0"], ["a_long_inner_name"], "q0"),
+             helper.make_node("QuantizeLinear", ["a_long_inner_name", "scale"], ["quantized"],
+                              "a_long_quantizer_name"),
+             helper.make_node("DequantizeLinear", ["quantized", "scale"], ["dequantized"],
+                              "another_long_quantizer_name"),
+             helper.make_node("Neg", ["dequantized"], ["t1"], "neg")]
     graph = helper.make_graph(
         nodes, "names", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [2])],
-        [helper.make_tensor_value_info("t1", TensorProto.FLOAT, [2])])
+        [helper.make_tensor_value_info("t1", TensorProto.FLOAT, [2])],
+        [numpy_helper.from_array(np.array(1.0, np.float32), "scale")])
     path = tmp_path / "names.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
                                 ir_version=8), path)
     compact_names(path)
     onnx.checker.check_model(str(path))
-    inner = onnx.load(path).graph.node[0].output[0]
-    assert inner not in ("t0", "t1", "a_long_inner_name")
+    graph = onnx.load(path).graph
+    assert graph.node[0].output[0] not in ("t0", "t1", "a_long_inner_name")
+    names = [node.name for node in graph.node]
+    assert names[0] == "q0" and len(set(names)) == len(names) and names[3] == "neg"
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     np.testing.assert_array_equal(session.run(None, {"t0": np.array([2, -1], np.float32)})[0],
                                   [-2, 0])

@@ -18,7 +18,7 @@ def test_readme_bench_tables_match_bench_results():
 
 
 def test_a_stale_table_is_caught_and_rewritten(tmp_path, monkeypatch):
-    sys.path.insert(0, str(SCRIPT.parent))
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
     import readme_tables
 
     (tmp_path / "results").mkdir()
@@ -36,3 +36,18 @@ def test_a_stale_table_is_caught_and_rewritten(tmp_path, monkeypatch):
     readme_tables.main()
     assert readme.read_text() == ("intro\n<!-- bench: demo -->\n| way | s |\n|---|---|\n"
                                   "| plain | 2.0 |\n| zoo | 0.5 |\n<!-- /bench -->\nafter\n")
+
+
+def test_a_block_without_its_closing_marker_is_refused_not_swallowed(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    import readme_tables
+
+    readme = tmp_path / "README.md"
+    text = ("<!-- bench: a -->\n| old |\n<!-- /bnech -->\nprose kept\n"
+            "<!-- bench: b -->\n| old |\n<!-- /bench -->\n")
+    readme.write_text(text)
+    monkeypatch.setattr(readme_tables, "README", readme)
+    monkeypatch.setattr(sys, "argv", ["readme_tables.py"])
+    with pytest.raises(SystemExit, match="has no"):
+        readme_tables.main()
+    assert readme.read_text() == text

@@ -74,7 +74,7 @@ def quantize_onnx(fp32: Path, target: Path, mode: str, calibration: np.ndarray |
         if min_agreement is not None and len(held_out) >= MIN_HELD_OUT:
             _keep_sensitive_nodes_in_float(prepared, target, calibrate, held_out, min_agreement,
                                            result, Path(tmp))
-    compact_names(target)
+    compact_names(target)  # last: the search matches fp32's tensor names
     return result
 
 
@@ -107,20 +107,26 @@ def compact_names(path: Path) -> None:
     """Give every tensor but the graph's inputs and outputs, and every node the quantizer
     added, a short name. The converter's names ("model/block_1/conv/Conv2D:0"), repeated
     for each quantize/dequantize pair, weigh more than the int8 weights of a small
-    network. The other nodes keep theirs (the card names its float nodes), and a graph
-    with subgraphs or quantization annotations, which refer to tensors by name, is
-    left as it is."""
+    network. The other nodes keep theirs (the card names its float nodes). A graph with
+    subgraphs, quantization annotations, sparse initializers, training info or external
+    data, which refer to tensors by name or hold them elsewhere, is left as it is. The
+    int8 names no longer match fp32's, so this runs after the sensitive-node search,
+    which matches the two graphs' tensors by name."""
     import onnx
 
-    model = onnx.load(str(path))
+    model = onnx.load(str(path), load_external_data=False)
     graph = model.graph
-    if graph.quantization_annotation or graph.sparse_initializer or any(
-            attribute.g.node or attribute.graphs for node in graph.node
-            for attribute in node.attribute):
+    subgraphs = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+    if graph.quantization_annotation or graph.sparse_initializer or model.training_info or any(
+            tensor.data_location == onnx.TensorProto.EXTERNAL for tensor in graph.initializer) \
+            or any(attribute.type in subgraphs for node in graph.node
+                   for attribute in node.attribute):
         return
     kept = {value.name for value in (*graph.input, *graph.output)}
+    kept_nodes = {node.name for node in graph.node if node.op_type not in QUANTIZER_NODES}
     short: dict[str, str] = {}
     fresh = (f"t{n}" for n in itertools.count() if f"t{n}" not in kept)
+    fresh_nodes = (f"q{n}" for n in itertools.count() if f"q{n}" not in kept_nodes)
 
     def renamed(name: str) -> str:
         if not name or name in kept:
@@ -131,11 +137,11 @@ def compact_names(path: Path) -> None:
 
     for tensor in (*graph.initializer, *graph.value_info):
         tensor.name = renamed(tensor.name)
-    for index, node in enumerate(graph.node):
+    for node in graph.node:
         node.input[:] = [renamed(name) for name in node.input]
         node.output[:] = [renamed(name) for name in node.output]
         if node.op_type in QUANTIZER_NODES:
-            node.name = f"q{index}"
+            node.name = next(fresh_nodes)
     onnx.save(model, str(path))
 
 
@@ -144,12 +150,12 @@ def _feeds(rows: np.ndarray, name: str) -> list[dict[str, np.ndarray]]:
     return [{name: rows[i:i + 1]} for i in range(len(rows))]
 
 
-def _reader(graph: Path, rows: np.ndarray) -> Any:
-    """The rows as onnxruntime's calibrators read them, fed to `graph`'s input."""
+def _reader(model_path: Path, rows: np.ndarray) -> Any:
+    """The rows as onnxruntime's calibrators read them, fed to the model's input."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader
 
-    name = onnx.load(str(graph), load_external_data=False).graph.input[0].name
+    name = onnx.load(str(model_path), load_external_data=False).graph.input[0].name
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
