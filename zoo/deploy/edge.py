@@ -116,11 +116,7 @@ def compact_names(path: Path) -> None:
 
     model = onnx.load(str(path), load_external_data=False)
     graph = model.graph
-    subgraphs = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-    if graph.quantization_annotation or graph.sparse_initializer or model.training_info or any(
-            tensor.data_location == onnx.TensorProto.EXTERNAL for tensor in graph.initializer) \
-            or any(attribute.type in subgraphs for node in graph.node
-                   for attribute in node.attribute):
+    if _names_tensors_elsewhere(model):
         return
     kept = {value.name for value in (*graph.input, *graph.output)}
     kept_nodes = {node.name for node in graph.node if node.op_type not in QUANTIZER_NODES}
@@ -143,6 +139,20 @@ def compact_names(path: Path) -> None:
         if node.op_type in QUANTIZER_NODES:
             node.name = next(fresh_nodes)
     onnx.save(model, str(path))
+
+
+def _names_tensors_elsewhere(model: Any) -> bool:
+    """Whether anything outside the main graph's nodes refers to its tensors by name
+    (subgraphs, quantization annotations, training bindings) or holds them apart
+    (sparse or external initializers)."""
+    import onnx
+
+    graph = model.graph
+    subgraphs = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+    return bool(graph.quantization_annotation or graph.sparse_initializer
+                or model.training_info
+                or any(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.initializer)
+                or any(a.type in subgraphs for node in graph.node for a in node.attribute))
 
 
 def _feeds(rows: np.ndarray, name: str) -> list[dict[str, np.ndarray]]:
