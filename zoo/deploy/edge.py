@@ -70,7 +70,7 @@ def quantize_onnx(fp32: Path, target: Path, mode: str, calibration: np.ndarray |
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=False)
-        _quantize_static(prepared, target, calibrate, method, result.float_nodes)
+        quantize_static_qdq(prepared, target, calibrate, method, result.float_nodes)
         if min_agreement is not None and len(held_out) >= MIN_HELD_OUT:
             _keep_sensitive_nodes_in_float(prepared, target, calibrate, held_out, min_agreement,
                                            result, Path(tmp))
@@ -99,8 +99,8 @@ def _keep_sensitive_nodes_in_float(prepared: Path, target: Path, calibrate: np.n
         if sensitive is None:
             return
         result.float_nodes.append(sensitive)
-        _quantize_static(prepared, target, calibrate, method=result.calibration_method,
-                         float_nodes=result.float_nodes)
+        quantize_static_qdq(prepared, target, calibrate, method=result.calibration_method,
+                            float_nodes=result.float_nodes)
 
 
 def compact_names(path: Path) -> None:
@@ -177,8 +177,12 @@ def _reader(model_path: Path, rows: np.ndarray) -> Any:
     return Reader()
 
 
-def _quantize_static(prepared: Path, target: Path, rows: np.ndarray, method: str,
-                     float_nodes: list[str]) -> None:
+def quantize_static_qdq(prepared: Path, target: Path, rows: np.ndarray, method: str,
+                        float_nodes: list[str], activations: str = "QUInt8",
+                        weights: str = "QInt8") -> None:
+    """Static QDQ quantization of `prepared` (quant_pre_process'd), calibrated on `rows`,
+    per-channel weights; `activations` and `weights` name onnxruntime `QuantType`s
+    (the zoo exports the defaults; bench/int8_ablation.py tries the others)."""
     from onnxruntime.quantization import (
         CalibrationMethod,
         QuantFormat,
@@ -192,7 +196,7 @@ def _quantize_static(prepared: Path, target: Path, rows: np.ndarray, method: str
     with native_stderr_silenced(), contextlib.redirect_stdout(io.StringIO()):
         quantize_static(str(prepared), str(target), _reader(prepared, rows),
                         quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        activation_type=QuantType[activations], weight_type=QuantType[weights],
                         calibrate_method=methods[method], nodes_to_exclude=list(float_nodes),
                         extra_options={"CalibPercentile": 99.999})
 
