@@ -30,9 +30,16 @@ def serve(hub_path: str | None, host: str, port: int, state: str | None) -> None
         zoo hub serve --hub /srv/zoo-hub --port 8090
         HF_ENDPOINT=http://127.0.0.1:8090 zoo pull hf://zoo/iris@v1 --out iris
 
+    The server treats the hub's repositories and every request as hostile: only
+    GET/HEAD of the Hub API routes, owner/name/revision/file path checked by the
+    zoo's grammars (no '..', '%2e%2e', '%2F', backslashes or control characters);
+    README front matter read without tags, anchors or aliases, bounded; nothing
+    read from outside the hub (no symlinked repositories or LFS objects); git run
+    with no repository hooks or configured programs.
+
     Limits of olah 0.5.4: no /api/models listing, no private repositories,
     model_info needs an explicit revision, a missing file reads as "repository
-    not found".
+    not found"; revisions holding '/' cannot be served.
     """
     import signal
 

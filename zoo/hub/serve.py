@@ -1,4 +1,4 @@
-"""Serving a folder hub over the Hugging Face Hub API, read-only, with olah.
+"""Serving a folder hub over the Hugging Face Hub API, read-only, with olah, guarded.
 
 olah (MIT, on PyPI) serves local git repositories in the HF layout, LFS
 objects included, to any `huggingface_hub` client. The zoo writes its config
@@ -7,10 +7,22 @@ it, waits until it answers, and stops it cleanly. A state folder the zoo made
 (the default) goes with the server: `stop` removes it, and so does a failed
 `start`.
 
+What it serves is hostile until checked, and so is every request: olah runs
+through `zoo.hub.olah_guard`, which allows only GET/HEAD on the Hub routes
+clients use, with owner, name, revision and file path checked by the zoo's
+grammars on the raw path (no `..`, `%2e%2e`, encoded separators, backslashes,
+control characters or double encoding); parses README front matter with a
+safe loader that refuses tags, anchors and aliases and bounds its size and
+depth; serves repositories and LFS objects only from inside the hub, through
+no symlink, gitfile or alternates; and streams LFS objects without hashing
+them per request. The process runs with `safe_git_env()`: git, which olah
+reads repositories through, runs no hook or program a repository configures.
+
 Known limits of olah 0.5.4 (found here, not papered over): clients must pass a
 revision to `model_info` (the zoo always does); `/api/models` listing and
 private repositories are not supported; a missing file comes back as
-"repository not found".
+"repository not found"; revisions holding '/' cannot be asked for (an encoded
+separator is refused).
 """
 
 import shutil
@@ -25,6 +37,7 @@ import tomli_w
 
 from zoo.errors import ZooError
 from zoo.files import atomic_write_text
+from zoo.hub.git import safe_git_env
 
 CLOSED_UPSTREAM = "127.0.0.1:9"  # the discard port: nothing listens, nothing leaves
 READY_TIMEOUT_S = 60.0
@@ -86,9 +99,9 @@ def start(hub_root: Path, host: str = "127.0.0.1", port: int = 8090,
         config = olah_config(hub_root, host, port, state)
         with open(state / "olah.log", "wb") as log:  # the child keeps its own handle
             process = Server(
-                [sys.executable, "-c", "from olah.server import cli; cli()", "-c", str(config),
+                [sys.executable, "-I", "-m", "zoo.hub.olah_guard", "-c", str(config),
                  "--log-path", str(state / "logs")],
-                stdout=log, stderr=subprocess.STDOUT, cwd=state)
+                stdout=log, stderr=subprocess.STDOUT, cwd=state, env=safe_git_env())
         process.temporary_state = temporary
         _wait_until_ready(process, host, port, state)
     except BaseException:  # a failure or Ctrl-C: no server and no folder left behind
