@@ -6,19 +6,24 @@ Requests go out as raw bytes on a socket, so the path is exactly what an attacke
 sends (HTTP clients normalise `..`)."""
 
 import os
+import re
 import socket
 import stat
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from forge import commit, files_of, git
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from packages import make_package
 from served import free_port, served
 from zoo.hub import FolderHub
-from zoo.hub.olah_guard import MAX_DEPTH, MAX_FRONT_MATTER, Refused, check_request, \
-    parse_front_matter
+from zoo.hub.olah_guard import MAX_DEPTH, MAX_FRONT_MATTER, MAX_GIT_BLOB, Refused, \
+    check_request, parse_front_matter
+from zoo.trust.repo_paths import MAX_FILES
 from zoo.hub.serve import start, stop
 
 SECRET = b"TOP-SECRET-"
@@ -52,7 +57,7 @@ def lair(tmp_path_factory) -> dict:
     hub = FolderHub(work / "hub")
     revisions = {name: hub.publish(make_package(base / f"pkg-{name}", name=name), "zoo",
                                    name).revision
-                 for name in ("toy", "payload", "bomb", "hooked", "lfslink")}
+                 for name in ("toy", "payload", "bomb", "hooked", "lfslink", "crowd", "fat")}
     (work / "secret.txt").write_bytes(SECRET + b"enclosing")
     (hub.root / "secret.txt").write_bytes(SECRET + b"hub-root")
     git(work, "add", "secret.txt", "hub/secret.txt")
@@ -60,6 +65,9 @@ def lair(tmp_path_factory) -> dict:
     revisions["payload"] = with_readme(hub.repo_dir("zoo", "payload"),
                                        CODE_TAG.format(marker=markers / "yaml-ran"))
     revisions["bomb"] = with_readme(hub.repo_dir("zoo", "bomb"), ALIAS_BOMB)
+    revisions["crowd"] = _crowd(hub.repo_dir("zoo", "crowd"), MAX_FILES + 1)
+    revisions["fat"] = commit(hub.repo_dir("zoo", "fat"), {**files_of(
+        hub.repo_dir("zoo", "fat"), "main"), "big.txt": b"x" * (MAX_GIT_BLOB + 1)})
     _plant_programs(hub.repo_dir("zoo", "hooked"), base / "programs", markers / "git")
     # An LFS object that is a symlink to the secret outside the hub.
     objects = hub.repo_dir("zoo", "lfslink") / ".git" / "lfs" / "objects"
@@ -72,6 +80,16 @@ def lair(tmp_path_factory) -> dict:
     with served(hub.root, base / "state") as endpoint:
         yield {"hub": hub, "endpoint": endpoint, "markers": markers, "revisions": revisions,
                "port": int(endpoint.rsplit(":", 1)[1])}
+
+
+def _crowd(repo: Path, count: int) -> str:
+    """Commit a tree of `count` files (one blob under many names) on main; its sha."""
+    blob = git(repo, "hash-object", "-w", "--stdin", data=b"x")
+    listing = "".join(f"100644 blob {blob}\tf{i:06d}.txt\n" for i in range(count))
+    tree = git(repo, "mktree", data=listing.encode())
+    sha = git(repo, "commit-tree", tree, "-m", "crowd", "-p", git(repo, "rev-parse", "main"))
+    git(repo, "update-ref", "refs/heads/main", sha)
+    return sha
 
 
 def _plant_programs(repo: Path, folder: Path, markers: Path) -> None:
@@ -163,6 +181,15 @@ def test_an_alias_bomb_readme_is_answered_small_and_quick(lair):
                                             b"/api/models/zoo/bomb/revision/" + revision)
     assert status == 200 and b'"cardData":null' in response
     assert len(response) < 16_384 and seconds < 5
+
+
+@pytest.mark.parametrize("target", [b"/api/models/zoo/crowd/revision/main",
+                                    b"/api/models/zoo/crowd/tree/main/?recursive=True",
+                                    b"/zoo/fat/resolve/main/big.txt"])
+def test_a_revision_too_large_to_pull_is_not_listed_or_read_whole(lair, target):
+    status, response, seconds = raw_request(lair["port"], target)
+    assert status != 200 and len(response) < 4096 and seconds < 10, response[:300]
+    assert raw_request(lair["port"], b"/zoo/fat/resolve/main/README.md")[0] == 200
 
 
 def test_a_repository_with_hooks_and_configured_programs_runs_none_of_them(lair, tmp_path):
@@ -262,3 +289,25 @@ def test_plain_front_matter_is_card_data_with_dates_as_text():
                               "model-index:\n  - name: x\n    results: []\n") == \
         {"license": "mit", "tags": ["a", "b"], "date": "2026-01-01",
          "model-index": [{"name": "x", "results": []}]}
+
+
+PATH_PIECES = st.sampled_from(["/", ".", "..", "%2e", "%2E", "%2f", "%2F", "%5c", "\\", "%25",
+                               "%00", "%", "a", "zoo", "toy", "resolve", "main", "api",
+                               "models", "tree", "revision", ".git", "%c3%a9", " "])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(PATH_PIECES, max_size=16).map("".join))
+@example("/zoo/toy/resolve/main/%2e%2e/%2e%2e/x")
+def test_every_path_the_guard_lets_through_decodes_to_plain_segments(tail):
+    """What passes is, once decoded, plain segments: none empty, `.` or `..`, and no
+    `%`, backslash or control character left to decode again or split on."""
+    target = ("/" + tail.lstrip("/")).encode()
+    try:
+        check_request("GET", target)
+    except Refused:
+        return
+    decoded = unquote(target.decode())
+    assert not re.search(r"[%\\\x00-\x1f]", decoded)
+    assert all(part not in ("", ".", "..") for part in decoded[1:].removesuffix("/").split("/"))
+    assert ".git" not in decoded.split("/")

@@ -38,15 +38,19 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 
 import yaml
 
-from zoo.errors import UnsafePathError
+from zoo.errors import IntegrityError, UnsafePathError
+from zoo.hub.lfs import POINTER_LIMIT, object_path, parse_lfs_pointer
 from zoo.hub.refs import NAME, REVISION
-from zoo.trust.repo_paths import check_repo_path
+from zoo.trust.repo_paths import MAX_FILES, check_repo_path
 
 MAX_REQUEST_PATH = 2048  # bytes of the raw path: the longest repo path fits with room
 MAX_README = 1 << 20  # bytes of a README read for model info (its description)
 MAX_FRONT_MATTER = 64 << 10
 MAX_DEPTH = 32  # nesting of the front matter; a model card needs a handful
 CHUNK = 1 << 20
+# Larger files go to LFS (the Hub refuses plain git files over 10 MB): a bigger git
+# blob is not served, rather than read whole into the server's memory.
+MAX_GIT_BLOB = 64 << 20
 ALLOWED_METHODS = ("GET", "HEAD")
 REPO_TYPE = "models"  # a folder hub holds models only
 # What each API route takes after /api/models/OWNER/NAME: its literal, then how
@@ -235,10 +239,6 @@ class _SafeYaml:
 
 # --- files on disk --------------------------------------------------------------------------
 
-LFS_POINTER = re.compile(r"version https://git-lfs\.github\.com/spec/v[0-9]\n"
-                         r"oid sha256:([0-9a-f]{64})\nsize ([0-9]{1,19})\n")
-
-
 def inside_hub(mirror_root: str, repo_dir: str) -> bool:
     """True if `repo_dir` is a repository folder of the hub at `mirror_root` that
     git will read from there only: it resolves inside the hub, its `.git` is a
@@ -253,7 +253,7 @@ def inside_hub(mirror_root: str, repo_dir: str) -> bool:
 def lfs_object(repo_dir: str, oid: str) -> Path | None:
     """The LFS object `oid` of the repository, or None unless it is a regular file
     at exactly .git/lfs/objects/xx/yy/oid with no symlink on the way."""
-    expected = Path(repo_dir).resolve() / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+    expected = object_path(Path(repo_dir).resolve(), oid)
     try:
         return expected if expected.resolve(strict=True) == expected and expected.is_file() \
             else None
@@ -271,14 +271,17 @@ def _blob_and_object(local: Any, commit_hash: str, path: str) -> tuple[Any, Path
         blob = commit.tree[path]
     except (gitdb.exc.BadName, gitdb.exc.BadObject, ValueError, KeyError, IndexError):
         return None
-    if blob.type != "blob":
+    if blob.type != "blob" or blob.size > MAX_GIT_BLOB:
         return None
-    if not 120 < blob.size < 150:
+    if blob.size >= POINTER_LIMIT:
         return blob, None
-    pointer = LFS_POINTER.match(blob.data_stream.read().decode("utf-8", "replace"))
+    try:
+        pointer = parse_lfs_pointer(blob.data_stream.read())
+    except IntegrityError:  # starts like a pointer but is not one: served as it is
+        return blob, None
     if pointer is None:
         return blob, None
-    found = lfs_object(local._git_repo.working_dir, pointer.group(1))
+    found = lfs_object(local._git_repo.working_dir, pointer[0])
     return (blob, found) if found is not None else None
 
 
@@ -293,8 +296,11 @@ def get_file_head(local: Any, commit_hash: str, path: str) -> dict[str, str] | N
     if lfs is None:
         return {"content-length": str(blob.size), "x-repo-commit": commit.hexsha,
                 "etag": blob.hexsha}
-    return {"content-length": str(lfs.stat().st_size), "x-repo-commit": commit.hexsha,
-            "etag": lfs.name}
+    try:
+        size = lfs.stat().st_size
+    except OSError:
+        return None
+    return {"content-length": str(size), "x-repo-commit": commit.hexsha, "etag": lfs.name}
 
 
 def get_file(local: Any, commit_hash: str, path: str) -> Iterator[bytes] | None:
@@ -306,7 +312,10 @@ def get_file(local: Any, commit_hash: str, path: str) -> Iterator[bytes] | None:
     blob, lfs = found
     if lfs is None:
         return iter([blob.data_stream.read()])
-    handle = open(lfs, "rb")  # noqa: SIM115 - closed by the generator
+    try:  # the last part may not have become a link since it was checked
+        handle = os.fdopen(os.open(lfs, os.O_RDONLY | os.O_NOFOLLOW), "rb")
+    except OSError:
+        return None
 
     def chunks() -> Iterator[bytes]:
         with handle:
@@ -314,6 +323,31 @@ def get_file(local: Any, commit_hash: str, path: str) -> Iterator[bytes] | None:
                 yield chunk
 
     return chunks()
+
+
+def within_file_limit(local: Any, commit_hash: str) -> bool:
+    """False if the revision holds more than MAX_FILES entries (what a pull refuses
+    too), counted before olah lists them all into one answer."""
+    import gitdb
+
+    try:
+        entries = local._git_repo.commit(commit_hash).tree.traverse()
+    except (gitdb.exc.BadName, gitdb.exc.BadObject, ValueError):
+        return True  # an unknown revision: olah answers it as before
+    files = 0
+    for count, entry in enumerate(entries, 1):
+        files += entry.type == "blob"
+        if files > MAX_FILES or count > 4 * MAX_FILES:  # folders are entries too
+            return False
+    return True
+
+
+def _bounded(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` of LocalMirrorRepo answering None (not found) for an oversized revision."""
+    def bounded(local: Any, commit_hash: str, *args: Any, **kwargs: Any) -> Any:
+        return method(local, commit_hash, *args, **kwargs) \
+            if within_file_limit(local, commit_hash) else None
+    return bounded
 
 
 def _read_readme(local: Any, commit: Any) -> str:
@@ -334,6 +368,8 @@ def guard_olah() -> None:
     repos.LocalMirrorRepo._get_readme = _read_readme
     repos.LocalMirrorRepo.get_file_head = get_file_head
     repos.LocalMirrorRepo.get_file = get_file
+    for name in ("get_meta", "get_tree", "get_pathinfos"):
+        setattr(repos.LocalMirrorRepo, name, _bounded(getattr(repos.LocalMirrorRepo, name)))
     unguarded = server_mirror._mirror_git_paths
 
     def mirror_git_paths(app: Any, repo: Any) -> list[str]:
