@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import stat
+import sys
 import subprocess
 import time
 from pathlib import Path
@@ -311,3 +312,15 @@ def test_every_path_the_guard_lets_through_decodes_to_plain_segments(tail):
     assert not re.search(r"[%\\\x00-\x1f]", decoded)
     assert all(part not in ("", ".", "..") for part in decoded[1:].removesuffix("/").split("/"))
     assert ".git" not in decoded.split("/")
+
+
+def test_the_guard_replaces_what_olah_parses_and_reads_in_a_fresh_process():
+    code = ("from zoo.hub import olah_guard as g\n"
+            "from olah.mirror import repos\nfrom olah import server_mirror\n"
+            "g.guard_olah()\n"
+            "assert repos.yaml is g._SafeYaml and repos.LocalMirrorRepo.get_file is g.get_file\n"
+            "assert server_mirror._mirror_git_paths.__qualname__.startswith('guard_olah')\n"
+            "del repos.LocalMirrorRepo.get_file_head\n"
+            "try:\n    g.guard_olah()\nexcept RuntimeError as e:\n    print(e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "not serving unguarded" in done.stdout

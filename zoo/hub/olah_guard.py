@@ -359,17 +359,27 @@ def _read_readme(local: Any, commit: Any) -> str:
 
 # --- wiring ---------------------------------------------------------------------------------
 
+def _replace(owner: Any, name: str, value: Any) -> None:
+    """Set `owner.name`, which must exist: if olah renames what is guarded here, the
+    server does not start, rather than serve unguarded."""
+    if not hasattr(owner, name):
+        raise RuntimeError(f"olah has no {getattr(owner, '__name__', owner)}.{name} to guard "
+                           "(another olah version?): not serving unguarded")
+    setattr(owner, name, value)
+
+
 def guard_olah() -> None:
     """Patch olah's parsing and file access in this process (before it serves)."""
     from olah import server_mirror
     from olah.mirror import repos
 
-    repos.yaml = _SafeYaml
-    repos.LocalMirrorRepo._get_readme = _read_readme
-    repos.LocalMirrorRepo.get_file_head = get_file_head
-    repos.LocalMirrorRepo.get_file = get_file
+    mirror = repos.LocalMirrorRepo
+    _replace(repos, "yaml", _SafeYaml)
+    _replace(mirror, "_get_readme", _read_readme)
+    _replace(mirror, "get_file_head", get_file_head)
+    _replace(mirror, "get_file", get_file)
     for name in ("get_meta", "get_tree", "get_pathinfos"):
-        setattr(repos.LocalMirrorRepo, name, _bounded(getattr(repos.LocalMirrorRepo, name)))
+        _replace(mirror, name, _bounded(getattr(mirror, name, None)))
     unguarded = server_mirror._mirror_git_paths
 
     def mirror_git_paths(app: Any, repo: Any) -> list[str]:
@@ -377,7 +387,7 @@ def guard_olah() -> None:
         return [path for root, path in zip(roots, unguarded(app, repo), strict=True)
                 if os.path.exists(path) and inside_hub(root, path)]
 
-    server_mirror._mirror_git_paths = mirror_git_paths
+    _replace(server_mirror, "_mirror_git_paths", mirror_git_paths)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -387,7 +397,7 @@ def main(argv: list[str] | None = None) -> None:
 
     sys.argv = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
     args = server.init()
-    server.app = RequestGuard(server.app)  # run_server serves the module's `app`
+    _replace(server, "app", RequestGuard(server.app))  # run_server serves the module's `app`
     server.run_server(args)
 
 
