@@ -163,7 +163,7 @@ class _Mirror:
     def mirrored(self) -> dict[str, str]:
         """Upstream sha → mirrored commit, from the trailers of every commit the refs
         reach (git reads only a message's last paragraph as trailers, which is ours)."""
-        out = self.hub._git(self.repo, "log", "--all", "--format=%H %(trailers:key="
+        out = self.hub.git(self.repo, "log", "--all", "--format=%H %(trailers:key="
                             f"{TRAILER},valueonly,separator=%x20)", check=False)
         known = {}
         for line in out.splitlines():
@@ -175,7 +175,7 @@ class _Mirror:
 
     def current_refs(self) -> dict[str, tuple[str, str]]:
         """The mirror's refs: name → (value, commit it names)."""
-        out = self.hub._git(self.repo, "for-each-ref", "--format=%(refname) %(objectname) "
+        out = self.hub.git(self.repo, "for-each-ref", "--format=%(refname) %(objectname) "
                             "%(*objectname)", "refs/heads", "refs/tags", KEPT.rstrip("/"))
         current = {}
         for line in out.splitlines():
@@ -245,7 +245,7 @@ class _Mirror:
         message = f"{upstream.message}\n\n{TRAILER}: hf://{self.ref.repo_id}@{upstream.sha}\n"
         dates = {"GIT_AUTHOR_DATE": upstream.date, "GIT_COMMITTER_DATE": upstream.date} \
             if upstream.date else {}
-        commit = self.hub._git(self.repo, "commit-tree", tree,
+        commit = self.hub.git(self.repo, "commit-tree", tree,
                                *(["-p", parent] if parent else []), "-F", "-",
                                env=dates, stdin=message.encode())
         self.result.new_commits += 1
