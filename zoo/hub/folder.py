@@ -252,7 +252,11 @@ class FolderHub:
                                  f"{entry.size}")
         shutil.copyfile(source, target)
 
-    def _init_repo(self, repo: Path) -> None:
+    def _init_repo(self, repo: Path) -> Path | None:
+        """Make `repo` a repository unless it is one; returns what was created (the
+        folder, or its .git where the folder was there already), for removal if
+        nothing ends up published. A .git that is a symlink or a file (which git
+        would follow to another repository) is refused."""
         self.root.mkdir(parents=True, exist_ok=True)
         marker = self.root / HUB_MARKER
         if not marker.exists():
@@ -261,9 +265,16 @@ class FolderHub:
         if git_dir.is_symlink() or git_dir.exists() and not git_dir.is_dir():
             raise ZooError(f"{repo} is not a repository the zoo writes to: its .git is a "
                            "symlink or a file")
-        if not git_dir.is_dir():
-            repo.mkdir(parents=True, exist_ok=True)
+        if git_dir.is_dir():
+            return None
+        created = git_dir if repo.exists() else repo
+        repo.mkdir(parents=True, exist_ok=True)
+        try:
             run_git(None, "init", "-q", "-b", BRANCH, "--", str(repo))
+        except BaseException:
+            shutil.rmtree(created, ignore_errors=True)
+            raise
+        return created
 
     def _store_lfs(self, repo: Path, source: Path, oid: str) -> None:
         target = object_path(repo, oid)
@@ -301,14 +312,13 @@ class FolderHub:
         repo = self.repo_dir(owner, name)
         repo.parent.mkdir(parents=True, exist_ok=True)
         with self.locked(owner, name):
-            new_repo = not self.exists(owner, name)
+            created = self._init_repo(repo)
             try:
-                self._init_repo(repo)
                 return self._commit(repo, Path(folder), digests or {}, owner, name, tag,
                                     move_tag, message)
             except BaseException:
-                if new_repo:  # nothing was published: leave no empty repository behind
-                    shutil.rmtree(repo, ignore_errors=True)
+                if created:  # nothing was published: leave no empty repository behind
+                    shutil.rmtree(created, ignore_errors=True)
                 raise
 
     def locked(self, owner: str, name: str) -> FileLock:

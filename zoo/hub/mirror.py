@@ -186,15 +186,14 @@ class _Mirror:
     def run(self) -> MirrorResult:
         histories, refs, head = self.plan()
         with self.hub.locked(self.ref.owner, self.ref.name):
-            new_repo = not self.hub.exists(self.ref.owner, self.ref.name)
+            created = self.hub._init_repo(self.repo)
             try:
-                self.hub._init_repo(self.repo)
                 with tempfile.TemporaryDirectory(dir=self.repo / ".git",
                                                  prefix="mirror-") as tmp:
                     return self._mirror(histories, refs, head, Path(tmp))
             except BaseException:
-                if new_repo:  # nothing was mirrored: leave no repository behind
-                    shutil.rmtree(self.repo, ignore_errors=True)
+                if created:  # nothing was mirrored: leave no repository behind
+                    shutil.rmtree(created, ignore_errors=True)
                 raise
 
     def _mirror(self, histories: list[list[UpstreamCommit]], refs: dict[str, str],
