@@ -114,8 +114,8 @@ def test_the_planted_programs_run_under_plain_git(tmp_path, markers):
 
     plain("add", "card.json", "model.keras")
     plain("status")
-    plain("update-ref", "refs/heads/probe", git(repo, "hash-object", "-t", "commit", "-w",
-                                                 "--stdin", data=b"tree " + b"4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\nx\n"))
+    empty = git(repo, "mktree", data=b"")
+    plain("update-ref", "refs/heads/probe", git(repo, "commit-tree", empty, "-m", "probe"))
     assert {"filter-process", "filter-clean", "fsmonitor",
             "hookspath-reference-transaction"} <= set(ran(markers))
 
@@ -223,7 +223,8 @@ def enclosing(tmp_path) -> Path:
 
 def project_state(project: Path) -> tuple[str, str, list[str]]:
     """The project's refs, HEAD and objects: what the zoo must never change."""
-    objects = sorted(str(p.relative_to(project)) for p in (project / ".git" / "objects").rglob("*"))
+    objects = sorted(str(p.relative_to(project))
+                     for p in (project / ".git" / "objects").rglob("*"))
     return git(project, "for-each-ref"), git(project, "rev-parse", "HEAD"), objects
 
 
@@ -251,20 +252,35 @@ def test_a_repository_without_its_git_folder_never_reaches_the_enclosing_one(
     assert project_state(enclosing) == before
 
 
-def test_a_git_file_pointing_at_another_repository_is_refused(enclosing, tmp_path, cache):
+def redirect(repo: Path, to: Path, how: str) -> None:
+    """Make `repo`'s .git send git to the repository `to` (its .git folder)."""
+    if how == "gitdir file":
+        (repo / ".git").write_text(f"gitdir: {to}\n")
+    elif how == "symlink":
+        (repo / ".git").symlink_to(to)
+    else:  # a .git of its own whose refs and objects live in `to`
+        (repo / ".git").mkdir()
+        (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+        (repo / ".git" / "commondir").write_text(f"{to}\n")
+
+
+@pytest.mark.parametrize("how", ["gitdir file", "symlink", "commondir"])
+def test_a_git_folder_that_leads_to_another_repository_is_refused(enclosing, tmp_path, cache,
+                                                                   how):
     root = enclosing / "hub"
     repo = root / "models" / "zoo" / "toy"
     repo.mkdir(parents=True)
-    (repo / ".git").write_text(f"gitdir: {enclosing / '.git'}\n")
+    redirect(repo, enclosing / ".git", how)
     before = project_state(enclosing)
-    with pytest.raises(ZooError, match="symlink or a file"):
+    with pytest.raises(ZooError, match="not a (git )?repository"):
         FolderHub(root).publish(make_package(tmp_path / "pkg"), "zoo", "toy", tag="v1")
-    assert (repo / ".git").read_text() == f"gitdir: {enclosing / '.git'}\n"  # left as it was
+    assert os.path.lexists(repo / ".git")  # the owner's folder is left as it was
     assert project_state(enclosing) == before
-    assert "no repository zoo/toy" in refused("pull", f"file://{root}/toy", "--out",
-                                              tmp_path / "out")
+    line = refused("pull", f"file://{root}/toy", "--out", tmp_path / "out")
+    assert "no repository zoo/toy" in line or "not a git repository" in line
     with pytest.raises(ZooError, match="not a git repository"):
         run_git(repo / ".git", "rev-parse", "HEAD")
+    assert project_state(enclosing) == before
 
 
 def test_the_runner_drops_variables_that_redirect_git(monkeypatch, tmp_path):

@@ -260,7 +260,8 @@ class FolderHub:
         self.root.mkdir(parents=True, exist_ok=True)
         marker = self.root / HUB_MARKER
         if not marker.exists():
-            marker.write_text(json.dumps({"kind": "backbone-zoo folder hub", "layout": "hf"}) + "\n")
+            marker.write_text(json.dumps({"kind": "backbone-zoo folder hub",
+                                          "layout": "hf"}) + "\n")
         git_dir = repo / ".git"
         if git_dir.is_symlink() or git_dir.exists() and not git_dir.is_dir():
             raise ZooError(f"{repo} is not a repository the zoo writes to: its .git is a "

@@ -79,17 +79,18 @@ def safe_git_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-
 def _command(git_dir: Path | None, args: tuple[str, ...]) -> list[str]:
     """git naming its repository: with `--git-dir`, git never looks for one in the
     folders above, so a repository whose `.git` is gone is an error, never the
-    enclosing repository of whoever holds the hub."""
+    enclosing repository of whoever holds the hub. A `.git` that is a symlink or a
+    file, or that names a `commondir`, would send git (and the zoo's writes) to
+    another repository: refused too."""
     if git_dir is None:
         return ["git", *args]
     git_dir = Path(git_dir)
-    if git_dir.is_symlink() or not git_dir.is_dir():
-        raise ZooError(f"{git_dir.parent} is not a git repository (its .git is missing or "
-                       "not a plain folder)")
+    if git_dir.is_symlink() or not git_dir.is_dir() or (git_dir / "commondir").exists():
+        raise ZooError(f"{git_dir.parent} is not a git repository (its .git is missing, not "
+                       "a plain folder, or shares another repository's)")
     return ["git", f"--git-dir={git_dir}", *args]
 
 
@@ -221,9 +222,13 @@ class Blobs:
         what = what or name
         if "\n" in name:
             raise IntegrityError(f"refusing git object name {name[:80]!r}")
-        self.process.stdin.write(f"{name}\n".encode())
-        self.process.stdin.flush()
-        header = self.process.stdout.readline(256).split()
+        try:
+            self.process.stdin.write(f"{name}\n".encode())
+            self.process.stdin.flush()
+        except OSError:  # git ended: a repository it cannot read
+            header = []
+        else:
+            header = self.process.stdout.readline(256).split()
         if len(header) != 3 or header[1] != b"blob" or not header[2].isdigit():
             self._broken()
             raise IntegrityError(f"refusing {what}: not a blob the repository holds")
