@@ -31,7 +31,7 @@ from zoo.cards.digest import sha256_file
 from zoo.errors import IntegrityError, RefError, UnsafePathError, ZooError
 from zoo.files import atomic_writer
 from zoo.hub.base import PublishResult, RepoFile
-from zoo.hub.git import Blobs, GitFailed, records, run_git
+from zoo.hub.git import Blobs, GitFailed, records, run_git, small_blobs
 from zoo.hub.lfs import (
     ATTRIBUTES_FILE,
     POINTER_LIMIT,
@@ -63,6 +63,7 @@ class _Entry:
     blob: str
     lfs_oid: str | None
     size: int
+    data: bytes | None = None  # a small plain blob's content, read with the pointers
 
 
 @dataclass(frozen=True)
@@ -182,22 +183,29 @@ class FolderHub:
 
     def _tree(self, repo: Path, revision: str) -> list[_Entry]:
         """The files of a commit, each pointer parsed strictly: a hub's tree is hostile
-        until checked. Every blob small enough to be an LFS pointer is read through
-        one `cat-file --batch` process, not one process per entry."""
+        until checked. Every blob small enough to be an LFS pointer is read by one
+        `cat-file --batch` call, not one process per entry (and kept: a small plain
+        file is then never read again)."""
         listing = self._listing(repo, revision)
+        small = small_blobs(repo / ".git", [blob for _, blob, size in listing
+                                            if size < POINTER_LIMIT], POINTER_LIMIT)
         entries = []
-        with Blobs(repo / ".git") as blobs:
-            for path, blob, size in listing:
-                pointer = parse_lfs_pointer(blobs.read(blob, POINTER_LIMIT, path)) \
-                    if size < POINTER_LIMIT else None
-                oid, size = pointer if pointer else (None, size)
-                entries.append(_Entry(path, blob, oid, size))
+        for path, blob, size in listing:
+            data = small.get(blob)
+            pointer = parse_lfs_pointer(data) if data is not None else None
+            if pointer:
+                entries.append(_Entry(path, blob, pointer[0], pointer[1]))
+            else:
+                entries.append(_Entry(path, blob, None, size, data))
         return entries
 
     @staticmethod
     def _copy_blob(blobs: Blobs, entry: _Entry, sink, where: str) -> None:
-        """A plain blob streamed to `sink`, refused unread if larger than a plain blob
-        may be."""
+        """A plain blob to `sink`: as read with the listing if small, else streamed
+        from git, refused unread if larger than a plain blob may be."""
+        if entry.data is not None:
+            sink(entry.data)
+            return
         if entry.size > MAX_BLOB_BYTES:
             raise IntegrityError(f"refusing {entry.path} in {where}: a plain git blob of "
                                  f"{entry.size:,} bytes (larger files are LFS objects; at "

@@ -195,6 +195,30 @@ def records(git_dir: Path | None, *args: str, most: int, longest: int,
     return out[:most + 1]
 
 
+def small_blobs(git_dir: Path, ids: list[str], limit: int) -> dict[str, bytes]:
+    """The content of each of these blobs, all read by one `cat-file --batch` call:
+    for blobs the caller knows (from a listing of the same repository) to be at
+    most `limit` bytes, so the whole answer is bounded. A missing object, one that
+    is not a blob, or a larger one is an IntegrityError."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted or any("\n" in name for name in wanted):
+        return {}
+    out = run_git(git_dir, "cat-file", "--batch", binary=True,
+                  stdin="".join(f"{name}\n" for name in wanted).encode())
+    found, at = {}, 0
+    for name in wanted:
+        end = out.find(b"\n", at, at + 256)
+        header = out[at:end].split() if end >= 0 else []
+        if len(header) != 3 or header[1] != b"blob" or not header[2].isdigit() or \
+                int(header[2]) > limit:
+            raise IntegrityError(f"refusing git object {name[:40]}: not a blob of at most "
+                                 f"{limit} bytes the repository holds")
+        start = end + 1
+        at = start + int(header[2]) + 1  # the content, then a newline
+        found[name] = out[start:at - 1]
+    return found
+
+
 class Blobs:
     """`git cat-file --batch` held open on one repository: blobs are read one after
     another through the one process, each blob's size checked against the caller's
