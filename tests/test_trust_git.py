@@ -178,7 +178,7 @@ def test_zoo_publish_of_a_real_package_runs_none_of_the_owners_programs(iris_pkg
     assert ran(markers) == []
 
 
-def test_mirroring_into_a_planted_repository_runs_none_of_its_programs(tmp_path, markers,
+def test_serving_and_mirroring_planted_repositories_runs_none_of_their_programs(tmp_path, markers,
                                                                         monkeypatch):
     from presets import commit as upstream_commit
     from served import served
@@ -191,6 +191,7 @@ def test_mirroring_into_a_planted_repository_runs_none_of_its_programs(tmp_path,
     upstream_commit(upstream, folder, "acme/tiny", tag="v1", message="Upload tiny")
     (folder / "model.weights.h5").write_bytes(os.urandom(6000))
     head = upstream_commit(upstream, folder, "acme/tiny", tag="v2", message="Retrain")
+    plant(upstream / "models" / "acme" / "tiny", markers)  # served by `zoo hub serve`
     root = tmp_path / "mirror"
     repo = owners_repository(root, markers, owner="acme", name="tiny")
     with served(upstream, tmp_path / "olah") as endpoint:

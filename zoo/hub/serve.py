@@ -25,6 +25,7 @@ import tomli_w
 
 from zoo.errors import ZooError
 from zoo.files import atomic_write_text
+from zoo.hub.git import safe_git_env
 
 CLOSED_UPSTREAM = "127.0.0.1:9"  # the discard port: nothing listens, nothing leaves
 READY_TIMEOUT_S = 60.0
@@ -88,7 +89,7 @@ def start(hub_root: Path, host: str = "127.0.0.1", port: int = 8090,
             process = Server(
                 [sys.executable, "-c", "from olah.server import cli; cli()", "-c", str(config),
                  "--log-path", str(state / "logs")],
-                stdout=log, stderr=subprocess.STDOUT, cwd=state)
+                stdout=log, stderr=subprocess.STDOUT, cwd=state, env=safe_git_env())
         process.temporary_state = temporary
         _wait_until_ready(process, host, port, state)
     except BaseException:  # a failure or Ctrl-C: no server and no folder left behind
