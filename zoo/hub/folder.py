@@ -143,7 +143,7 @@ class FolderHub:
         repo = self._existing(owner, name)
         rev = revision or BRANCH
         sha = self.git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options",
-                        f"{rev}^{{commit}}", check=False)
+                       f"{rev}^{{commit}}", check=False)
         if not sha:
             tags = ", ".join(self.tags(owner, name)) or "none"
             raise RefError(f"{owner}/{name} has no revision '{rev}' (tags: {tags}; "
@@ -152,7 +152,7 @@ class FolderHub:
 
     def tags(self, owner: str, name: str) -> dict[str, str]:
         out = self.git(self._existing(owner, name), "tag", "--list",
-                        "--format=%(refname:short) %(objectname)")
+                       "--format=%(refname:short) %(objectname)")
         return dict(line.split(" ", 1) for line in out.splitlines() if line)
 
     def _listing(self, repo: Path, revision: str) -> list[tuple[str, str, int]]:
@@ -345,7 +345,7 @@ class FolderHub:
         revision = parent
         if created:
             revision = self.git(repo, "commit-tree", tree, *(["-p", parent] if parent else []),
-                                 "-m", message)
+                                "-m", message)
         if current_tag and current_tag != revision and not move_tag:
             raise RefError(f"tag '{tag}' already names {current_tag[:12]} in {owner}/{name}; "
                            "pass --move-tag to point it at the new revision")
@@ -357,7 +357,7 @@ class FolderHub:
 
     def _ref(self, repo: Path, ref: str) -> str | None:
         return self.git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}",
-                         check=False) or None
+                        check=False) or None
 
     def _write_tree(self, repo: Path, folder: Path, digests: dict[str, str]) -> str:
         """LFS objects and git objects for the folder, and its tree from a temporary
@@ -385,7 +385,7 @@ class FolderHub:
         if not wanted:
             return set()
         out = self.git(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
-                        stdin=wanted.encode())
+                       stdin=wanted.encode())
         return {line.split()[0] for line in out.splitlines() if line.endswith(" blob")}
 
     def write_blob(self, repo: Path, source: Path | bytes) -> str:

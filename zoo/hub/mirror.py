@@ -164,7 +164,7 @@ class _Mirror:
         """Upstream sha → mirrored commit, from the trailers of every commit the refs
         reach (git reads only a message's last paragraph as trailers, which is ours)."""
         out = self.hub.git(self.repo, "log", "--all", "--format=%H %(trailers:key="
-                            f"{TRAILER},valueonly,separator=%x20)", check=False)
+                           f"{TRAILER},valueonly,separator=%x20)", check=False)
         known = {}
         for line in out.splitlines():
             commit, _, value = line.partition(" ")
@@ -176,7 +176,7 @@ class _Mirror:
     def current_refs(self) -> dict[str, tuple[str, str]]:
         """The mirror's refs: name → (value, commit it names)."""
         out = self.hub.git(self.repo, "for-each-ref", "--format=%(refname) %(objectname) "
-                            "%(*objectname)", "refs/heads", "refs/tags", KEPT.rstrip("/"))
+                           "%(*objectname)", "refs/heads", "refs/tags", KEPT.rstrip("/"))
         current = {}
         for line in out.splitlines():
             name, value, *peeled = line.split()
@@ -245,8 +245,8 @@ class _Mirror:
         dates = {"GIT_AUTHOR_DATE": upstream.date, "GIT_COMMITTER_DATE": upstream.date} \
             if upstream.date else {}
         commit = self.hub.git(self.repo, "commit-tree", tree,
-                               *(["-p", parent] if parent else []), "-F", "-",
-                               env=dates, stdin=message.encode())
+                              *(["-p", parent] if parent else []), "-F", "-",
+                              env=dates, stdin=message.encode())
         self.result.new_commits += 1
         self.say(f"{where}: mirrored as {commit[:12]} ({len(files)} files)")
         return commit
