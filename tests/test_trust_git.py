@@ -178,8 +178,8 @@ def test_zoo_publish_of_a_real_package_runs_none_of_the_owners_programs(iris_pkg
     assert ran(markers) == []
 
 
-def test_serving_and_mirroring_planted_repositories_runs_none_of_their_programs(tmp_path, markers,
-                                                                        monkeypatch):
+def test_serving_and_mirroring_planted_repositories_runs_none_of_their_programs(
+        tmp_path, markers, monkeypatch):
     from presets import commit as upstream_commit
     from served import served
 
