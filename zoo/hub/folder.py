@@ -8,12 +8,17 @@ HF-compatible server (olah) can serve the folder as it is.
 Publishing writes LFS objects and git objects first and moves `main` and the tag
 last, together, in one compare-and-swap `update-ref` transaction, so a crash
 leaves the previous state readable and a refused publish moves nothing.
+
+The repositories are as hostile as their folder is shared: git runs only through
+`zoo.hub.git.run_git` (no hook, fsmonitor, filter or other program a repository's
+config names ever runs; trees are built from blobs and a temporary index, never
+from a work tree), and what a revision holds is read bounded: its entries counted
+in one listing first, blobs streamed, each size checked before it is read.
 """
 
+import hashlib
 import json
-import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,14 +26,16 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from zoo.cards.card import CARD_FILE, read_card
-from zoo.cards.digest import sha256_bytes, sha256_file
+from zoo.cards.card import CARD_FILE, MAX_CARD_BYTES, read_card
+from zoo.cards.digest import sha256_file
 from zoo.errors import IntegrityError, RefError, UnsafePathError, ZooError
 from zoo.files import atomic_writer
 from zoo.hub.base import PublishResult, RepoFile
+from zoo.hub.git import Blobs, GitFailed, records, run_git, small_blobs
 from zoo.hub.lfs import (
     ATTRIBUTES_FILE,
     POINTER_LIMIT,
+    TEXT_LIMIT,
     lfs_attributes,
     lfs_pointer,
     object_path,
@@ -36,14 +43,16 @@ from zoo.hub.lfs import (
     stored_in_lfs,
 )
 from zoo.hub.refs import HUB_MARKER, REVISION
-from zoo.trust.repo_paths import MAX_FILES, check_repo_path, confined
+from zoo.trust.repo_paths import MAX_FILES, MAX_PATH_BYTES, check_repo_path, confined
 
 BRANCH = "main"
 ZERO_SHA = "0" * 40
 FILE_MODES = frozenset({"100644", "100755"})  # plain files; no symlinks or submodules
-GIT_ENV = {"GIT_AUTHOR_NAME": "backbone-zoo", "GIT_AUTHOR_EMAIL": "zoo@localhost",
-           "GIT_COMMITTER_NAME": "backbone-zoo", "GIT_COMMITTER_EMAIL": "zoo@localhost",
-           "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
+# A plain (non-LFS) blob: both backends put every larger file in LFS (the Hub refuses
+# larger plain files), so a larger one is refused before a byte of it is read.
+MAX_BLOB_BYTES = TEXT_LIMIT
+# One `ls-tree --long -z` record: mode, kind, id, size, a tab and a path the grammar allows.
+MAX_RECORD_BYTES = 128 + MAX_PATH_BYTES
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,7 @@ class _Entry:
     blob: str
     lfs_oid: str | None
     size: int
+    data: bytes | None = None  # a small plain blob's content, read with the pointers
 
 
 @dataclass(frozen=True)
@@ -67,10 +77,38 @@ class RepoSummary:
 
 
 def valid_tag(tag: str) -> bool:
-    if tag.startswith("-") or len(tag) == 40 and all(c in "0123456789abcdef" for c in tag):
+    if tag.startswith("-") or len(tag) == 40 and all(c in "0123456789abcdef" for c in tag) \
+            or REVISION.match(tag) is None:
         return False
-    done = subprocess.run(["git", "check-ref-format", f"refs/tags/{tag}"], capture_output=True)
-    return done.returncode == 0 and REVISION.match(tag) is not None
+    try:
+        run_git(None, "check-ref-format", f"refs/tags/{tag}")
+    except GitFailed:
+        return False
+    return True
+
+
+def package_tree(folder: Path) -> list[tuple[str, Path]]:
+    """The files a folder publishes, as (repository path, file): every path checked
+    against the pull's grammar first, so nothing a later pull refuses is ever
+    written. Its own `.gitattributes` is left out (the hub writes the one that marks
+    LFS files); a symlink is refused."""
+    folder = Path(folder)
+    files = []
+    for source in sorted(folder.rglob("*")):
+        rel = source.relative_to(folder).as_posix()
+        if source.is_symlink():
+            raise UnsafePathError(f"refusing to publish {rel!r} from {folder}: a symlink")
+        if not source.is_file() or rel == ATTRIBUTES_FILE:
+            continue
+        try:
+            check_repo_path(rel)
+        except UnsafePathError as exc:
+            raise UnsafePathError(f"cannot publish {folder}: {exc} (every later pull would "
+                                  "refuse it; rename the file)") from None
+        files.append((rel, source))
+        if len(files) > MAX_FILES:
+            raise UnsafePathError(f"cannot publish {folder}: more than {MAX_FILES} files")
+    return files
 
 
 class FolderHub:
@@ -85,22 +123,14 @@ class FolderHub:
     def repo_dir(self, owner: str, name: str) -> Path:
         return self.root / "models" / owner / name
 
-    def _git(self, repo: Path, *args: str, env: dict | None = None, check: bool = True,
-             binary: bool = False, stdin: bytes | None = None) -> str | bytes:
-        try:
-            done = subprocess.run(["git", "-c", "commit.gpgSign=false", "-c", "tag.gpgSign=false",
-                                   "-C", str(repo), *args], capture_output=True, check=False,
-                                  input=stdin, env={**os.environ, **GIT_ENV, **(env or {})})
-        except FileNotFoundError as exc:
-            raise ZooError("the folder hub needs the 'git' command, which is not installed") \
-                from exc
-        if check and done.returncode != 0:
-            raise ZooError(f"git {args[0]} failed in {repo}: "
-                           f"{done.stderr.decode(errors='replace').strip().splitlines()[-1:]}")
-        return done.stdout if binary else done.stdout.decode().strip()
+    def git(self, repo: Path, *args: str, env: dict | None = None, check: bool = True,
+            binary: bool = False, stdin: bytes | None = None) -> str | bytes:
+        """git on the repository in folder `repo` (see `run_git`)."""
+        return run_git(repo / ".git", *args, env=env, check=check, binary=binary, stdin=stdin)
 
     def exists(self, owner: str, name: str) -> bool:
-        return (self.repo_dir(owner, name) / ".git").is_dir()
+        git_dir = self.repo_dir(owner, name) / ".git"
+        return git_dir.is_dir() and not git_dir.is_symlink()
 
     def _existing(self, owner: str, name: str) -> Path:
         if not self.exists(owner, name):
@@ -112,8 +142,8 @@ class FolderHub:
     def resolve(self, owner: str, name: str, revision: str | None) -> str:
         repo = self._existing(owner, name)
         rev = revision or BRANCH
-        sha = self._git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options",
-                        f"{rev}^{{commit}}", check=False)
+        sha = self.git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options",
+                       f"{rev}^{{commit}}", check=False)
         if not sha:
             tags = ", ".join(self.tags(owner, name)) or "none"
             raise RefError(f"{owner}/{name} has no revision '{rev}' (tags: {tags}; "
@@ -121,22 +151,22 @@ class FolderHub:
         return sha
 
     def tags(self, owner: str, name: str) -> dict[str, str]:
-        out = self._git(self._existing(owner, name), "tag", "--list",
-                        "--format=%(refname:short) %(objectname)")
+        out = self.git(self._existing(owner, name), "tag", "--list",
+                       "--format=%(refname:short) %(objectname)")
         return dict(line.split(" ", 1) for line in out.splitlines() if line)
 
-    def _blob(self, repo: Path, blob: str) -> bytes:
-        return self._git(repo, "cat-file", "blob", blob, binary=True)
-
-    def _tree(self, repo: Path, revision: str) -> list[_Entry]:
-        """The files of a commit, each path checked against the hub path grammar and
-        each pointer parsed strictly: a hub's tree is hostile until checked."""
-        out = self._git(repo, "ls-tree", "-r", "-z", "--long", "--full-tree", revision,
-                        binary=True)
-        entries = []
-        for raw in out.split(b"\0"):
-            if not raw:
-                continue
+    def _listing(self, repo: Path, revision: str) -> list[tuple[str, str, int]]:
+        """(path, blob id, blob size) of every file of a commit, from one `ls-tree`
+        read only as far as MAX_FILES entries: an oversized tree is refused before
+        any per-entry work. Each path passes the hub path grammar; symlinks and
+        submodules are refused."""
+        raw_entries = records(repo / ".git", "ls-tree", "-r", "-z", "--long", "--full-tree",
+                              "--end-of-options", revision, most=MAX_FILES,
+                              longest=MAX_RECORD_BYTES)
+        if len(raw_entries) > MAX_FILES:
+            raise IntegrityError(f"refusing {revision[:12]}: more than {MAX_FILES} files")
+        listing = []
+        for raw in raw_entries:
             meta, _, raw_path = raw.partition(b"\t")
             try:
                 mode, kind, blob, size = meta.decode("ascii").split()
@@ -145,22 +175,57 @@ class FolderHub:
                 raise UnsafePathError(f"refusing tree entry {raw[:120]!r} of {revision[:12]}: "
                                       "not a UTF-8 path") from None
             check_repo_path(path)
-            if kind != "blob" or mode not in FILE_MODES:
+            if kind != "blob" or mode not in FILE_MODES or not size.isdigit():
                 raise UnsafePathError(f"refusing {path!r} in {revision[:12]}: a {kind} of mode "
                                       f"{mode} (symlinks and submodules are not package files)")
-            if len(entries) >= MAX_FILES:
-                raise IntegrityError(f"refusing {revision[:12]}: more than {MAX_FILES} files")
-            pointer = parse_lfs_pointer(self._blob(repo, blob)) \
-                if int(size) < POINTER_LIMIT else None
-            oid, size = pointer if pointer else (None, int(size))
-            entries.append(_Entry(path, blob, oid, size))
+            listing.append((path, blob, int(size)))
+        return listing
+
+    def _tree(self, repo: Path, revision: str) -> list[_Entry]:
+        """The files of a commit, each pointer parsed strictly: a hub's tree is hostile
+        until checked. Every blob small enough to be an LFS pointer is read by one
+        `cat-file --batch` call, not one process per entry (and kept: a small plain
+        file is then never read again)."""
+        listing = self._listing(repo, revision)
+        small = small_blobs(repo / ".git", [blob for _, blob, size in listing
+                                            if size < POINTER_LIMIT], POINTER_LIMIT)
+        entries = []
+        for path, blob, size in listing:
+            data = small.get(blob)
+            pointer = parse_lfs_pointer(data) if data is not None else None
+            if pointer:
+                entries.append(_Entry(path, blob, pointer[0], pointer[1]))
+            else:
+                entries.append(_Entry(path, blob, None, size, data))
         return entries
 
+    @staticmethod
+    def _copy_blob(blobs: Blobs, entry: _Entry, sink, where: str) -> None:
+        """A plain blob to `sink`: as read with the listing if small, else streamed
+        from git, refused unread if larger than a plain blob may be."""
+        if entry.data is not None:
+            sink(entry.data)
+            return
+        if entry.size > MAX_BLOB_BYTES:
+            raise IntegrityError(f"refusing {entry.path} in {where}: a plain git blob of "
+                                 f"{entry.size:,} bytes (larger files are LFS objects; at "
+                                 f"most {MAX_BLOB_BYTES:,} bytes)")
+        blobs.copy(entry.blob, MAX_BLOB_BYTES, sink, f"{entry.path} in {where}")
+
     def files(self, owner: str, name: str, revision: str) -> list[RepoFile]:
-        """Every file with its sha256: an LFS file's is its oid; a plain blob is hashed."""
+        """Every file with its sha256: an LFS file's is its oid; a plain blob is hashed
+        as it streams from git."""
         repo = self._existing(owner, name)
-        return [RepoFile(e.path, e.lfs_oid or sha256_bytes(self._blob(repo, e.blob)), e.size,
-                         e.lfs_oid is not None, e.blob) for e in self._tree(repo, revision)]
+        listed = []
+        with Blobs(repo / ".git") as blobs:
+            for e in self._tree(repo, revision):
+                digest = e.lfs_oid
+                if digest is None:
+                    hasher = hashlib.sha256()
+                    self._copy_blob(blobs, e, hasher.update, f"{owner}/{name}@{revision[:12]}")
+                    digest = hasher.hexdigest()
+                listed.append(RepoFile(e.path, digest, e.size, e.lfs_oid is not None, e.blob))
+        return listed
 
     def download(self, owner: str, name: str, revision: str, dest: Path,
                  paths: Iterable[str] | None = None) -> None:
@@ -168,32 +233,57 @@ class FolderHub:
         to it."""
         repo = self._existing(owner, name)
         wanted = None if paths is None else set(paths)
-        for entry in self._tree(repo, revision):
-            if entry.path == ATTRIBUTES_FILE or wanted is not None and entry.path not in wanted:
-                continue
-            target = confined(Path(dest), entry.path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if entry.lfs_oid is None:
-                target.write_bytes(self._blob(repo, entry.blob))
-                continue
-            source = object_path(repo, entry.lfs_oid)
-            if not source.is_file():
-                raise IntegrityError(f"{owner}/{name}: the LFS object for {entry.path} is "
-                                     "missing from the hub")
-            if source.stat().st_size != entry.size:
-                raise IntegrityError(f"{owner}/{name}: the LFS object for {entry.path} has "
-                                     f"{source.stat().st_size} bytes, its pointer says "
-                                     f"{entry.size}")
-            shutil.copyfile(source, target)
+        with Blobs(repo / ".git") as blobs:
+            for entry in self._tree(repo, revision):
+                if entry.path == ATTRIBUTES_FILE or \
+                        wanted is not None and entry.path not in wanted:
+                    continue
+                self._download_entry(repo, blobs, entry, Path(dest), owner, name, revision)
 
-    def _init_repo(self, repo: Path) -> None:
+    def _download_entry(self, repo: Path, blobs: Blobs, entry: _Entry, dest: Path, owner: str,
+                        name: str, revision: str) -> None:
+        """One file written inside `dest`: a plain blob streamed from git, an LFS
+        object copied after its size is checked against its pointer."""
+        target = confined(dest, entry.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if entry.lfs_oid is None:
+            with open(target, "wb") as handle:
+                self._copy_blob(blobs, entry, handle.write, f"{owner}/{name}@{revision[:12]}")
+            return
+        source = object_path(repo, entry.lfs_oid)
+        if not source.is_file():
+            raise IntegrityError(f"{owner}/{name}: the LFS object for {entry.path} is "
+                                 "missing from the hub")
+        if source.stat().st_size != entry.size:
+            raise IntegrityError(f"{owner}/{name}: the LFS object for {entry.path} has "
+                                 f"{source.stat().st_size} bytes, its pointer says "
+                                 f"{entry.size}")
+        shutil.copyfile(source, target)
+
+    def _init_repo(self, repo: Path) -> Path | None:
+        """Make `repo` a repository unless it is one; returns what was created (the
+        folder, or its .git where the folder was there already), for removal if
+        nothing ends up published. A .git that is a symlink or a file (which git
+        would follow to another repository) is refused."""
         self.root.mkdir(parents=True, exist_ok=True)
         marker = self.root / HUB_MARKER
         if not marker.exists():
-            marker.write_text(json.dumps({"kind": "backbone-zoo folder hub", "layout": "hf"}) + "\n")
-        if not (repo / ".git").is_dir():
-            repo.mkdir(parents=True, exist_ok=True)
-            self._git(repo, "init", "-q", "-b", BRANCH)
+            marker.write_text(json.dumps({"kind": "backbone-zoo folder hub",
+                                          "layout": "hf"}) + "\n")
+        git_dir = repo / ".git"
+        if git_dir.is_symlink() or git_dir.exists() and not git_dir.is_dir():
+            raise ZooError(f"{repo} is not a repository the zoo writes to: its .git is a "
+                           "symlink or a file")
+        if git_dir.is_dir():
+            return None
+        created = git_dir if repo.exists() else repo
+        repo.mkdir(parents=True, exist_ok=True)
+        try:
+            run_git(None, "init", "-q", "-b", BRANCH, "--", str(repo))
+        except BaseException:
+            shutil.rmtree(created, ignore_errors=True)
+            raise
+        return created
 
     def _store_lfs(self, repo: Path, source: Path, oid: str) -> None:
         target = object_path(repo, oid)
@@ -201,24 +291,6 @@ class FolderHub:
             return
         with atomic_writer(target) as handle, open(source, "rb") as data:
             shutil.copyfileobj(data, handle)
-
-    def _stage_tree(self, repo: Path, package_dir: Path, staging: Path,
-                    digests: dict[str, str]) -> None:
-        """Copy the package into `staging` as git sees it; `digests` (the card's sha256
-        list, verified before publishing) are the LFS oids."""
-        lfs_paths = []
-        for source in sorted(p for p in package_dir.rglob("*") if p.is_file()):
-            rel = source.relative_to(package_dir)
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if stored_in_lfs(source):
-                oid = digests.get(rel.as_posix()) or sha256_file(source)
-                self._store_lfs(repo, source, oid)
-                target.write_text(lfs_pointer(oid, source.stat().st_size))
-                lfs_paths.append(rel.as_posix())
-            else:
-                shutil.copyfile(source, target)
-        (staging / ATTRIBUTES_FILE).write_text(lfs_attributes(lfs_paths))
 
     def publish(self, package_dir: Path, owner: str, name: str, *, tag: str | None = None,
                 move_tag: bool = False, private: bool = False,
@@ -249,14 +321,13 @@ class FolderHub:
         repo = self.repo_dir(owner, name)
         repo.parent.mkdir(parents=True, exist_ok=True)
         with self.locked(owner, name):
-            new_repo = not self.exists(owner, name)
+            created = self._init_repo(repo)
             try:
-                self._init_repo(repo)
                 return self._commit(repo, Path(folder), digests or {}, owner, name, tag,
                                     move_tag, message)
             except BaseException:
-                if new_repo:  # nothing was published: leave no empty repository behind
-                    shutil.rmtree(repo, ignore_errors=True)
+                if created:  # nothing was published: leave no empty repository behind
+                    shutil.rmtree(created, ignore_errors=True)
                 raise
 
     def locked(self, owner: str, name: str) -> FileLock:
@@ -270,11 +341,11 @@ class FolderHub:
         parent = self._ref(repo, f"refs/heads/{BRANCH}")
         current_tag = self._ref(repo, f"refs/tags/{tag}") if tag else None
         tree = self._write_tree(repo, folder, digests)
-        created = not parent or self._git(repo, "rev-parse", f"{parent}^{{tree}}") != tree
+        created = not parent or self.git(repo, "rev-parse", f"{parent}^{{tree}}") != tree
         revision = parent
         if created:
-            revision = self._git(repo, "commit-tree", tree, *(["-p", parent] if parent else []),
-                                 "-m", message)
+            revision = self.git(repo, "commit-tree", tree, *(["-p", parent] if parent else []),
+                                "-m", message)
         if current_tag and current_tag != revision and not move_tag:
             raise RefError(f"tag '{tag}' already names {current_tag[:12]} in {owner}/{name}; "
                            "pass --move-tag to point it at the new revision")
@@ -285,18 +356,27 @@ class FolderHub:
         return PublishResult(revision, created, tag)
 
     def _ref(self, repo: Path, ref: str) -> str | None:
-        return self._git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}",
-                         check=False) or None
+        return self.git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}",
+                        check=False) or None
 
     def _write_tree(self, repo: Path, folder: Path, digests: dict[str, str]) -> str:
-        """LFS objects and git objects for the folder; returns the tree's sha."""
-        with tempfile.TemporaryDirectory(dir=repo / ".git", prefix="publish-") as tmp:
-            staging, index = Path(tmp) / "tree", Path(tmp) / "index"
-            staging.mkdir()
-            self._stage_tree(repo, folder, staging, digests)
-            env = {"GIT_INDEX_FILE": str(index), "GIT_WORK_TREE": str(staging)}
-            self._git(repo, "add", "-A", ".", env=env)
-            return self._git(repo, "write-tree", env=env)
+        """LFS objects and git objects for the folder, and its tree from a temporary
+        index: no work tree, so no clean filter or other attribute the repository
+        sets ever runs. Every path is checked before anything is written. Returns the
+        tree's sha."""
+        files = package_tree(folder)
+        entries, lfs_paths = [], []
+        for rel, source in files:
+            if stored_in_lfs(source):
+                oid = digests.get(rel) or sha256_file(source)
+                self._store_lfs(repo, source, oid)
+                pointer = lfs_pointer(oid, source.stat().st_size).encode()
+                entries.append((rel, self.write_blob(repo, pointer)))
+                lfs_paths.append(rel)
+            else:
+                entries.append((rel, self.write_blob(repo, source)))
+        attributes = self.write_blob(repo, lfs_attributes(lfs_paths).encode())
+        return self.write_tree_of(repo, [(ATTRIBUTES_FILE, attributes), *entries])
 
     def present_blobs(self, repo: Path, blobs: Iterable[str]) -> set[str]:
         """Which of these blob ids (40 hex digits, checked by the caller) the repository
@@ -304,16 +384,16 @@ class FolderHub:
         wanted = "".join(f"{blob}\n" for blob in blobs)
         if not wanted:
             return set()
-        out = self._git(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
-                        stdin=wanted.encode())
+        out = self.git(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+                       stdin=wanted.encode())
         return {line.split()[0] for line in out.splitlines() if line.endswith(" blob")}
 
     def write_blob(self, repo: Path, source: Path | bytes) -> str:
         """Store a file's bytes (or these bytes) as a git blob, as they are (no filters);
         returns its id."""
         if isinstance(source, bytes):
-            return self._git(repo, "hash-object", "-w", "--stdin", stdin=source)
-        return self._git(repo, "hash-object", "-w", "--no-filters", str(Path(source).absolute()))
+            return self.git(repo, "hash-object", "-w", "--stdin", stdin=source)
+        return self.git(repo, "hash-object", "-w", "--no-filters", str(Path(source).absolute()))
 
     def write_tree_of(self, repo: Path, entries: Iterable[tuple[str, str]]) -> str:
         """A tree of plain files (mode 100644) from (path, blob id) pairs whose blobs the
@@ -322,8 +402,8 @@ class FolderHub:
                            for path, blob in entries)
         with tempfile.TemporaryDirectory(dir=repo / ".git", prefix="tree-") as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-            self._git(repo, "update-index", "-z", "--index-info", env=env, stdin=listing)
-            return self._git(repo, "write-tree", env=env)
+            self.git(repo, "update-index", "-z", "--index-info", env=env, stdin=listing)
+            return self.git(repo, "write-tree", env=env)
 
     def move_refs(self, repo: Path, updates: list[tuple[str, str, str | None]]) -> None:
         """Move every ref or none, each only if it still names what was read."""
@@ -333,28 +413,29 @@ class FolderHub:
             (repo / ".git" / f"{ref}.lock").unlink(missing_ok=True)
         script = "start\n" + "".join(f"update {ref} {new} {old or ZERO_SHA}\n"
                                      for ref, new, old in updates) + "prepare\ncommit\n"
-        done = subprocess.run(["git", "-C", str(repo), "update-ref", "--stdin"],
-                              input=script.encode(), capture_output=True,
-                              env={**os.environ, **GIT_ENV})
-        if done.returncode != 0:
-            reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        try:
+            self.git(repo, "update-ref", "--stdin", stdin=script.encode())
+        except GitFailed as exc:
             raise RefError(f"publishing to {repo.parent.name}/{repo.name} failed, nothing "
-                           f"was moved: {' '.join(reason)}")
+                           f"was moved: {str(exc).split(': ', 1)[-1]}") from None
 
     def repos(self) -> list[RepoSummary]:
         summaries = []
         for git_dir in sorted((self.root / "models").glob("*/*/.git")):
             repo = git_dir.parent
             owner, name = repo.parent.name, repo.name
-            head = self._git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{BRANCH}",
-                             check=False)
+            if not self.exists(owner, name):
+                continue
+            head = self.git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{BRANCH}",
+                            check=False)
             if not head:
                 continue
             # a repository with no card (a mirror of a keras-hub preset) is listed too
-            text = self._git(repo, "cat-file", "blob", f"{head}:{CARD_FILE}", check=False)
             try:
-                card = json.loads(text) if text else {}
-            except json.JSONDecodeError:
+                with Blobs(git_dir) as blobs:
+                    text = blobs.read(f"{head}:{CARD_FILE}", MAX_CARD_BYTES)
+                card = json.loads(text)
+            except (IntegrityError, ValueError):  # none, too large, not JSON
                 card = {}
             card = card if isinstance(card, dict) else {}
             summaries.append(RepoSummary(owner, name, head, sorted(self.tags(owner, name)),

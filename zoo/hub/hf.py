@@ -85,7 +85,8 @@ def commit_operations(package_dir: Path) -> list[Any]:
     lfs = [p.relative_to(package_dir).as_posix() for p in files if stored_in_lfs(p)]
     operations = [CommitOperationAdd(path_in_repo=ATTRIBUTES_FILE,
                                      path_or_fileobj=lfs_attributes(lfs).encode())]
-    operations += [CommitOperationAdd(path_in_repo=p.relative_to(package_dir).as_posix(),
+    operations += [CommitOperationAdd(path_in_repo=check_repo_path(p.relative_to(package_dir)
+                                                                   .as_posix()),
                                       path_or_fileobj=str(p)) for p in files]
     return operations
 

@@ -163,8 +163,8 @@ class _Mirror:
     def mirrored(self) -> dict[str, str]:
         """Upstream sha → mirrored commit, from the trailers of every commit the refs
         reach (git reads only a message's last paragraph as trailers, which is ours)."""
-        out = self.hub._git(self.repo, "log", "--all", "--format=%H %(trailers:key="
-                            f"{TRAILER},valueonly,separator=%x20)", check=False)
+        out = self.hub.git(self.repo, "log", "--all", "--format=%H %(trailers:key="
+                           f"{TRAILER},valueonly,separator=%x20)", check=False)
         known = {}
         for line in out.splitlines():
             commit, _, value = line.partition(" ")
@@ -175,8 +175,8 @@ class _Mirror:
 
     def current_refs(self) -> dict[str, tuple[str, str]]:
         """The mirror's refs: name → (value, commit it names)."""
-        out = self.hub._git(self.repo, "for-each-ref", "--format=%(refname) %(objectname) "
-                            "%(*objectname)", "refs/heads", "refs/tags", KEPT.rstrip("/"))
+        out = self.hub.git(self.repo, "for-each-ref", "--format=%(refname) %(objectname) "
+                           "%(*objectname)", "refs/heads", "refs/tags", KEPT.rstrip("/"))
         current = {}
         for line in out.splitlines():
             name, value, *peeled = line.split()
@@ -186,15 +186,14 @@ class _Mirror:
     def run(self) -> MirrorResult:
         histories, refs, head = self.plan()
         with self.hub.locked(self.ref.owner, self.ref.name):
-            new_repo = not self.hub.exists(self.ref.owner, self.ref.name)
+            created = self.hub._init_repo(self.repo)
             try:
-                self.hub._init_repo(self.repo)
                 with tempfile.TemporaryDirectory(dir=self.repo / ".git",
                                                  prefix="mirror-") as tmp:
                     return self._mirror(histories, refs, head, Path(tmp))
             except BaseException:
-                if new_repo:  # nothing was mirrored: leave no repository behind
-                    shutil.rmtree(self.repo, ignore_errors=True)
+                if created:  # nothing was mirrored: leave no repository behind
+                    shutil.rmtree(created, ignore_errors=True)
                 raise
 
     def _mirror(self, histories: list[list[UpstreamCommit]], refs: dict[str, str],
@@ -245,9 +244,9 @@ class _Mirror:
         message = f"{upstream.message}\n\n{TRAILER}: hf://{self.ref.repo_id}@{upstream.sha}\n"
         dates = {"GIT_AUTHOR_DATE": upstream.date, "GIT_COMMITTER_DATE": upstream.date} \
             if upstream.date else {}
-        commit = self.hub._git(self.repo, "commit-tree", tree,
-                               *(["-p", parent] if parent else []), "-F", "-",
-                               env=dates, stdin=message.encode())
+        commit = self.hub.git(self.repo, "commit-tree", tree,
+                              *(["-p", parent] if parent else []), "-F", "-",
+                              env=dates, stdin=message.encode())
         self.result.new_commits += 1
         self.say(f"{where}: mirrored as {commit[:12]} ({len(files)} files)")
         return commit

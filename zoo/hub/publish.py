@@ -11,6 +11,7 @@ from zoo.cards.license_policy import check_card_license
 from zoo.errors import CardError, ZooError
 from zoo.hub import open_hub
 from zoo.hub.base import PublishResult
+from zoo.hub.folder import package_tree
 from zoo.hub.refs import HubRef, parse_ref
 from zoo.package import load_model, read_verified_card, seal
 from zoo.trust.signing import SIGNATURE_FILE, private_key_id, sign_package
@@ -51,6 +52,7 @@ def publish(package_dir: Path, ref_text: str, tag: str | None = None,
     if private and not hub.supports_private:
         raise ZooError("--private is for hf:// repositories; a folder hub is as private as "
                        "its folder")
+    package_tree(Path(package_dir))  # every file name a pull accepts, before anything else
     validate_package(package_dir)
     with tempfile.TemporaryDirectory(prefix="zoo-sign-") as tmp:
         source = signed_copy(Path(package_dir), Path(sign_key), Path(tmp) / "package") \
