@@ -97,6 +97,7 @@ def _plant_programs(repo: Path, folder: Path, markers: Path) -> None:
     """Hooks in .git/hooks and in a core.hooksPath folder, and every configured program
     git would run on read paths (fsmonitor, pager, signature checks)."""
     folder.mkdir()
+    (repo / ".git" / "hooks").mkdir(exist_ok=True)  # the zoo's `git init` copies no templates
     for hook in HOOKS:
         program(repo / ".git" / "hooks" / hook, markers)
         program(folder / hook, markers)
