@@ -360,6 +360,17 @@ def test_a_file_listed_larger_than_the_bound_is_refused_before_download(folder_h
     assert not (place / "cache" / "blobs").exists()
 
 
+@pytest.mark.parametrize("name", ["card.json", "model.sig", ".gitattributes"])
+def test_a_card_signature_or_attributes_listed_as_huge_is_refused_unread(folder_hub, place,
+                                                                       tmp_path, copied,
+                                                                       name):
+    hub, repo, revision = folder_hub
+    commit(repo, {**files_of(repo, revision), name: lfs_pointer("e" * 64, 9 * 1024 ** 2)})
+    line = refused("pull", f"file://{hub.root}/toy", "--out", tmp_path / "out")
+    assert "9,437,184 bytes" in line and name in line
+    assert copied == []
+
+
 def test_a_card_missing_a_file_it_lists_is_refused_before_the_rest_downloads(folder_hub,
                                                                              place, tmp_path,
                                                                              copied):

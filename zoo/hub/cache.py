@@ -38,12 +38,19 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from zoo.cards.card import CARD_FILE, MAX_CARD_BYTES, MODEL_FILE, Card, read_card
+from zoo.cards.card import (
+    CARD_FILE,
+    MAX_CARD_BYTES,
+    MODEL_FILE,
+    SIGNATURE_FILE,
+    UNLISTED_FILES,
+    Card,
+    read_card,
+)
 from zoo.cards.digest import sha256_file
 from zoo.errors import CardError, IntegrityError, UnsafePathError, ZooError
 from zoo.hub import Hub, open_hub
 from zoo.hub.base import RepoFile
-from zoo.hub.lfs import ATTRIBUTES_FILE
 from zoo.hub.refs import HubRef
 from zoo.package import verify_files
 from zoo.paths import cache_root
@@ -184,12 +191,16 @@ def cache_folder(root: Path, name: str) -> Path:
 
 
 def check_listing(listing: list[RepoFile], card: Card) -> None:
-    """The revision holds exactly the card and its files (and `.gitattributes`), within the
-    size bounds: checked before any of them is downloaded."""
+    """The revision holds exactly the card and its files (and `.gitattributes`, and a
+    signature), within the size bounds: checked before any of them is downloaded."""
     listed = {f.path: f for f in listing}
     if len(listed) != len(listing):
         raise IntegrityError("the hub lists a file twice")
-    present = set(listed) - {ATTRIBUTES_FILE, CARD_FILE}  # a card does not list itself
+    present = set(listed) - UNLISTED_FILES  # the card, the signature, .gitattributes
+    for name in sorted(UNLISTED_FILES & set(listed)):
+        if listed[name].size > MAX_CARD_BYTES:
+            raise IntegrityError(f"{name} is {listed[name].size:,} bytes, more than the "
+                                 f"{MAX_CARD_BYTES:,} it may hold")
     if extra := sorted(present - set(card.files)):
         raise IntegrityError(f"file(s) not listed in the card: {', '.join(extra[:8])}")
     if missing := sorted(set(card.files) - present):
@@ -219,7 +230,8 @@ def _download(hub: Hub, ref: HubRef, revision: str, incoming: Path) -> Card:
     hub.download(ref.owner, ref.name, revision, incoming, [CARD_FILE])
     card = read_card(incoming)
     check_listing(listing, card)
-    if rest := sorted(card.files):
+    signature = [SIGNATURE_FILE] if any(f.path == SIGNATURE_FILE for f in listing) else []
+    if rest := sorted(card.files) + signature:
         hub.download(ref.owner, ref.name, revision, incoming, rest)
     check_snapshot(incoming, card)
     return card
