@@ -155,12 +155,13 @@ def test_the_cache_fetches_through_the_interface_and_reuses_its_snapshot(
     recording = RecordingHub(hub)
     monkeypatch.setattr("zoo.hub.cache.open_hub", lambda ref: recording)
     snapshot = fetch(parse_ref(f"file://{hub.root}/toy"))
-    assert recording.calls == ["resolve", "download"]
+    card_first = ["resolve", "files", "download", "download"]  # listing, card, then the rest
+    assert recording.calls == card_first
     assert snapshot.revision == revision and snapshot.path.is_relative_to(cache)
     assert snapshot.card_sha256 == sha256_file(package / "card.json")
     assert all(sha256_file(snapshot.path / p) == d for p, d in card_files(package).items())
     again = fetch(parse_ref(f"file://{hub.root}/toy"))
-    assert recording.calls == ["resolve", "download", "resolve"] and again.path == snapshot.path
+    assert recording.calls == [*card_first, "resolve"] and again.path == snapshot.path
 
 
 def test_the_cache_refuses_a_tampered_lfs_object_and_keeps_nothing(hub, package, cache):

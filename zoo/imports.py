@@ -72,6 +72,25 @@ def _local(folder: Path) -> tuple[_Source, set[str]]:
                    folder.resolve().name, None), present
 
 
+def local_folder(source: str) -> Path | None:
+    """The local folder SOURCE names, or None for a hub reference. Whatever is
+    spelled as a path (absolute, `./`, `../`, `~`) or exists on disk is a path, so a
+    missing folder is reported as one, not parsed as an owner named '.'."""
+    if "://" in source:
+        return None
+    path = Path(source).expanduser()
+    spelled = source.startswith(("/", "./", "../", "~")) or source in (".", "..")
+    if not spelled and not path.exists():
+        return None
+    if not path.exists():
+        raise ZooError(f"no folder {source} to import (it does not exist); SOURCE is a local "
+                       "folder or a hub reference such as hf://OWNER/NAME[@REV]")
+    if not path.is_dir():
+        raise ZooError(f"{source} is not a folder; zoo import reads a keras-hub preset or "
+                       "Keras 3 folder, or a hub reference such as hf://OWNER/NAME[@REV]")
+    return path
+
+
 def _from_hub(source: str, into: Path) -> tuple[_Source, set[str]]:
     ref = parse_ref(source)
     listed: set[str] = set()
@@ -130,12 +149,13 @@ def import_backbone(request: ImportRequest, out: Path, *, force: bool = False) -
     out = Path(out).absolute()
     if out.exists() and not force:  # before any download, not after
         raise ZooError(f"{out} already exists; choose another --out or pass --force")
+    folder = local_folder(request.source)
     policy = LicensePolicy.load(request.policy_path or default_policy_path(),
                                 request.allow_license)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.import-") as tmp:
-        if "://" not in request.source and Path(request.source).is_dir():
-            source, present = _local(Path(request.source))
+        if folder is not None:
+            source, present = _local(folder)
         else:
             source, present = _from_hub(request.source, Path(tmp) / "source")
         fmt = foreign.identify(source.folder, present)

@@ -6,16 +6,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from zoo.trust.repo_paths import check_blob_id, check_repo_path, check_sha256, check_size
+
 
 @dataclass(frozen=True)
 class RepoFile:
-    """One file of a revision as the hub lists it."""
+    """One file of a revision as the hub lists it; every field is checked against the
+    hub grammar when it is made, since a listing is hostile until checked and its
+    values name files and bound downloads."""
 
     path: str
     sha256: str | None  # None where the hub does not say (the HF API, for non-LFS files)
     size: int  # of the content, not of an LFS pointer
     lfs: bool
     blob_id: str | None = None  # git's blob sha1 (of the pointer, for an LFS file)
+
+    def __post_init__(self) -> None:
+        check_repo_path(self.path)
+        where = f"the hub's listing of {self.path!r}"
+        if self.sha256 is not None or self.lfs:
+            check_sha256(self.sha256, where)
+        check_size(self.size, self.path)
+        if self.blob_id is not None:
+            check_blob_id(self.blob_id, where)
 
 
 @dataclass(frozen=True)

@@ -7,21 +7,28 @@ huggingface_hub and never printed or written anywhere by the zoo.
 """
 
 import os
-import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from zoo.cards.card import read_card
-from zoo.errors import IntegrityError, RefError, ZooError
+from zoo.errors import IntegrityError, RefError, UnsafePathError, ZooError
 from zoo.files import atomic_write_text
 from zoo.hub.base import PublishResult, RepoFile
-from zoo.hub.lfs import ATTRIBUTES_FILE, check_oid, lfs_attributes, stored_in_lfs
-from zoo.trust.repo_paths import MAX_FILES, check_repo_path, confined
+from zoo.hub.lfs import ATTRIBUTES_FILE, lfs_attributes, stored_in_lfs
+from zoo.trust.repo_paths import (
+    COMMIT,
+    MAX_FILES,
+    check_commit,
+    check_ref_name,
+    check_repo_path,
+    confined,
+)
 
 MAIN = "main"
-COMMIT = re.compile(r"^[0-9a-f]{40}$")
+MAX_REF_BYTES = 128  # a refs file holds one commit sha and a newline
+T = TypeVar("T")
 
 
 def endpoint() -> str | None:
@@ -75,6 +82,24 @@ def _hub_errors() -> tuple[type[Exception], ...]:
     return (HfHubHTTPError, OfflineModeIsEnabled, httpx.HTTPError, ValueError, OSError)
 
 
+def _online(repo_id: str, revision: str) -> None:
+    """What only the server can answer is refused in one line with HF_HUB_OFFLINE set."""
+    if offline():
+        raise RefError(f"hf://{repo_id}@{revision[:12]} is not in the cache and "
+                       "HF_HUB_OFFLINE is set; pull it once online")
+
+
+def _answer(call: Callable[[], T], where: str) -> T:
+    """What `call` makes of the server's answer; an answer huggingface_hub cannot even
+    read into its objects (a field missing, a list where an object belongs) is refused
+    in one line, like any other hostile value."""
+    try:
+        return call()
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise IntegrityError(f"refusing {where}: the server's answer is malformed "
+                             f"({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
 def commit_operations(package_dir: Path) -> list[Any]:
     """The one commit a package becomes: every file, plus a .gitattributes that marks
     the same files as Git LFS as the folder hub does."""
@@ -106,40 +131,76 @@ class HfHub:
         self.refs = Path(refs) if refs else None
 
     def _ref_file(self, repo_id: str, revision: str) -> Path | None:
-        return self.refs / repo_id / revision.replace("/", "%2F") if self.refs else None
+        """Where a tag or branch → commit answer is kept: a file named from checked
+        parts, under folders that are not links out of the cache."""
+        if self.refs is None:
+            return None
+        check_ref_name(revision, "the reference")
+        return confined(self.refs, repo_id).joinpath(revision.replace("/", "%2F"))
+
+    def _saved(self, repo_id: str, rev: str, saved: Path | None) -> str:
+        """The commit a refs file keeps, checked: a poisoned one (not a commit sha, a
+        link, too long) is dropped, alone, and refused in one line."""
+        if saved is None or not (saved.is_file() or saved.is_symlink()):
+            raise RefError(f"hf://{repo_id}@{rev} is not in the cache and HF_HUB_OFFLINE "
+                           "is set; pull it once online")
+        try:
+            if saved.is_symlink():
+                raise UnsafePathError(f"refusing the cached ref {saved}: it is a link")
+            with open(saved, "rb") as handle:
+                text = handle.read(MAX_REF_BYTES + 1)
+            return check_commit(text.decode("ascii").strip() if len(text) <= MAX_REF_BYTES
+                                else text, f"the cached ref {saved}")
+        except (UnsafePathError, UnicodeDecodeError, OSError):
+            saved.unlink(missing_ok=True)
+            raise UnsafePathError(f"refusing the cached ref of hf://{repo_id}@{rev} ({saved}): "
+                                  "it does not hold a commit sha, so it was removed; pull "
+                                  "it once online") from None
 
     def resolve(self, owner: str, name: str, revision: str | None) -> str:
         repo_id, rev = f"{owner}/{name}", revision or MAIN
         saved = self._ref_file(repo_id, rev)
         if offline():
-            if COMMIT.match(rev):
+            if COMMIT.fullmatch(rev):
                 return rev
-            if saved is None or not saved.is_file():
-                raise RefError(f"hf://{repo_id}@{rev} is not in the cache and HF_HUB_OFFLINE "
-                               "is set; pull it once online")
-            return saved.read_text().strip()
+            return self._saved(repo_id, rev, saved)
+        where = f"hf://{repo_id}@{rev} at {endpoint() or 'https://huggingface.co'}"
         try:
             # olah needs the revision spelled out; the Hub accepts it too.
-            sha = _api().model_info(repo_id, revision=rev).sha
+            sha = check_commit(_answer(lambda: _api().model_info(repo_id, revision=rev).sha,
+                                       where), where)
         except _hub_errors() as exc:
             raise _hub_error(exc, repo_id, rev) from exc
         if saved is not None:
+            saved.unlink(missing_ok=True)  # a link there is replaced, never followed
             atomic_write_text(saved, sha + "\n")
         return sha
 
     def files(self, owner: str, name: str, revision: str) -> list[RepoFile]:
+        """Every file of a commit, each value checked (`RepoFile`); at most MAX_FILES."""
         from huggingface_hub.hf_api import RepoFile as HfRepoFile
 
         repo_id = f"{owner}/{name}"
+        where = f"hf://{repo_id}@{check_commit(revision)[:12]}"
+        _online(repo_id, revision)
+
+        def listing() -> list[RepoFile]:
+            listed = []
+            for item in _api().list_repo_tree(repo_id, revision=revision, recursive=True):
+                if not isinstance(item, HfRepoFile):  # folders are listed too
+                    continue
+                if len(listed) >= MAX_FILES:
+                    raise IntegrityError(f"refusing {where}: more than {MAX_FILES} files")
+                listed.append(RepoFile(check_repo_path(item.path),
+                                       item.lfs.sha256 if item.lfs else None,
+                                       item.lfs.size if item.lfs else item.size,
+                                       item.lfs is not None, item.blob_id))
+            return listed
+
         try:
-            tree = list(_api().list_repo_tree(repo_id, revision=revision, recursive=True))
+            return _answer(listing, where)
         except _hub_errors() as exc:
             raise _hub_error(exc, repo_id, revision) from exc
-        return [RepoFile(check_repo_path(item.path),
-                         check_oid(item.lfs.sha256) if item.lfs else None,
-                         item.lfs.size if item.lfs else item.size, item.lfs is not None,
-                         item.blob_id)
-                for item in tree if isinstance(item, HfRepoFile)]  # folders are listed too
 
     def download(self, owner: str, name: str, revision: str, dest: Path,
                  paths: Iterable[str] | None = None) -> None:
@@ -148,13 +209,11 @@ class HfHub:
         from huggingface_hub import hf_hub_download
 
         repo_id = f"{owner}/{name}"
-        if offline():
-            raise RefError(f"hf://{repo_id}@{revision[:12]} is not in the cache and "
-                           "HF_HUB_OFFLINE is set; pull it once online")
+        _online(repo_id, check_commit(revision))
         try:
             if paths is None:
-                siblings = _api().model_info(repo_id, revision=revision).siblings or []
-                paths = [sibling.rfilename for sibling in siblings]
+                paths = _answer(lambda: [sibling.rfilename for sibling in _api().model_info(
+                    repo_id, revision=revision).siblings or []], f"hf://{repo_id}")
             paths = [check_repo_path(path) for path in paths]
             if len(paths) > MAX_FILES:
                 raise IntegrityError(f"refusing hf://{repo_id}@{revision[:12]}: more than "
@@ -169,9 +228,13 @@ class HfHub:
         shutil.rmtree(dest / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping
 
     def tags(self, owner: str, name: str) -> dict[str, str]:
+        """Tag name → commit sha, both checked against the hub grammar."""
         repo_id = f"{owner}/{name}"
+        where = f"hf://{repo_id}'s tags"
         try:
-            return {ref.name: ref.target_commit for ref in _api().list_repo_refs(repo_id).tags}
+            return _answer(lambda: {check_ref_name(ref.name, where):
+                                    check_commit(ref.target_commit, where)
+                                    for ref in _api().list_repo_refs(repo_id).tags}, where)
         except _hub_errors() as exc:
             raise _hub_error(exc, repo_id, None) from exc
 

@@ -19,7 +19,7 @@ from zoo.errors import IntegrityError
 from zoo.hub import open_hub
 from zoo.hub.base import RepoFile
 from zoo.hub.refs import HubRef
-from zoo.trust.repo_paths import confined
+from zoo.trust.repo_paths import check_commit, confined
 
 CHUNK = 1024 * 1024
 MAX_BYTES = 16 * 1024 ** 3  # what one import may download: the config scan's member limit
@@ -67,10 +67,12 @@ def fetch_pinned(ref: HubRef, choose: Callable[[dict[str, RepoFile]], list[str]]
     those into `dest` (which must not exist yet) and check each; on any refusal
     nothing is left at `dest`."""
     hub = open_hub(ref)
-    revision = hub.resolve(ref.owner, ref.name, ref.revision)
+    revision = check_commit(hub.resolve(ref.owner, ref.name, ref.revision), str(ref.at(None)))
     pinned = ref.at(revision)
-    listing = {f.path: f for f in hub.files(ref.owner, ref.name, revision)}
+    listing = {f.path: f for f in hub.files(ref.owner, ref.name, revision)}  # each checked
     paths = choose(listing)
+    if unknown := sorted(set(paths) - set(listing)):
+        raise IntegrityError(f"refusing {pinned}: it does not hold {unknown[0]!r}")
     total = sum(listing[path].size for path in paths)
     if total > MAX_BYTES:
         raise IntegrityError(f"refusing {pinned}: its files add up to {total:,} bytes, more "

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from zoo.errors import RefError
+from zoo.errors import RefError, UnsafePathError
 from zoo.paths import default_hub_root
+from zoo.trust.repo_paths import REF_NAME, check_ref_name
 
 NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
-REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,127}$")
+REVISION = re.compile(f"^{REF_NAME.pattern}$")  # the one grammar, for callers that match
 HUB_MARKER = "zoo-hub.json"
 EXAMPLE = ("e.g. 'iris', 'acme/iris@v1', 'file:///srv/zoo-hub/acme/iris@main' or "
            "'hf://acme/iris@v1'")
@@ -72,13 +73,14 @@ def _check_part(part: str, what: str, text: str) -> str:
     return part
 
 
-# Hand-written: git check-ref-format needs the git program, which hf:// pulls do not.
 def _split_revision(text: str, body: str) -> tuple[str, str | None]:
     if "@" not in body:
         return body, None
     body, revision = body.rsplit("@", 1)
-    if not REVISION.match(revision) or ".." in revision or revision.endswith((".", "/", ".lock")):
-        raise RefError(f"bad revision '{revision}' in reference '{text}'; {EXAMPLE}")
+    try:
+        check_ref_name(revision)
+    except UnsafePathError:
+        raise RefError(f"bad revision '{revision}' in reference '{text}'; {EXAMPLE}") from None
     return body, revision
 
 

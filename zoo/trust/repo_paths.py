@@ -1,6 +1,8 @@
-"""File paths from a hub (git trees, Hub listings, card file lists) are checked
-against one strict grammar before anything is written, and every write lands
-inside its staging folder."""
+"""Values from a hub, a server or the cache's own bookkeeping (file paths, commit
+shas, LFS oids, git blob ids, sizes, tag and branch names) are checked against
+one strict grammar here before any of them names anything on disk, and every
+write lands inside its staging folder. Each kind of value has one checker,
+imported wherever such a value enters the zoo."""
 
 import re
 from pathlib import Path
@@ -10,6 +12,13 @@ from zoo.errors import UnsafePathError
 MAX_PATH_BYTES = 512
 MAX_FILES = 10_000  # files in one revision
 MAX_PART_BYTES = 255
+MAX_FILE_BYTES = 16 * 1024 ** 3  # one file of a revision: the config scan's member limit
+MAX_REVISION_BYTES = 16 * 1024 ** 3  # all files of a revision together
+COMMIT = re.compile(r"[0-9a-f]{40}")  # a git commit or blob id (sha1), matched whole
+SHA256 = re.compile(r"[0-9a-f]{64}")  # an LFS oid or a card's file hash
+# A tag or branch: what git check-ref-format accepts, narrowed to the Hub's characters
+# (hand-written: hf:// pulls must not need the git program).
+REF_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,127}")
 # Characters no hub path needs: separators and escapes of other systems,
 # shell and URL metacharacters that make paths ambiguous, controls.
 FORBIDDEN = re.compile(r'[\x00-\x1f\x7f\\:*?"<>|]')
@@ -59,3 +68,50 @@ def confined(root: Path, path: str) -> Path:
     if not target.resolve().is_relative_to(root):
         raise UnsafePathError(f"refusing to write {path!r}: it resolves outside {root}")
     return target
+
+
+def _shown(value: object) -> str:
+    return repr(value)[:80]
+
+
+def check_commit(value: object, where: str = "the hub") -> str:
+    """A commit sha from a hub or the cache's refs, safe to name a folder: exactly
+    40 lowercase hex digits (a path, a 64-digit sha256 id or a number is refused)."""
+    if not isinstance(value, str) or COMMIT.fullmatch(value) is None:
+        raise UnsafePathError(f"refusing commit {_shown(value)} from {where}: not a commit "
+                              "sha (40 lowercase hex digits)")
+    return value
+
+
+def check_blob_id(value: object, where: str = "the hub") -> str:
+    """A git blob id from a hub listing: 40 lowercase hex digits."""
+    if not isinstance(value, str) or COMMIT.fullmatch(value) is None:
+        raise UnsafePathError(f"refusing git blob id {_shown(value)} from {where}: not 40 "
+                              "lowercase hex digits")
+    return value
+
+
+def check_sha256(value: object, where: str = "the hub") -> str:
+    """An LFS oid or a file's sha256, safe to name a blob: 64 lowercase hex digits."""
+    if not isinstance(value, str) or SHA256.fullmatch(value) is None:
+        raise UnsafePathError(f"refusing LFS oid {_shown(value)} from {where}: not 64 "
+                              "lowercase hex digits")
+    return value
+
+
+def check_size(value: object, path: str, limit: int = MAX_FILE_BYTES) -> int:
+    """A file size a hub lists: a whole number of bytes, from 0 to `limit`."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= limit:
+        raise UnsafePathError(f"refusing {path!r}: the hub lists its size as {_shown(value)}, "
+                              f"not a number of bytes from 0 to {limit:,}")
+    return value
+
+
+def check_ref_name(value: object, where: str = "the hub") -> str:
+    """A tag or branch name that may name a file (the cache's refs): the Hub's
+    characters, no `..`, no `@{`, no trailing `.`, `/` or `.lock`, no empty parts."""
+    if not isinstance(value, str) or REF_NAME.fullmatch(value) is None or ".." in value \
+            or "//" in value or value.endswith((".", "/", ".lock")):
+        raise UnsafePathError(f"refusing revision name {_shown(value)} from {where}: use "
+                              "letters, digits, '-', '_', '.' and '/', no '..'")
+    return value
