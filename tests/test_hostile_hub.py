@@ -333,7 +333,8 @@ def killed_at(delay: float, script: str, *args: str) -> int:
         return process.wait()
 
 
-DELAYS = (0.05, 0.15, 0.25, 0.35, 0.45, 0.6, 0.8, 1.2)  # spread over a run of ~0.5-1 s
+DELAYS = (0.05, 0.15, 0.25, 0.35, 0.45, 0.6, 0.8, 1.2, 10.0)  # a run takes ~0.5-1 s; 10 s lets
+# one finish on a loaded machine
 
 
 def test_kill_9_during_publish_leaves_the_hub_as_it_was_or_published(hub, published, tmp_path):
