@@ -46,8 +46,10 @@ def test_csv_labels_follow_the_models_label_names(tmp_path):
 @pytest.mark.parametrize("text, options, message", [
     ("a,label\n", {}, "expected a header row and at least one data row"),
     ("a,label\n1,x\n", {"label_column": "species"}, "no column 'species' (columns: a, label)"),
-    ("a,b,label\n1,x,y\n", {}, "feature columns must be numbers on every row"),
-    ("a,b,label\n1,2,y\n3\n", {}, "feature columns must be numbers on every row"),
+    ("a,b,label\n1,x,y\n", {}, "feature columns must be numbers on every row (line 2: 'x')"),
+    ("a,b,label\n1,2,y\n3\n", {}, "line 3 has 1 value(s) where the header names 3 columns"),
+    ("a,b,label\n1,2,y\n3,4\n", {}, "line 3 has 2 value(s) where the header names 3"),
+    ("a,b,label\n1,2,y,9\n", {}, "line 2 has 4 value(s) where the header names 3"),
     ("a,label\n1,dog\n", {"label_names": ["cat"]}, "dog are not among the model's labels"),
 ])
 def test_bad_csv_is_refused_with_the_reason(tmp_path, text, options, message):
