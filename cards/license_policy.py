@@ -155,7 +155,7 @@ def _expressions(data: dict[str, Any], key: str, path: Path | None) -> list[str]
     """A policy list of SPDX expressions, or a one-line refusal naming its wrong type."""
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise CardError(f"license policy {path}: {key} must be a list of SPDX expressions, "
+        raise CardError(f"policy file {path}: {key} must be a list of SPDX expressions, "
                         f'e.g. {key} = ["MIT", "Apache-2.0"]')
     return value
 
@@ -181,7 +181,7 @@ class LicensePolicy:
         policy.deny = {k for e in _expressions(data, "deny", path) for k in _symbol_keys(e)}
         policy.noncommercial = data.get("noncommercial", "warn")
         if policy.noncommercial not in NONCOMMERCIAL_MODES:
-            raise CardError(f"license policy {path}: noncommercial must be one of "
+            raise CardError(f"policy file {path}: noncommercial must be one of "
                             f"{', '.join(NONCOMMERCIAL_MODES)}")
         for expression in allow_license:
             keys = _symbol_keys(expression)

@@ -84,6 +84,11 @@ def here(zoo_home: Path) -> Path:
     for name in ("config.json", "metadata.json", "model.weights.h5"):
         (preset / name).write_text("{}")
     (preset / "README.md").write_text("---\nlicense: [mit, apache-2.0]\n---\n# a preset\n")
+    deep_preset = work / "deep-preset"
+    deep_preset.mkdir()
+    for name in ("metadata.json", "model.weights.h5"):
+        (deep_preset / name).write_text("{}")
+    (deep_preset / "config.json").write_text("[" * 100_000 + "]" * 100_000)
     np.savez(work / "digits-0-4.npz", x=np.zeros((5, 8, 8, 1), np.float32),
              y=np.arange(5), label_names=np.array([str(i) for i in range(5)]))
     (work / "short-row.csv").write_text("a,b,label\n1,2,5\n3,6\n")
@@ -116,6 +121,9 @@ CASES: dict[str, tuple[Callable[[Path], list], str]] = {
     "README license as a YAML list": (
         lambda w: ["import", w / "preset", "--out", w / "o"],
         "front matter 'license' must be one text value such as 'apache-2.0'"),
+    "preset config nested 100,000 deep": (
+        lambda w: ["import", w / "deep-preset", "--license", "MIT", "--out", w / "o"],
+        "config.json is not JSON: maximum recursion depth exceeded"),
     "policy allow a string": (lambda w: ["pull", "toy", "--policy", w / "allow-string.toml",
                                          "--out", w / "o"], "allow must be a list of SPDX"),
     "policy allow numbers": (lambda w: ["pull", "toy", "--policy", w / "allow-numbers.toml",
