@@ -1,7 +1,8 @@
 """Hostile and careless inputs that once passed quietly or reached the CLI's catch-all
 ("failed unexpectedly … this is a bug"), run through the real `zoo` command: each is
 now refused in one line, exit 2, by the zoo's own words (`refused` fails a test on the
-catch-all). No TensorFlow: every case is refused before Keras loads."""
+catch-all). Then hypothesis fuzzes the policy-file and zoo.lock parsers: any bytes
+give a value or a ZooError. No TensorFlow: every case is refused before Keras loads."""
 
 import json
 import struct
@@ -12,10 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import CATCH_ALL, refused, zoo
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from packages import make_package
 
+from zoo.cards.license_policy import POLICY_KEYS, LicensePolicy
+from zoo.errors import ZooError
 from zoo.hub import open_hub
+from zoo.hub.lock import COMMIT, SHA256, parse_lock
 from zoo.hub.refs import parse_ref
+from zoo.trust.signing import SignaturePolicy
 
 DIGITS_5_9 = [str(i) for i in range(5, 10)]
 
@@ -214,14 +221,6 @@ def test_refused_fails_a_test_on_the_catch_all(monkeypatch: pytest.MonkeyPatch) 
 
 
 # --- fuzzing the policy and zoo.lock parsers (house style: tests/test_fuzz_fast.py) ------
-
-from hypothesis import example, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from zoo.cards.license_policy import POLICY_KEYS, LicensePolicy  # noqa: E402
-from zoo.errors import ZooError  # noqa: E402
-from zoo.hub.lock import COMMIT, SHA256, parse_lock  # noqa: E402
-from zoo.trust.signing import SignaturePolicy  # noqa: E402
 
 REFUSED = object()  # what `outcome` gives back when the parser raised a ZooError
 
