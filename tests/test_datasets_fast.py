@@ -184,3 +184,14 @@ def test_image_headers_are_checked_before_any_decoder_runs(tmp_path):
     (tmp_path / "junk" / "cat" / "c.jpg").write_bytes(b"\xff\xd8 and then nothing")
     with pytest.raises(DataError, match="c.jpg: not a readable image"):
         check_images(tmp_path / "junk")
+
+
+def test_an_image_that_is_a_fifo_is_refused_not_read(tmp_path):
+    import os
+
+    from zoo.train.datasets import check_images
+
+    (tmp_path / "cat").mkdir()
+    os.mkfifo(tmp_path / "cat" / "waits.png")
+    with pytest.raises(DataError, match="waits.png: not a regular file"):
+        check_images(tmp_path)

@@ -187,6 +187,8 @@ def check_images(folder: Path) -> None:
             if not name.lower().endswith(IMAGE_FORMATS):
                 continue
             image_path = Path(root) / name
+            if not image_path.is_file():  # a FIFO would block the reader forever
+                raise DataError(f"{image_path}: not a regular file")
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("error", Image.DecompressionBombWarning)
