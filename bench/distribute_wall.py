@@ -66,7 +66,8 @@ def finetune(args: list, env: dict, out: Path, workers: int = 1) -> tuple[float,
 WAYS = [("none", [], 1), ("mirrored, 1 device", ["--strategy", "mirrored"], 1),
         ("mirrored, 2 devices", ["--strategy", "mirrored", "--devices", "2"], 1),
         ("multi-worker, 1 worker", ["--strategy", "multi-worker"], 1),
-        ("multi-worker, 2 workers", ["--strategy", "multi-worker"], 2)]
+        ("multi-worker, 2 workers", ["--strategy", "multi-worker", "--listen-all-interfaces"],
+         2)]
 
 
 def main() -> None:

@@ -203,7 +203,10 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 def validate_card(data: dict[str, Any], where: str = "card") -> None:
     """Raise CardError naming the first schema violation of a card's JSON, if any."""
-    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    try:
+        errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    except RecursionError:  # JSON shallow enough to parse, too deep to check
+        raise CardError(f"{where} nests too deeply to be a card") from None
     if errors:
         error = errors[0]
         path = "/".join(str(p) for p in error.absolute_path) or "(top level)"
@@ -227,6 +230,8 @@ def read_card(package_dir: Path) -> Card:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CardError(f"{path} cannot be read as JSON: {exc}") from exc
+    except RecursionError:  # e.g. [[[[…]]]] 100,000 deep: no card nests like that
+        raise CardError(f"{path} nests too deeply to be a card") from None
     return card_from_json(data, where=str(path))
 
 

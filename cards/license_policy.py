@@ -16,10 +16,14 @@ from typing import Any, Protocol
 from license_expression import ExpressionError, Licensing, get_spdx_licensing
 
 from zoo.errors import CardError, LicenseRefused
+from zoo.paths import default_policy_path
 
 NO_LICENSE = frozenset({"NONE", "NOASSERTION"})
 NONCOMMERCIAL = re.compile(r"-NC(-|$)|NonCommercial|Non-Commercial", re.IGNORECASE)
 NONCOMMERCIAL_MODES = ("warn", "refuse", "allow")
+# Every key a policy file may hold: the license rules here, the signature rules in
+# zoo.trust.signing (which reads the same file through `read_policy`).
+POLICY_KEYS = ("allow", "deny", "noncommercial", "trusted_keys", "require_signature")
 
 
 @cache
@@ -107,6 +111,55 @@ def _symbol_keys(expression: str) -> set[str]:
     return {symbol.key for symbol in licensing().license_symbols(parsed, decompose=True)}
 
 
+def policy_file(named: Path | None) -> Path | None:
+    """The policy file to read: the one the user named, which must be a readable file
+    (a misspelt name ignored would let through what the policy refuses); without one,
+    $ZOO_HOME/policy.toml if it exists; else None (the default policy)."""
+    if named is None:
+        default = default_policy_path()
+        return default if default.is_file() else None
+    path = Path(named)
+    if not path.exists():
+        raise CardError(f"policy file {path} does not exist (check the name; without "
+                        "--policy the zoo reads $ZOO_HOME/policy.toml if there is one)")
+    if not path.is_file():
+        raise CardError(f"policy file {path} is not a file")
+    return path
+
+
+def read_policy(path: Path | None) -> dict[str, Any]:
+    """The TOML table of a policy file (None: an empty one): the one reader of that
+    file, for the license rules and the signature rules alike."""
+    if path is None:
+        return {}
+    path = policy_file(path)
+    try:
+        data = tomllib.loads(Path(path).read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise CardError(f"policy file {path} cannot be read: "
+                        f"{exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CardError(f"policy file {path} is not UTF-8 text (byte {exc.start})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CardError(f"policy file {path} cannot be read as TOML: {exc}") from exc
+    except RecursionError:
+        raise CardError(f"policy file {path} nests too deeply to be a policy") from None
+    unknown = sorted(set(data) - set(POLICY_KEYS))
+    if unknown:  # a misspelt rule ignored is a rule not applied
+        raise CardError(f"policy file {path}: unknown key(s) {', '.join(map(repr, unknown))} "
+                        f"(a policy has {', '.join(POLICY_KEYS)})")
+    return data
+
+
+def _expressions(data: dict[str, Any], key: str, path: Path | None) -> list[str]:
+    """A policy list of SPDX expressions, or a one-line refusal naming its wrong type."""
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise CardError(f"policy file {path}: {key} must be a list of SPDX expressions, "
+                        f'e.g. {key} = ["MIT", "Apache-2.0"]')
+    return value
+
+
 @dataclass
 class LicensePolicy:
     """The user's rules: `allow` (None: any known SPDX license), `deny`, and
@@ -119,20 +172,17 @@ class LicensePolicy:
 
     @classmethod
     def load(cls, path: Path | None, allow_license: tuple[str, ...] = ()) -> "LicensePolicy":
-        """The policy file (TOML: allow, deny, noncommercial), widened by --allow-license."""
+        """The policy file (TOML: allow, deny, noncommercial), widened by --allow-license.
+        `path` is a file that must be there (see `policy_file`); None: no file."""
+        data = read_policy(path)
         policy = cls()
-        if path is not None and Path(path).is_file():
-            try:
-                data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise CardError(f"license policy {path} cannot be read: {exc}") from exc
-            if "allow" in data:
-                policy.allow = {k for e in data["allow"] for k in _symbol_keys(e)}
-            policy.deny = {k for e in data.get("deny", []) for k in _symbol_keys(e)}
-            policy.noncommercial = data.get("noncommercial", "warn")
-            if policy.noncommercial not in NONCOMMERCIAL_MODES:
-                raise CardError(f"license policy {path}: noncommercial must be one of "
-                                f"{', '.join(NONCOMMERCIAL_MODES)}")
+        if "allow" in data:
+            policy.allow = {k for e in _expressions(data, "allow", path) for k in _symbol_keys(e)}
+        policy.deny = {k for e in _expressions(data, "deny", path) for k in _symbol_keys(e)}
+        policy.noncommercial = data.get("noncommercial", "warn")
+        if policy.noncommercial not in NONCOMMERCIAL_MODES:
+            raise CardError(f"policy file {path}: noncommercial must be one of "
+                            f"{', '.join(NONCOMMERCIAL_MODES)}")
         for expression in allow_license:
             keys = _symbol_keys(expression)
             policy.explicit |= keys

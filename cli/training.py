@@ -54,13 +54,18 @@ label_column_option = click.option("--label-column",
               type=click.FloatRange(0, min_open=True),
               help="multi-worker: seconds to wait for the other workers (at the start, at "
                    "each step, at the end) before giving up with an error.")
+@click.option("--listen-all-interfaces", is_flag=True,
+              help="multi-worker: accept that TensorFlow's worker server listens on every "
+                   "network interface, whatever host TF_CONFIG names (it cannot bind to one); "
+                   "only on a trusted network or behind a firewall.")
 @out_option
 @force_option
 def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
              batch_size: int, learning_rate: float, validation_split: float,
              patience: int | None, phase2_unfreeze_from: str | None, phase2_lr: float,
              phase2_epochs: int, seed: int, no_feature_cache: bool, strategy: str,
-             devices: int | None, worker_timeout: float, out: str, force: bool) -> None:
+             devices: int | None, worker_timeout: float, listen_all_interfaces: bool,
+             out: str, force: bool) -> None:
     """Train the trainable layers of a package; frozen layers stay bit-identical.
 
     With --phase2-unfreeze-from, a second phase unfreezes the top of the
@@ -71,6 +76,9 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
 
     With --strategy multi-worker, each worker trains on its replicas' share of every
     global batch and only the chief (TF_CONFIG's chief, else worker 0) writes --out.
+    TensorFlow's worker server listens on every interface, whatever host TF_CONFIG
+    names, and obeys any peer that reaches it: joining a cluster needs
+    --listen-all-interfaces, your word that its port is on a trusted network.
 
     \b
     Examples:  zoo finetune iris4-model --data iris4-train.csv --epochs 100 --out tuned
@@ -82,9 +90,10 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
                TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]},
                  "task": {"type": "worker", "index": 0}}' \\
                    zoo finetune iris4-model --data iris4-train.csv --strategy multi-worker \\
-                   --out tuned     (and the same on host2 with "index": 1)
+                   --listen-all-interfaces --out tuned   (the same on host2, "index": 1)
     """
-    distribution = Distribution(strategy, devices, worker_timeout)  # checked first
+    distribution = Distribution(strategy, devices, worker_timeout,
+                                listen_all_interfaces)  # checked first
     from zoo.train.datasets import Table
     from zoo.train.training import fit_package, load_data_for
 

@@ -51,13 +51,19 @@ def ok(*args: str) -> Run:
     return run
 
 
+CATCH_ALL = "failed unexpectedly"  # cli/main.py's last resort: a bug, not a refusal
+
+
 def refused(*args: str) -> str:
-    """Assert the command fails as a user error: exit 2, one line on stderr, no traceback."""
+    """Assert the command fails as a user error: exit 2, one line on stderr, no traceback,
+    and recognised by the zoo: an error that reached the CLI's catch-all ("failed
+    unexpectedly … this is a bug") fails the test, whatever else it says."""
     run = zoo(*args)
     assert run.exit_code == 2, (run.exit_code, run.stdout, run.stderr)
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("zoo: error: "), run.stderr
     assert "Traceback" not in run.stderr
+    assert CATCH_ALL not in lines[0], f"refused only through the catch-all: {lines[0]}"
     return lines[0]
 
 

@@ -35,7 +35,7 @@ def test_pull_refuses_bad_options_before_fetching(options, message, out):
 def test_pull_refuses_a_policy_file_that_cannot_be_read(tmp_path, out):
     (tmp_path / "policy.toml").write_text("allow = [\n")
     line = refused("pull", "iris", "--policy", tmp_path / "policy.toml", "--out", out)
-    assert f"license policy {tmp_path / 'policy.toml'} cannot be read" in line
+    assert f"policy file {tmp_path / 'policy.toml'} cannot be read" in line
 
 
 def test_locked_pull_refuses_a_reference_the_lock_does_not_hold(tmp_path, out):

@@ -46,8 +46,10 @@ def test_csv_labels_follow_the_models_label_names(tmp_path):
 @pytest.mark.parametrize("text, options, message", [
     ("a,label\n", {}, "expected a header row and at least one data row"),
     ("a,label\n1,x\n", {"label_column": "species"}, "no column 'species' (columns: a, label)"),
-    ("a,b,label\n1,x,y\n", {}, "feature columns must be numbers on every row"),
-    ("a,b,label\n1,2,y\n3\n", {}, "feature columns must be numbers on every row"),
+    ("a,b,label\n1,x,y\n", {}, "feature columns must be numbers on every row (line 2: 'x')"),
+    ("a,b,label\n1,2,y\n3\n", {}, "line 3 has 1 value(s) where the header names 3 columns"),
+    ("a,b,label\n1,2,y\n3,4\n", {}, "line 3 has 2 value(s) where the header names 3"),
+    ("a,b,label\n1,2,y,9\n", {}, "line 2 has 4 value(s) where the header names 3"),
     ("a,label\n1,dog\n", {"label_names": ["cat"]}, "dog are not among the model's labels"),
 ])
 def test_bad_csv_is_refused_with_the_reason(tmp_path, text, options, message):
@@ -73,8 +75,28 @@ def test_npz_keeps_stored_label_names_and_encodes_string_labels(tmp_path):
     assert names.label_names == ["cat", "owl"] and names.y.tolist() == [1, 0]
 
 
+def test_npz_labels_it_names_are_matched_to_the_models_by_name(tmp_path):
+    """Indices into the file's own label_names are not indices into the model's."""
+    np.savez(tmp_path / "d.npz", x=np.zeros((3, 2)), y=np.array([0, 1, 2]),
+             label_names=np.array(["7", "5", "6"]))
+    table = load_table(tmp_path / "d.npz", label_names=["5", "6", "7"])
+    assert table.label_names == ["5", "6", "7"] and table.y.tolist() == [2, 0, 1]
+    np.savez(tmp_path / "other.npz", x=np.zeros((2, 2)), y=np.array([0, 1]),
+             label_names=np.array(["0", "1"]))
+    with pytest.raises(DataError, match="label.s. 0, 1 are not among the model's labels "
+                                        r"\(5, 6, 7\)"):
+        load_table(tmp_path / "other.npz", label_names=["5", "6", "7"])
+    np.savez(tmp_path / "bare.npz", x=np.zeros((2, 2)), y=np.array([2, 0]))
+    bare = load_table(tmp_path / "bare.npz", label_names=["5", "6", "7"])  # no names: indices
+    assert bare.y.tolist() == [2, 0] and bare.label_names == ["5", "6", "7"]
+
+
 @pytest.mark.parametrize("arrays, message", [
     ({"x": np.zeros((2, 2))}, "an NPZ needs arrays 'x' and 'y' (has x)"),
+    ({"x": np.zeros((2, 2)), "y": np.array([0, 1]), "label_names": np.array(["a", "a"])},
+     "label_names holds a name twice"),
+    ({"x": np.zeros((2, 2)), "y": np.array([0, 1]), "label_names": np.array([["a", "b"]])},
+     "label_names must be one name per class"),
     ({"x": np.zeros((2, 2)), "y": np.zeros(3, np.int64)}, "as many rows as y (x (2, 2), y (3,))"),
     ({"x": np.zeros((2, 2)), "y": np.array([0, 5]), "label_names": np.array(["a", "b"])},
      "label indices must be in 0..1"),
@@ -142,3 +164,34 @@ def test_csv_written_reads_back_the_same(tmp_path):
     assert np.array_equal(back.x, table.x) and np.array_equal(back.y, table.y)
     with pytest.raises(DataError, match="write .csv or .npz"):
         write_table(table, tmp_path / "t.parquet")
+
+
+def test_image_headers_are_checked_before_any_decoder_runs(tmp_path):
+    from PIL import Image
+
+    from zoo.train.datasets import MAX_IMAGE_PIXELS, check_images
+
+    (tmp_path / "ok" / "cat").mkdir(parents=True)
+    Image.new("L", (8, 8)).save(tmp_path / "ok" / "cat" / "a.png")
+    (tmp_path / "ok" / "notes.txt").write_text("not read: Keras reads only class folders")
+    check_images(tmp_path / "ok")
+    (tmp_path / "big" / "cat").mkdir(parents=True)
+    side = int(MAX_IMAGE_PIXELS ** 0.5) + 1  # just over the limit; only the header is read
+    Image.new("1", (side, side)).save(tmp_path / "big" / "cat" / "b.PNG")
+    with pytest.raises(DataError, match="b.PNG: declares more pixels than the zoo decodes"):
+        check_images(tmp_path / "big")
+    (tmp_path / "junk" / "cat").mkdir(parents=True)
+    (tmp_path / "junk" / "cat" / "c.jpg").write_bytes(b"\xff\xd8 and then nothing")
+    with pytest.raises(DataError, match="c.jpg: not a readable image"):
+        check_images(tmp_path / "junk")
+
+
+def test_an_image_that_is_a_fifo_is_refused_not_read(tmp_path):
+    import os
+
+    from zoo.train.datasets import check_images
+
+    (tmp_path / "cat").mkdir()
+    os.mkfifo(tmp_path / "cat" / "waits.png")
+    with pytest.raises(DataError, match="waits.png: not a regular file"):
+        check_images(tmp_path)

@@ -93,7 +93,8 @@ def test_two_workers_on_loopback_match_one_process_and_only_the_chief_writes(
     ports = free_ports(2)
     started = time.perf_counter()
     workers = [start([derived_pkg, "--data", iris4_csv[0], *IRIS_RUN, "--strategy",
-                      "multi-worker", "--worker-timeout", "120", "--out",
+                      "multi-worker", "--listen-all-interfaces", "--worker-timeout", "120",
+                      "--out",
                       tmp_path / f"out{i}"], tmp_path / f"home{i}", tf_config(ports, i))
                for i in range(2)]
     outputs = [succeeds(worker) for worker in workers]
@@ -121,7 +122,8 @@ def test_a_worker_that_never_starts_ends_the_other_with_one_line(derived_pkg, ir
                                                                  tmp_path):
     started = time.perf_counter()
     alone = start([derived_pkg, "--data", iris4_csv[0], "--strategy", "multi-worker",
-                   "--worker-timeout", "5", "--out", tmp_path / "out"], tmp_path,
+                   "--listen-all-interfaces", "--worker-timeout", "5", "--out",
+                   tmp_path / "out"], tmp_path,
                   tf_config(free_ports(2), 0))
     code, out, err = finish(alone)
     assert code != 0 and not (tmp_path / "out").exists()
@@ -137,7 +139,7 @@ def test_a_worker_that_dies_or_hangs_mid_training_ends_the_other(derived_pkg, ir
                                                                  tmp_path, how):
     ports = free_ports(2)
     run = [derived_pkg, "--data", iris4_csv[0], "--epochs", "100000", "--strategy",
-           "multi-worker", "--worker-timeout", "10"]
+           "multi-worker", "--listen-all-interfaces", "--worker-timeout", "10"]
     chief = start([*run, "--out", tmp_path / "out0"], tmp_path / "h0", tf_config(ports, 0))
     peer = start([*run, "--out", tmp_path / "out1"], tmp_path / "h1", tf_config(ports, 1))
     try:
@@ -220,7 +222,8 @@ def test_strategy_refusals_are_one_line(derived_pkg, iris4_csv, tmp_path):
     # the chief's --out is refused before it waits for a peer (this one never comes)
     (tmp_path / "taken").mkdir()
     taken = start([derived_pkg, "--data", iris4_csv[0], "--strategy", "multi-worker",
-                   "--worker-timeout", "60", "--out", tmp_path / "taken"], tmp_path,
+                   "--listen-all-interfaces", "--worker-timeout", "60", "--out",
+                   tmp_path / "taken"], tmp_path,
                   tf_config(free_ports(2), 0))
     code, _, err = finish(taken)
     assert code == 2 and err.strip().splitlines() == [
@@ -230,6 +233,52 @@ def test_strategy_refusals_are_one_line(derived_pkg, iris4_csv, tmp_path):
         run = ok("finetune", derived_pkg, "--data", iris4_csv[0], "--epochs", "1",
                  "--out", tmp_path / "plain")
     assert "nothing written" not in run.stdout
+
+
+def listening(port: int) -> list[str]:
+    """The local addresses of the sockets listening on `port` (/proc/net/tcp and tcp6:
+    state 0A is LISTEN), as hex the way the kernel writes them."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.rpartition(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                found.append(address)
+    return found
+
+
+def test_a_worker_listens_on_every_interface_so_joining_needs_the_users_word(
+        derived_pkg, iris4_csv, tmp_path):
+    """TF_CONFIG names 127.0.0.1, yet TensorFlow's server listens on the wildcard
+    address: the zoo refuses to join until the user accepts that. If a TensorFlow ever
+    binds to the entry's host instead, this test fails: drop the flag then."""
+    port = free_ports(1)[0]
+    config = tf_config([port], 0)
+    run = [derived_pkg, "--data", iris4_csv[0], "--strategy", "multi-worker"]
+    code, _, err = finish(start([*run, "--out", tmp_path / "refused"], tmp_path, config))
+    assert code == 2 and not (tmp_path / "refused").exists()
+    assert err.strip().splitlines() == [
+        f"zoo: error: TF_CONFIG: TensorFlow's worker server listens on every network "
+        f"interface (port {port} on 0.0.0.0 and ::), not only on 127.0.0.1 as this worker's "
+        "entry names, and it runs what any peer that reaches it sends; on a trusted network "
+        "or behind a firewall, pass --listen-all-interfaces to accept that"]
+    assert listening(port) == []
+    worker = start([*run, "--epochs", "100000", "--listen-all-interfaces", "--out",
+                    tmp_path / "tuned"], tmp_path, config)
+    try:
+        deadline = time.monotonic() + RUN_LIMIT
+        while not (addresses := listening(port)) and worker.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert worker.poll() is None, worker.communicate()[1][-2000:]
+    finally:
+        worker.kill()
+        worker.communicate()
+    wildcard = {"00000000", "0" * 32}  # 0.0.0.0, and :: (which takes IPv4 too)
+    loopback = {"0100007F", "00000000000000000000000001000000"}
+    assert addresses and set(addresses) <= wildcard, addresses
+    assert not set(addresses) & loopback
 
 
 def test_the_loop_reports_the_loss_as_fit_does_regularization_included():

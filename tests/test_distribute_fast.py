@@ -3,6 +3,7 @@ way an attacker or a typo would write it, the watchdog process that ends a worke
 stuck on its peers, and the options refused before anything starts."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zoo.errors import ZooError
-from zoo.train.cluster import Cluster, read_cluster
+from zoo.train.cluster import Cluster, check_listening, read_cluster
 from zoo.train.distribute import _batches
 from zoo.train.settings import Distribution
 
@@ -163,3 +164,32 @@ def test_devices_without_mirrored_is_refused_before_anything_loads(tmp_path):
     line = refused("finetune", tmp_path, "--data", tmp_path / "d.csv", "--devices", "2",
                    "--out", tmp_path / "o")
     assert "--devices needs --strategy mirrored" in line
+
+
+@pytest.mark.parametrize("entry, host", [("127.0.0.1:2222", "127.0.0.1"),
+                                         ("10.0.0.2:2223", "10.0.0.2"),
+                                         ("[::1]:2224", "[::1]")])
+def test_joining_a_cluster_needs_the_users_word_that_every_interface_listens(entry, host):
+    cluster = read_cluster(config({"worker": [entry]}))
+    with pytest.raises(ZooError, match=f"not only on {re.escape(host)} as this worker's "
+                                       "entry names.*pass --listen-all-interfaces"):
+        check_listening(cluster, listen_all_interfaces=False)
+    check_listening(cluster, listen_all_interfaces=True)
+    check_listening(None, listen_all_interfaces=False)  # one worker: no server starts
+
+
+def test_the_refusal_names_this_workers_own_entry():
+    with_chief = {"chief": ["127.0.0.1:2000"], "worker": ["127.0.0.2:2001", "127.0.0.3:2002"]}
+    with pytest.raises(ZooError, match="port 2002 on 0.0.0.0 and ::.*not only on 127.0.0.3"):
+        check_listening(read_cluster(config(with_chief, index=1)), False)
+
+
+def test_multi_worker_refuses_to_join_without_the_flag_before_anything_loads(tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", config({"worker": ["127.0.0.1:2222"]}))
+    line = refused("finetune", tmp_path, "--data", tmp_path / "d.csv", "--strategy",
+                   "multi-worker", "--out", tmp_path / "o")
+    assert "pass --listen-all-interfaces to accept that" in line
+    assert "--listen-all-interfaces is for --strategy multi-worker" in refused(
+        "finetune", tmp_path, "--data", tmp_path / "d.csv", "--listen-all-interfaces",
+        "--out", tmp_path / "o")

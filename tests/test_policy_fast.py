@@ -12,6 +12,7 @@ from zoo.cards.license_policy import (
     combine_licenses,
     license_ref,
     parse_license,
+    policy_file,
 )
 
 from zoo.errors import CardError, LicenseRefused
@@ -68,8 +69,48 @@ def test_a_policy_file_that_cannot_be_used_is_refused(tmp_path, text, message):
     assert message in str(caught.value)
 
 
-def test_a_missing_policy_file_means_the_default_policy(tmp_path):
-    assert LicensePolicy.load(tmp_path / "nowhere.toml") == LicensePolicy()
+def test_without_a_policy_file_the_default_policy_applies(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path))  # no policy.toml there
+    assert policy_file(None) is None
+    assert LicensePolicy.load(policy_file(None)) == LicensePolicy()
+
+
+def test_the_default_policy_file_is_read_when_it_exists(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path))
+    (tmp_path / "policy.toml").write_text('allow = ["MIT"]\n')
+    assert LicensePolicy.load(policy_file(None)).allow == {"MIT"}
+
+
+def test_a_named_policy_file_that_is_missing_is_refused(tmp_path):
+    with pytest.raises(CardError, match="nowhere.toml does not exist"):
+        policy_file(tmp_path / "nowhere.toml")
+    with pytest.raises(CardError, match="nowhere.toml does not exist"):
+        LicensePolicy.load(tmp_path / "nowhere.toml")
+    with pytest.raises(CardError, match="is not a file"):
+        LicensePolicy.load(tmp_path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('allow = "MIT"\n', "allow must be a list of SPDX expressions"),
+    ("allow = [1, 2]\n", "allow must be a list of SPDX expressions"),
+    ("deny = {MIT = true}\n", "deny must be a list of SPDX expressions"),
+    ("noncommercial = 3\n", "noncommercial must be one of warn, refuse, allow"),
+    ("noncommercial = [\"warn\"]\n", "noncommercial must be one of warn, refuse, allow"),
+    ('alow = ["MIT"]\n', "unknown key(s) 'alow'"),
+    ('require_signatures = true\n', "unknown key(s) 'require_signatures'"),
+    ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nests too deeply"),
+])
+def test_a_policy_file_with_wrong_types_is_refused(tmp_path, text, message):
+    with pytest.raises(CardError) as caught:
+        policy(tmp_path, text)
+    assert message in str(caught.value)
+
+
+def test_a_policy_file_that_is_not_utf8_is_refused(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_bytes('allow = ["MIT"]\n# caf\xe9\n'.encode("latin-1"))
+    with pytest.raises(CardError, match="is not UTF-8 text"):
+        LicensePolicy.load(path)
 
 
 @pytest.mark.parametrize("license", ["NONE", "none", "NOASSERTION"])

@@ -23,12 +23,11 @@ from zoo.build.pack import (
 )
 from zoo.cards.card import Card, ImportSource, TrainingData
 from zoo.cards.digest import sha256_file
-from zoo.cards.hf_license import readme_license
-from zoo.cards.license_policy import LicensePolicy, LicenseTerms, parse_license
+from zoo.cards.hf_license import readme_file_license
+from zoo.cards.license_policy import LicensePolicy, LicenseTerms, parse_license, policy_file
 from zoo.errors import LicenseRefused, ZooError
 from zoo.hub.pinned import fetch_pinned
 from zoo.hub.refs import parse_ref
-from zoo.paths import default_policy_path
 
 LICENSE_FOUND, LICENSE_ASSERTED = "source", "importer"
 
@@ -108,7 +107,7 @@ def _license(source: _Source, asserted: str | None) -> tuple[str, str]:
     """The license and where it came from: the README's front matter, or --license
     when the source states none. A --license that contradicts the source is refused."""
     readme = source.folder / foreign.README
-    found = readme_license(readme.read_text(encoding="utf-8")) if readme.is_file() else None
+    found = readme_file_license(readme) if readme.is_file() else None
     if found:
         if asserted and parse_license(asserted, "--license") != parse_license(found):
             raise LicenseRefused(f"{source.where} states its license as '{found}' (README "
@@ -150,7 +149,7 @@ def import_backbone(request: ImportRequest, out: Path, *, force: bool = False) -
     if out.exists() and not force:  # before any download, not after
         raise ZooError(f"{out} already exists; choose another --out or pass --force")
     folder = local_folder(request.source)
-    policy = LicensePolicy.load(request.policy_path or default_policy_path(),
+    policy = LicensePolicy.load(policy_file(request.policy_path),
                                 request.allow_license)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.import-") as tmp:

@@ -8,19 +8,19 @@ from pathlib import Path
 from zoo.build.pack import pack_model
 from zoo.build.rebuild import RebuildSpec, rebuild
 from zoo.cards.card import README_FILE, Card, Lineage
-from zoo.cards.hf_license import readme_license
+from zoo.cards.hf_license import readme_file_license
 from zoo.cards.license_policy import (
     LicensePolicy,
     LicenseTerms,
     card_license_expression,
     combine_licenses,
+    policy_file,
 )
 from zoo.hub import open_hub
 from zoo.hub.cache import Snapshot, fetch
 from zoo.hub.lock import LOCK_FILE, check_locked, locked, record
 from zoo.hub.refs import parse_ref
 from zoo.package import load_model, read_verified_card, staged_package
-from zoo.paths import default_policy_path
 from zoo.trust.signing import SignaturePolicy
 
 
@@ -69,7 +69,7 @@ def fetch_checked(ref_text: str, policy: LicensePolicy, lock: Path | None = None
                                         f"{ref.at(None)}@{snapshot.revision[:12]}")
     warnings += policy.check(snapshot.card)
     if open_hub(ref).readme_is_page:
-        shown = readme_license((snapshot.path / README_FILE).read_text(encoding="utf-8"))
+        shown = readme_file_license(snapshot.path / README_FILE)
         if shown != card_license_expression(snapshot.card):
             warnings += policy.check(LicenseTerms(name=f"{ref.at(None)} (its Hub page)",
                                                   license=shown or "NONE"))
@@ -82,9 +82,9 @@ def pull(ref_text: str, out: Path, spec: RebuildSpec, *, allow_license: tuple[st
          authors: list[str] | None = None, unsafe: bool = False, force: bool = False,
          seed: int = 0, lock: Path | None = None, use_lock: bool = False,
          trust_keys: tuple[Path, ...] = (), require_signature: bool = False) -> PullResult:
-    policy_file = policy_path or default_policy_path()
-    policy = LicensePolicy.load(policy_file, allow_license)
-    signatures = SignaturePolicy.load(policy_file, trust_keys, require_signature)
+    policy_path = policy_file(policy_path)  # a named file that is missing is refused
+    policy = LicensePolicy.load(policy_path, allow_license)
+    signatures = SignaturePolicy.load(policy_path, trust_keys, require_signature)
     snapshot, warnings, signer = fetch_checked(ref_text, policy, lock, use_lock, signatures)
     result = _write(snapshot, warnings, Path(out), spec, license=license, name=name,
                     authors=authors, unsafe=unsafe, force=force, seed=seed, signer=signer)

@@ -65,7 +65,7 @@ def read_json(folder: Path, name: str) -> Any:
                                f"most {MAX_CONFIG_BYTES:,}")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ZooError(f"{name} is not JSON: {exc}") from exc
 
 

@@ -3,6 +3,7 @@ backbones are reproducible. `zoo pull --lock FILE` records; `--locked` pulls
 exactly what the lock says and refuses anything else."""
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +18,8 @@ from zoo.paths import cache_root
 
 LOCK_FILE = "zoo.lock"
 LOCK_VERSION = 1
+COMMIT = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # git's sha-1 or sha-256 object id
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -25,16 +28,46 @@ class LockEntry:
     card_sha256: str
 
 
-def read_lock(path: Path) -> dict[str, dict]:
+def parse_lock(data: bytes, where: str | Path = LOCK_FILE) -> dict[str, dict[str, str]]:
+    """A zoo.lock's entries, each checked for shape: a project's lock file is input
+    like any other, and a wrong one is one line, not a crash at the pull that reads it."""
+    try:
+        lock = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ZooError(f"{where} is not a readable zoo.lock: "
+                       f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                       ) from None
+    if not isinstance(lock, dict) or lock.get("version") != LOCK_VERSION \
+            or not isinstance(lock.get("packages"), dict):
+        raise ZooError(f"{where} is not a zoo.lock of version {LOCK_VERSION}")
+    for ref, entry in lock["packages"].items():
+        _check_entry(ref, entry, where)
+    return lock["packages"]
+
+
+def _check_entry(ref: str, entry: object, where: str | Path) -> None:
+    shown = ref[:80].encode("unicode_escape").decode()
+    if not isinstance(entry, dict):
+        raise ZooError(f"{where}: the entry for {shown} must be an object with "
+                       '"revision" and "card_sha256"')
+    for key, pattern, what in (("revision", COMMIT, "a commit id (40 or 64 hex digits)"),
+                               ("card_sha256", SHA256, "a sha256 (64 hex digits)")):
+        value = entry.get(key)
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise ZooError(f"{where}: the entry for {shown} has a {key} that is not {what}")
+    if not isinstance(entry.get("recorded", ""), str):
+        raise ZooError(f"{where}: the entry for {shown} has a recorded time that is not text")
+
+
+def read_lock(path: Path) -> dict[str, dict[str, str]]:
+    """The entries of the lock file at `path` ({} while there is none)."""
     if not Path(path).is_file():
         return {}
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ZooError(f"{path} is not a readable zoo.lock: {exc}") from exc
-    if data.get("version") != LOCK_VERSION or not isinstance(data.get("packages"), dict):
-        raise ZooError(f"{path} is not a zoo.lock of version {LOCK_VERSION}")
-    return data["packages"]
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ZooError(f"{path} is not a readable zoo.lock: {exc.strerror or exc}") from exc
+    return parse_lock(data, path)
 
 
 def locked(path: Path, ref: str) -> LockEntry:

@@ -8,6 +8,16 @@ knows which process is the chief: the one that writes the package.
 Only the roles that synchronous data-parallel training uses are accepted: one
 optional `chief` and any number of `worker`s. Parameter servers (`ps`) and
 `evaluator`s belong to other strategies and are refused.
+
+TensorFlow's worker server does not bind to the address this worker's entry names:
+its gRPC server listens on `0.0.0.0:PORT` (gRPC makes that every IPv4 and IPv6
+interface), whatever host TF_CONFIG gives (`GrpcServer::Init` in
+tensorflow/core/distributed_runtime/rpc/grpc_server_lib.cc; TF 2.21 has no option or
+environment variable for the bind address, and `tf.distribute.Server` is the same
+server). That server runs whatever graph or function a peer that reaches it sends.
+So the zoo cannot keep a loopback cluster on loopback, and it does not pretend to:
+joining a cluster needs `--listen-all-interfaces`, the user's word that the port is
+on a trusted network or behind a firewall.
 """
 
 import json
@@ -45,6 +55,23 @@ class Cluster:
 
     def describe(self) -> str:
         return f"{self.role} {self.index} ({self.rank + 1} of {self.workers})"
+
+    @property
+    def address(self) -> str:
+        """This task's own entry, `host:port`."""
+        return self.addresses[self.rank]
+
+
+def check_listening(cluster: Cluster | None, listen_all_interfaces: bool) -> None:
+    """Refuse to join a cluster unless the user accepted that TensorFlow's worker server
+    listens on every interface, not on the host this worker's entry names."""
+    if cluster is None or listen_all_interfaces:
+        return
+    host, _, port = cluster.address.rpartition(":")
+    raise _fail(f"TensorFlow's worker server listens on every network interface (port "
+                f"{port} on 0.0.0.0 and ::), not only on {host} as this worker's entry "
+                "names, and it runs what any peer that reaches it sends; on a trusted "
+                "network or behind a firewall, pass --listen-all-interfaces to accept that")
 
 
 def _fail(why: str) -> ZooError:

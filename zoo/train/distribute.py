@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import ZooError
-from zoo.train.cluster import TF_CONFIG, Cluster, read_cluster
+from zoo.train.cluster import TF_CONFIG, Cluster, check_listening, read_cluster
 from zoo.train.settings import Distribution, FitSettings
 
 _STARTED_TOO_LATE = ("must be set up before TensorFlow runs anything in this process: run "
@@ -168,7 +168,7 @@ def start(distribution: Distribution) -> Replicas | None:
         return None
     if distribution.strategy == "mirrored":
         return Replicas("mirrored", _mirrored(distribution.devices))
-    return _multi_worker(distribution.worker_timeout)
+    return _multi_worker(distribution)
 
 
 def writes_package(distribution: Distribution) -> bool:
@@ -176,8 +176,16 @@ def writes_package(distribution: Distribution) -> bool:
     that are not the chief. Known without TensorFlow, so checked before joining."""
     if distribution.strategy != "multi-worker":
         return True
-    cluster = read_cluster(os.environ.get(TF_CONFIG))
+    cluster = joining(distribution)
     return cluster is None or cluster.is_chief
+
+
+def joining(distribution: Distribution) -> Cluster | None:
+    """The cluster TF_CONFIG names, checked, and refused unless the user accepted the
+    worker server's listening on every interface (zoo.train.cluster)."""
+    cluster = read_cluster(os.environ.get(TF_CONFIG))
+    check_listening(cluster, distribution.listen_all_interfaces)
+    return cluster
 
 
 def _mirrored(devices: int | None) -> Any:
@@ -198,11 +206,12 @@ def _mirrored(devices: int | None) -> Any:
     return tf.distribute.MirroredStrategy([f"/{kind}:{i}" for i in range(wanted)])
 
 
-def _multi_worker(timeout: float) -> Replicas:
+def _multi_worker(distribution: Distribution) -> Replicas:
     if "tensorflow" not in sys.modules and os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "2" \
             and os.environ.get("ZOO_DEBUG", "") in ("", "0"):
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # a lost peer is our one line, not ten
-    cluster = read_cluster(os.environ.get(TF_CONFIG))  # checked before TensorFlow loads
+    timeout = distribution.worker_timeout
+    cluster = joining(distribution)  # checked before TensorFlow loads
     import tensorflow as tf
 
     who = cluster.describe() if cluster else "the only worker"

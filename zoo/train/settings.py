@@ -28,6 +28,9 @@ class Distribution:
     strategy: str = "none"
     devices: int | None = None  # mirrored: this many GPUs, or logical CPUs if there are none
     worker_timeout: float = WORKER_TIMEOUT
+    # multi-worker: the user accepts that TensorFlow's worker server listens on every
+    # interface, whatever host TF_CONFIG names (see zoo.train.cluster)
+    listen_all_interfaces: bool = False
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -35,6 +38,9 @@ class Distribution:
         if self.devices is not None and self.strategy != "mirrored":
             raise ZooError("--devices needs --strategy mirrored (a multi-worker run uses "
                            "every GPU of each worker, or its CPU)")
+        if self.listen_all_interfaces and self.strategy != "multi-worker":
+            raise ZooError("--listen-all-interfaces is for --strategy multi-worker, the only "
+                           "strategy that starts a worker server")
 
 
 @dataclass(frozen=True)

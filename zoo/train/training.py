@@ -146,8 +146,8 @@ def fit_package(package_dir: Path, load_table: Callable[[], Table], out: Path,
                 settings: FitSettings, force: bool = False) -> Finetuned:
     """Fine-tune the package on `load_table()` (called once the strategy is started:
     reading images runs TensorFlow) and write the result to `out`."""
+    writes = writes_package(settings.distribution)  # TF_CONFIG checked before all else
     card = read_verified_card(package_dir)
-    writes = writes_package(settings.distribution)
     if writes:
         refuse_existing(out, force)  # before joining and training, not after
     replicas = start(settings.distribution)  # before TensorFlow runs anything

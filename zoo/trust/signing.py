@@ -12,12 +12,12 @@ Keys are EC P-256 PEM files, e.g.
 """
 
 import hashlib
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from zoo.cards.card import SIGNATURE_FILE
+from zoo.cards.license_policy import read_policy
 from zoo.errors import SignatureError, ZooError
 # Not signed: the signature itself, and the file a git hub adds for LFS.
 UNSIGNED_FILES = (SIGNATURE_FILE, ".gitattributes")
@@ -119,11 +119,8 @@ class SignaturePolicy:
     def load(cls, path: Path | None, trust_keys: Iterable[Path] = (),
              require: bool = False) -> "SignaturePolicy":
         keys, required = [Path(k) for k in trust_keys], require
-        if path is not None and Path(path).is_file():
-            try:
-                data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise ZooError(f"policy {path} cannot be read: {exc}") from exc
+        if path is not None:
+            data = read_policy(path)
             listed = data.get("trusted_keys", [])
             if not isinstance(listed, list) or not all(isinstance(k, str) for k in listed):
                 raise ZooError(f"policy {path}: trusted_keys must be a list of key file paths")
