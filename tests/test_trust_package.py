@@ -467,7 +467,8 @@ NEAR_SHAPE = st.fixed_dictionaries({"input_shape": st.lists(
     st.integers(-2, 2**20) | st.booleans() | st.floats() | st.text(max_size=2),
     max_size=6) | JSONISH})
 ANY_BYTES = st.binary(max_size=200) | JSONISH.map(lambda v: json.dumps(v).encode()) | \
-    st.sampled_from([b"[" * 100_000, b"\xff\xfe", b'{"input_shape": [1e999]}'])
+    st.sampled_from([b"[" * 100_000, b"\xff\xfe", b'{"input_shape": [1e999]}',
+                     b'{"input_shape": [' + b"9" * 5000 + b"]}", b" " * (2**20 + 1)])
 
 
 @settings(max_examples=200, deadline=None)

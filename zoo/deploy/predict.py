@@ -149,11 +149,19 @@ def _json(data: bytes, where: str, kind: type | tuple[type, ...]) -> Any:
         raise DataError(f"{where}: over {MAX_JSON_BYTES // 2**20} MiB; not a bundle's file")
     try:
         value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSON's
+        # own errors, and integers longer than Python converts (4300 digits)
         raise DataError(f"{where}: not valid JSON ({str(exc)[:120]})") from exc
     if not isinstance(value, kind):
         raise DataError(f"{where}: unexpected content (a JSON {type(value).__name__})")
     return value
+
+
+def _head(path: Path) -> bytes:
+    """At most one byte more than a bundle's JSON file may hold: `_json` refuses more
+    without the rest being read."""
+    with open(path, "rb") as handle:
+        return handle.read(MAX_JSON_BYTES + 1)
 
 
 def _repo_path(value: object, where: str, what: str) -> str:
@@ -221,7 +229,7 @@ def read_bundle(folder: Path) -> Bundle:
         raise ZooError(f"{folder} is not a deploy bundle (no {BUNDLE_FILE}); make one with "
                        "zoo export PACKAGE --format onnx --bundle DIR")
     present = set(regular_files(folder)) - {BUNDLE_FILE}
-    manifest = parse_manifest(manifest_path.read_bytes(), str(manifest_path))
+    manifest = parse_manifest(_head(manifest_path), str(manifest_path))
     for name in (manifest.model, *REQUIRED):
         if name not in manifest.files:
             raise DataError(f"{folder / name}: missing from the bundle; export it again "
@@ -236,9 +244,9 @@ def read_bundle(folder: Path) -> Bundle:
         if sha256_file(folder / name) != digest:
             raise IntegrityError(f"{folder / name}: its sha256 does not match {BUNDLE_FILE}; "
                                  "the bundle was changed after it was made")
-    shape = parse_input_shape((folder / "preprocessing.json").read_bytes(),
+    shape = parse_input_shape(_head(folder / "preprocessing.json"),
                               str(folder / "preprocessing.json"))
-    labels = parse_labels((folder / "labels.json").read_bytes(), str(folder / "labels.json"))
+    labels = parse_labels(_head(folder / "labels.json"), str(folder / "labels.json"))
     return Bundle(folder, manifest.model, shape, labels, frozenset(manifest.files))
 
 
