@@ -3,6 +3,7 @@ interpreter, with numpy only. `zoo predict` and every parity check use these
 runners, so what is measured is what runs on the device."""
 
 import contextlib
+import functools
 import os
 import posixpath
 import sys
@@ -109,9 +110,17 @@ def latency_ms(run: Runner, sample: np.ndarray, batch: int, repeats: int = 20) -
 
 # --- what a bundle's ONNX file may ask of onnxruntime ---------------------------------
 
-# Operator domains built into onnxruntime itself (the standard sets and its contrib ops);
-# any other domain is a custom op that needs a library loaded into the process.
-ONNX_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft"})
+@functools.cache
+def builtin_domains() -> frozenset[str]:
+    """The operator domains ONNX defines and the installed onnxruntime implements
+    itself (its contrib ops among them), read from their own registries; any other
+    domain is a custom op that needs a library loaded into the process."""
+    import onnx
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    return frozenset({"ai.onnx"} | {schema.domain for schema in
+                                    onnx.defs.get_all_schemas_with_history()}
+                     | {schema.domain for schema in state.get_all_operator_schema()})
 
 
 def _subgraphs(graph: Any) -> Iterator[Any]:
@@ -160,10 +169,9 @@ def check_onnx_file(path: Path, name: str, files: Collection[str]) -> Any:
         for node in function.node:
             domains.add(node.domain)
     domains |= {node.domain for graph in graphs for node in graph.node}
-    if custom := sorted(domains - ONNX_DOMAINS):
-        raise UnsafeModelError(f"{path}: uses the custom operator domain {custom[0]!r}; a "
-                               "bundle may use only onnxruntime's own operators "
-                               f"({', '.join(repr(d) for d in sorted(ONNX_DOMAINS))})")
+    if custom := sorted(domains - builtin_domains()):
+        raise UnsafeModelError(f"{path}: uses the custom operator domain {custom[0][:80]!r}; "
+                               "a bundle may use only ONNX's and onnxruntime's own operators")
     folder = posixpath.dirname(name)
     for graph in graphs:
         for tensor in _tensors(graph):
