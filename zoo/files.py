@@ -78,12 +78,11 @@ def regular_files(root: Path, *, hard_links: bool = False) -> list[str]:
     while pending:  # a stack, not recursion: a hostile tree may be deep
         folder = pending.pop()
         try:
-            entries = list(os.scandir(folder))
+            entries = [(Path(entry.path), entry.stat(follow_symlinks=False))
+                       for entry in os.scandir(folder)]
         except OSError as exc:
             raise ZooError(f"{folder}: cannot be read ({exc.strerror})") from exc
-        for entry in entries:
-            path = Path(entry.path)
-            info = entry.stat(follow_symlinks=False)
+        for path, info in entries:
             if stat.S_ISDIR(info.st_mode):
                 pending.append(path)
             elif not stat.S_ISREG(info.st_mode):
@@ -126,10 +125,9 @@ def place_tree(source: Path, dest: Path) -> None:
     names = regular_files(source)
     dest = Path(dest)
     for name in names:
-        current = dest
-        for part in [""] + name.split("/")[:-1]:
-            current = current / part if part else current
-            if current.is_symlink():
-                raise UnsafePathError(f"{current}: a symbolic link; refusing to write "
+        parts = name.split("/")
+        for depth in range(len(parts)):  # `dest` itself, then each folder on the way
+            if (folder := Path(dest, *parts[:depth])).is_symlink():
+                raise UnsafePathError(f"{folder}: a symbolic link; refusing to write "
                                       "through it")
-        place_file(Path(source, *name.split("/")), Path(dest, *name.split("/")))
+        place_file(Path(source, *parts), Path(dest, *parts))
