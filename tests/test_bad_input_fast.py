@@ -33,6 +33,10 @@ def bundle(tmp_path: Path, **overrides: object) -> Path:
     for name, content in files.items():
         text = content if isinstance(content, str) else json.dumps(content)
         (folder / name).write_text(text)
+    if "bundle.json" not in overrides:  # every file hashed, as `zoo export --bundle` does
+        files["bundle.json"]["files"] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                                         for p in folder.iterdir() if p.name != "bundle.json"}
+        (folder / "bundle.json").write_text(json.dumps(files["bundle.json"]))
     return folder
 
 

@@ -25,25 +25,56 @@ from zoo.cards.card import (
 )
 from zoo.cards.digest import sha256_file
 from zoo.cards.readme import render_readme
-from zoo.errors import IntegrityError, UnsafeModelError, ZooError
+from zoo.errors import CardError, IntegrityError, UnsafeModelError, UnsafePathError, ZooError
+from zoo.files import atomic_write_text, copy_files, regular_files
+from zoo.paths import cache_root
+from zoo.tensors import sample_bytes
 from zoo.trust.model_scan import scan_model_file
+
+
+WRITE_BITS = 0o222
+
+
+def package_tree(package_dir: Path) -> list[str]:
+    """Every file of a package, unlisted ones too, through the one walker that refuses
+    links, special files and hard links (`zoo.files.regular_files`). Hard links are
+    accepted only inside the zoo's own cache snapshots, whose files are deliberate
+    links to read-only blobs (`zoo.hub.cache`), and only read-only ones there."""
+    package_dir = Path(package_dir)
+    if not os.path.lexists(package_dir):
+        raise CardError(f"{package_dir} is not a package: no such folder")
+    in_cache = _in_cache_snapshots(package_dir)
+    names = regular_files(package_dir, hard_links=in_cache)
+    if in_cache:
+        for name in names:
+            info = os.lstat(package_dir / name)
+            if info.st_nlink > 1 and info.st_mode & WRITE_BITS:
+                raise UnsafePathError(f"{package_dir / name}: a writable hard link in a cache "
+                                      "snapshot; the cache links only read-only blobs")
+    return names
+
+
+def _in_cache_snapshots(folder: Path) -> bool:
+    """Whether `folder` lies in the cache's snapshots (both sides resolved, so a path
+    that only names the cache through a link or `..` is not taken for it)."""
+    snapshots = Path(os.path.realpath(cache_root() / "snapshots"))
+    return Path(os.path.realpath(folder)).is_relative_to(snapshots)
 
 
 def package_files(package_dir: Path) -> list[str]:
     """Every file the card must list, as sorted POSIX paths relative to the package."""
-    root = Path(package_dir)
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                  if p.is_file() and p.relative_to(root).as_posix() not in UNLISTED_FILES)
+    return [name for name in package_tree(package_dir) if name not in UNLISTED_FILES]
 
 
 def seal(package_dir: Path, card: Card) -> Card:
     """Hash every file into the card, render README.md, write card.json."""
     package_dir = Path(package_dir)
+    package_tree(package_dir)  # before anything is removed or written
     readme = package_dir / README_FILE
     readme.unlink(missing_ok=True)
     files = {name: sha256_file(package_dir / name) for name in package_files(package_dir)}
     card.files = files
-    readme.write_text(render_readme(card), encoding="utf-8")
+    atomic_write_text(readme, render_readme(card))
     files[README_FILE] = sha256_file(readme)
     card.files = dict(sorted(files.items()))
     write_card(package_dir, card)
@@ -66,26 +97,43 @@ def verify_files(package_dir: Path, card: Card) -> None:
 
 
 def read_verified_card(package_dir: Path) -> Card:
+    """The card of a package whose files are exactly those it lists; the folder is
+    walked before card.json is read, so not even the card is read through a link."""
+    package_tree(package_dir)
     card = read_card(package_dir)
     verify_files(package_dir, card)
     return card
 
 
 def _move_into_place(staging: Path, out: Path, force: bool) -> None:
+    refuse_existing(out, force)
     if out.exists():
-        if not force:
-            raise ZooError(f"{out} already exists; choose another --out or pass --force")
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
         os.replace(out, old)
         os.replace(staging, out)
-        shutil.rmtree(old, ignore_errors=True)
+        _discard(old)
     else:
         os.replace(staging, out)
 
 
+def _discard(path: Path) -> None:
+    """Remove what `out` was: a folder's tree (rmtree removes links inside, never
+    what they point to), or a file."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def refuse_existing(out: Path, force: bool) -> None:
-    if Path(out).exists() and not force:
-        raise ZooError(f"{Path(out).absolute()} already exists; choose another --out or pass "
+    """An `--out` that exists needs --force; one that is a link is refused outright:
+    replacing it would leave the link's target behind as if it were the package."""
+    out = Path(out)
+    if out.is_symlink():
+        raise UnsafePathError(f"{out.absolute()} is a symbolic link; refusing to write "
+                              "through or replace it, name a real folder")
+    if out.exists() and not force:
+        raise ZooError(f"{out.absolute()} already exists; choose another --out or pass "
                        f"--force")
 
 
@@ -105,10 +153,13 @@ def staged_package(out: Path, force: bool = False) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def updated_package(package_dir: Path) -> Iterator[Path]:
-    """A staging copy of an existing package that replaces it if the block succeeds."""
+    """A staging copy of an existing package that replaces it if the block succeeds;
+    the package is walked first, so a link, special file or hard link in it (or a
+    package folder that is itself a link) is refused before anything is copied."""
     package_dir = Path(package_dir).absolute()
+    names = package_tree(package_dir)
     with staged_package(package_dir, force=True) as staging:
-        shutil.copytree(package_dir, staging, dirs_exist_ok=True)
+        copy_files(package_dir, names, staging)
         yield staging
 
 
@@ -181,8 +232,11 @@ def load_keras_file(path: Path, unsafe: bool = False, allow_hdf5: bool = False) 
         raise ZooError(f"{path} holds a model with no defined inputs; build it with "
                        "keras.Input(...) so its layers can be mapped")
     # batch 1; a dynamic spatial size gets PROBE_SIZE, as 1 would be below a CNN's stride
-    samples = [np.zeros([1, *(PROBE_SIZE if d is None else d for d in spec.shape[1:])],
-                        dtype=spec.dtype) for spec in model.inputs]
+    shapes = [[PROBE_SIZE if d is None else d for d in spec.shape[1:]] for spec in model.inputs]
+    for shape in shapes:  # a file's declared input is bounded before it is allocated
+        sample_bytes(shape, f"{path}: the model's input")
+    samples = [np.zeros([1, *shape], dtype=spec.dtype)
+               for shape, spec in zip(shapes, model.inputs)]
     if len(samples) == 1 and not isinstance(getattr(model, "input", None), list):
         samples = samples[0]  # a Keras 2 model's inputs are a list; a bare tensor makes Keras warn
     model(samples, training=False)

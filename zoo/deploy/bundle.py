@@ -5,7 +5,9 @@ needs TensorFlow.
     labels.json                 class names, in output order
     preprocessing.json          input shape, dtype, scaling, channel order
     card.json                   the package's card, for provenance
-    bundle.json                 which file is the model, its format and sha256
+    bundle.json                 which file is the model, its format, and the sha256 of
+                                every other file: `zoo predict` checks them all before
+                                it loads anything (`zoo.deploy.predict.read_bundle`)
     LICENSE                     the license terms, carried forward from the base
 """
 
@@ -17,6 +19,7 @@ from zoo.cards.card import Card
 from zoo.cards.digest import sha256_file
 from zoo.deploy.runtime import BUNDLE_FILE
 from zoo.errors import ZooError
+from zoo.files import regular_files
 from zoo.package import read_verified_card, staged_package
 
 
@@ -54,8 +57,9 @@ def write_bundle(package_dir: Path, export_key: str, out: Path, force: bool = Fa
         (staging / "preprocessing.json").write_text(json.dumps(preprocessing, indent=2) + "\n")
         shutil.copyfile(Path(package_dir) / "card.json", staging / "card.json")
         (staging / "LICENSE").write_text(_license_text(card))
+        files = {name: sha256_file(staging / name) for name in regular_files(staging)}
         manifest = {"model": source.name, "format": source.suffix.lstrip("."),
-                    "export": export_key, "sha256": sha256_file(source),
-                    "package": card.name, "version": card.version}
+                    "export": export_key, "sha256": files[source.name],
+                    "package": card.name, "version": card.version, "files": files}
         (staging / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     return Path(out)

@@ -43,6 +43,8 @@ from zoo.deploy.settings import (
     check_tolerance,
 )
 from zoo.errors import ExportError
+from zoo.files import place_file, place_tree
+from zoo.tensors import batch_rows
 from zoo.package import card_path, load_model, read_verified_card, seal, updated_package
 from zoo.train.datasets import load_for_input
 
@@ -87,9 +89,11 @@ def parity_inputs(model: Any, rows: np.ndarray | None, data: Path | None
     if rows is not None:
         return rows[:PARITY_SAMPLES], f"{min(len(rows), PARITY_SAMPLES)} rows of {data.name}"
     shape = tuple(model.inputs[0].shape[1:])
+    # bounded before allocating (an open dimension, which rng.normal refuses, counts 1)
+    count = batch_rows([d or 1 for d in shape], "the model's input", PARITY_SAMPLES)
     rng = np.random.default_rng(0)
-    return rng.normal(size=(PARITY_SAMPLES, *shape)).astype(np.float32), \
-        f"{PARITY_SAMPLES} seeded random-normal samples"
+    return rng.normal(size=(count, *shape)).astype(np.float32), \
+        f"{count} seeded random-normal samples"
 
 
 @contextlib.contextmanager
@@ -411,8 +415,9 @@ def _against_float(entry: ExportRecord, run: Runner, run_float: Runner, x: np.nd
 
 
 def _copy(source: Path, out: Path) -> None:
+    """The export, copied to `--out` through temporary files and `os.replace`: an
+    existing file there is replaced, never written through if it is a link."""
     if source.is_dir():
-        shutil.copytree(source, out, dirs_exist_ok=True)
+        place_tree(source, out)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, out)
+        place_file(source, out)

@@ -3,6 +3,7 @@ this module and what it imports never load TensorFlow (the edge path)."""
 
 import csv
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,10 +12,20 @@ from typing import Any
 import numpy as np
 
 from zoo.cards.digest import sha256_file
-from zoo.deploy.runtime import BUNDLE_FILE, predict_batched, runner_for
+from zoo.deploy.runtime import (
+    BUNDLE_FILE,
+    Runner,
+    check_onnx_file,
+    onnx_input_shape,
+    onnxruntime_errors,
+    predict_batched,
+    runner_for,
+)
 from zoo.errors import DataError, IntegrityError, UnsafePathError, ZooError
+from zoo.files import regular_files
+from zoo.tensors import batch_rows, sample_bytes
 from zoo.train.datasets import numeric_features, read_npz
-from zoo.trust.repo_paths import confined
+from zoo.trust.repo_paths import check_repo_path
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
@@ -104,46 +115,178 @@ def read_inputs(paths: list[Path], shape: tuple[int, ...]) -> tuple[np.ndarray, 
     return np.concatenate(batches), names
 
 
-def _json_file(path: Path, kind: type | tuple[type, ...]) -> Any:
-    """A bundle's JSON file, of the expected top-level type, or one clear error."""
+MAX_JSON_BYTES = 1 * 2**20  # a bundle's JSON files: a manifest, a shape, label names
+MAX_BUNDLE_FILES = 64
+MAX_LABELS = 100_000
+REQUIRED = ("preprocessing.json", "labels.json")
+RUNTIME_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What bundle.json promises: which file is the model, and the sha256 of every
+    file of the bundle (bundle.json itself aside)."""
+    model: str
+    files: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    folder: Path
+    model_name: str
+    input_shape: tuple[int, ...]
+    labels: list[str] | None
+    files: frozenset[str]  # every file but bundle.json, each checked against its sha256
+
+    @property
+    def model(self) -> Path:
+        return self.folder.joinpath(*self.model_name.split("/"))
+
+
+def _json(data: bytes, where: str, kind: type | tuple[type, ...]) -> Any:
+    """One JSON value of the expected top-level type, or one clear error."""
+    if len(data) > MAX_JSON_BYTES:
+        raise DataError(f"{where}: over {MAX_JSON_BYTES // 2**20} MiB; not a bundle's file")
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: missing from the bundle; export it again with --bundle") \
-            from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise DataError(f"{path}: not valid JSON ({str(exc)[:120]})") from exc
+        value = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSON's
+        # own errors, and integers longer than Python converts (4300 digits)
+        raise DataError(f"{where}: not valid JSON ({str(exc)[:120]})") from exc
     if not isinstance(value, kind):
-        raise DataError(f"{path}: unexpected content (a JSON {type(value).__name__})")
+        raise DataError(f"{where}: unexpected content (a JSON {type(value).__name__})")
     return value
 
 
-def predict_bundle(bundle: Path, inputs: list[Path]) -> list[Prediction]:
-    bundle = Path(bundle)
-    manifest_path = bundle / BUNDLE_FILE
-    if not manifest_path.is_file():
-        raise ZooError(f"{bundle} is not a deploy bundle (no {BUNDLE_FILE}); make one with "
-                       "zoo export PACKAGE --format onnx --bundle DIR")
-    manifest = _json_file(manifest_path, dict)
+def _head(path: Path) -> bytes:
+    """At most one byte more than a bundle's JSON file may hold: `_json` refuses more
+    without the rest being read."""
+    with open(path, "rb") as handle:
+        return handle.read(MAX_JSON_BYTES + 1)
+
+
+def _repo_path(value: object, where: str, what: str) -> str:
+    try:
+        return check_repo_path(value)
+    except UnsafePathError as exc:
+        raise IntegrityError(f"{where}: bad {what}: {exc}") from exc
+
+
+def parse_manifest(data: bytes, where: str) -> Manifest:
+    """bundle.json: the model's name and a sha256 for every file; anything else in
+    it (format, export, package, version) is provenance, not read."""
+    manifest = _json(data, where, dict)
     name, digest = manifest.get("model"), manifest.get("sha256")
     if not isinstance(digest, str) or not SHA256.match(digest):
-        raise IntegrityError(f"{manifest_path}: 'sha256' must be 64 hex digits")
-    try:
-        model = confined(bundle, name)
-    except UnsafePathError as exc:
-        raise IntegrityError(f"{manifest_path}: bad 'model': {exc}") from exc
-    if not model.is_file() or sha256_file(model) != digest:
-        raise IntegrityError(f"{model}: missing, or its sha256 does not match {BUNDLE_FILE}")
-    shape = _json_file(bundle / "preprocessing.json", dict).get("input_shape")
+        raise IntegrityError(f"{where}: 'sha256' must be 64 hex digits")
+    name = _repo_path(name, where, "'model'")
+    if Path(name).suffix not in RUNTIME_SUFFIXES:
+        raise IntegrityError(f"{where}: bad 'model': {name[:80]!r} is not an .onnx or "
+                             ".tflite file")
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise IntegrityError(f"{where}: no 'files' with the sha256 of every file (a bundle "
+                             "from an older zoo); export it again with --bundle")
+    if len(files) > MAX_BUNDLE_FILES:
+        raise IntegrityError(f"{where}: lists {len(files)} files; a bundle has at most "
+                             f"{MAX_BUNDLE_FILES}")
+    for path, value in files.items():
+        _repo_path(path, where, "file name")
+        if path == BUNDLE_FILE or not isinstance(value, str) or not SHA256.match(value):
+            raise IntegrityError(f"{where}: 'files' must map each file but {BUNDLE_FILE} to "
+                                 f"its sha256 (64 hex digits); {path[:80]!r} does not")
+    if files.get(name) != digest:
+        raise IntegrityError(f"{where}: the model's 'sha256' is not the one 'files' lists")
+    return Manifest(name, dict(files))
+
+
+def parse_input_shape(data: bytes, where: str) -> tuple[int, ...]:
+    """preprocessing.json's `input_shape`: 1 to 4 positive sizes whose sample fits the
+    zoo's one tensor bound (`zoo.tensors`)."""
+    shape = _json(data, where, dict).get("input_shape")
     if not (isinstance(shape, list) and shape and len(shape) <= 4 and all(
-            isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 65536 for d in shape)):
-        raise DataError(f"{bundle / 'preprocessing.json'}: 'input_shape' must be a list of "
-                        f"1 to 4 positive sizes, got {str(shape)[:80]}")
-    labels = _json_file(bundle / "labels.json", (list, type(None)))
-    if labels is not None and not all(isinstance(label, str) for label in labels):
-        raise DataError(f"{bundle / 'labels.json'}: must be a list of label names")
-    x, names = read_inputs(inputs, tuple(shape))
-    scores = predict_batched(runner_for(model), x)
-    labels = labels or [str(i) for i in range(scores.shape[-1])]
+            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
+        raise DataError(f"{where}: 'input_shape' must be a list of 1 to 4 positive sizes, got "
+                        f"{str(shape)[:80]}")
+    sample_bytes(shape, f"{where}: 'input_shape'")
+    return tuple(shape)
+
+
+def parse_labels(data: bytes, where: str) -> list[str] | None:
+    labels = _json(data, where, (list, type(None)))
+    if labels is not None and not (len(labels) <= MAX_LABELS and all(
+            isinstance(label, str) for label in labels)):
+        raise DataError(f"{where}: must be a list of label names")
+    return labels
+
+
+def read_bundle(folder: Path) -> Bundle:
+    """A deploy bundle whose files are exactly those its manifest lists, each with the
+    sha256 listed, read through the one walker that refuses links, special files and
+    hard links (`zoo.files.regular_files`); nothing is loaded yet."""
+    folder = Path(folder)
+    manifest_path = folder / BUNDLE_FILE
+    if not os.path.lexists(manifest_path):
+        raise ZooError(f"{folder} is not a deploy bundle (no {BUNDLE_FILE}); make one with "
+                       "zoo export PACKAGE --format onnx --bundle DIR")
+    present = set(regular_files(folder)) - {BUNDLE_FILE}
+    manifest = parse_manifest(_head(manifest_path), str(manifest_path))
+    for name in (manifest.model, *REQUIRED):
+        if name not in manifest.files:
+            raise DataError(f"{folder / name}: missing from the bundle; export it again "
+                            "with --bundle")
+    if missing := sorted(set(manifest.files) - present):
+        raise IntegrityError(f"{folder}: file(s) {BUNDLE_FILE} lists are missing: "
+                             f"{', '.join(missing)[:200]}")
+    if extra := sorted(present - set(manifest.files)):
+        raise IntegrityError(f"{folder}: file(s) {BUNDLE_FILE} does not list: "
+                             f"{', '.join(extra)[:200]}")
+    for name, digest in sorted(manifest.files.items()):
+        if sha256_file(folder / name) != digest:
+            raise IntegrityError(f"{folder / name}: its sha256 does not match {BUNDLE_FILE}; "
+                                 "the bundle was changed after it was made")
+    shape = parse_input_shape(_head(folder / "preprocessing.json"),
+                              str(folder / "preprocessing.json"))
+    labels = parse_labels(_head(folder / "labels.json"), str(folder / "labels.json"))
+    return Bundle(folder, manifest.model, shape, labels, frozenset(manifest.files))
+
+
+def _runner(bundle: Bundle) -> Runner:
+    """The bundle's model, gated (`check_onnx_file`) and loaded; whatever the runtime
+    still refuses is worded in one line."""
+    if bundle.model.suffix == ".onnx":
+        declared = onnx_input_shape(check_onnx_file(bundle.model, bundle.model_name,
+                                                    bundle.files))
+        if len(declared) != len(bundle.input_shape) or any(
+                d not in (None, 0, want) for d, want in zip(declared, bundle.input_shape)):
+            raise DataError(f"{bundle.model}: takes inputs of shape {tuple(declared)}, but "
+                            f"preprocessing.json says {bundle.input_shape}")
+    try:
+        return runner_for(bundle.model)
+    except (*onnxruntime_errors(), ValueError, RuntimeError) as exc:
+        raise ZooError(f"{bundle.model}: the runtime refused it: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def predict_bundle(bundle_dir: Path, inputs: list[Path]) -> list[Prediction]:
+    bundle = read_bundle(bundle_dir)
+    x, names = read_inputs(inputs, bundle.input_shape)
+    run = _runner(bundle)
+    batch = batch_rows(bundle.input_shape, str(bundle.folder / "preprocessing.json"), 64)
+    try:
+        scores = predict_batched(run, x, batch)
+    except (*onnxruntime_errors(), ValueError, RuntimeError) as exc:
+        raise ZooError(f"{bundle.model}: the runtime could not run it: "
+                       f"{_first_line(exc)}") from exc
+    if scores.ndim != 2:
+        raise DataError(f"{bundle.model}: gives outputs of shape {scores.shape[1:]}, not one "
+                        "score per class")
+    labels = bundle.labels or [str(i) for i in range(scores.shape[-1])]
+    if len(labels) != scores.shape[-1]:
+        raise DataError(f"{bundle.folder / 'labels.json'}: names {len(labels)} labels, the "
+                        f"model gives {scores.shape[-1]} scores")
     return [Prediction(name, labels[int(np.argmax(row))], float(np.max(row)),
                        [float(v) for v in row]) for name, row in zip(names, scores)]
