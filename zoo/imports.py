@@ -26,6 +26,7 @@ from zoo.cards.digest import sha256_file
 from zoo.cards.hf_license import readme_file_license
 from zoo.cards.license_policy import LicensePolicy, LicenseTerms, parse_license, policy_file
 from zoo.errors import LicenseRefused, ZooError
+from zoo.files import regular_files
 from zoo.hub.pinned import fetch_pinned
 from zoo.hub.refs import parse_ref
 
@@ -64,7 +65,7 @@ class _Source:
 
 
 def _local(folder: Path) -> tuple[_Source, set[str]]:
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    present = set(regular_files(folder))
     names = foreign.files_to_read(present, str(folder))
     return _Source(folder, str(folder.resolve()), None,
                    {name: sha256_file(folder / name) for name in names},

@@ -43,6 +43,7 @@ from zoo.hub.lfs import (
     stored_in_lfs,
 )
 from zoo.hub.refs import HUB_MARKER, REVISION
+from zoo.package import package_tree
 from zoo.trust.repo_paths import MAX_FILES, MAX_PATH_BYTES, check_repo_path, confined
 
 BRANCH = "main"
@@ -87,28 +88,23 @@ def valid_tag(tag: str) -> bool:
     return True
 
 
-def package_tree(folder: Path) -> list[tuple[str, Path]]:
-    """The files a folder publishes, as (repository path, file): every path checked
-    against the pull's grammar first, so nothing a later pull refuses is ever
-    written. Its own `.gitattributes` is left out (the hub writes the one that marks
-    LFS files); a symlink is refused."""
+def publishable_files(folder: Path) -> list[tuple[str, Path]]:
+    """The files a folder publishes, as (repository path, file), both backends: read
+    through the package walker (no links, special files or foreign hard links) and
+    every path checked against the pull's grammar first, so nothing a later pull
+    refuses is ever written. Its own `.gitattributes` is left out (the hub writes the
+    one that marks LFS files)."""
     folder = Path(folder)
-    files = []
-    for source in sorted(folder.rglob("*")):
-        rel = source.relative_to(folder).as_posix()
-        if source.is_symlink():
-            raise UnsafePathError(f"refusing to publish {rel!r} from {folder}: a symlink")
-        if not source.is_file() or rel == ATTRIBUTES_FILE:
-            continue
+    names = [name for name in package_tree(folder) if name != ATTRIBUTES_FILE]
+    if len(names) > MAX_FILES:
+        raise UnsafePathError(f"cannot publish {folder}: more than {MAX_FILES} files")
+    for name in names:
         try:
-            check_repo_path(rel)
+            check_repo_path(name)
         except UnsafePathError as exc:
             raise UnsafePathError(f"cannot publish {folder}: {exc} (every later pull would "
                                   "refuse it; rename the file)") from None
-        files.append((rel, source))
-        if len(files) > MAX_FILES:
-            raise UnsafePathError(f"cannot publish {folder}: more than {MAX_FILES} files")
-    return files
+    return [(name, folder.joinpath(*name.split("/"))) for name in names]
 
 
 class FolderHub:
@@ -364,7 +360,7 @@ class FolderHub:
         index: no work tree, so no clean filter or other attribute the repository
         sets ever runs. Every path is checked before anything is written. Returns the
         tree's sha."""
-        files = package_tree(folder)
+        files = publishable_files(folder)
         entries, lfs_paths = [], []
         for rel, source in files:
             if stored_in_lfs(source):

@@ -105,14 +105,14 @@ def commit_operations(package_dir: Path) -> list[Any]:
     the same files as Git LFS as the folder hub does."""
     from huggingface_hub import CommitOperationAdd
 
-    package_dir = Path(package_dir)
-    files = sorted(p for p in package_dir.rglob("*") if p.is_file())
-    lfs = [p.relative_to(package_dir).as_posix() for p in files if stored_in_lfs(p)]
+    from zoo.hub.folder import publishable_files
+
+    files = publishable_files(Path(package_dir))
+    lfs = [name for name, path in files if stored_in_lfs(path)]
     operations = [CommitOperationAdd(path_in_repo=ATTRIBUTES_FILE,
                                      path_or_fileobj=lfs_attributes(lfs).encode())]
-    operations += [CommitOperationAdd(path_in_repo=check_repo_path(p.relative_to(package_dir)
-                                                                   .as_posix()),
-                                      path_or_fileobj=str(p)) for p in files]
+    operations += [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path))
+                   for name, path in files]
     return operations
 
 

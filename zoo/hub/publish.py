@@ -1,7 +1,6 @@
 """Publishing: a package goes to a hub only after every check on its card passes,
 signed with the publisher's key when asked."""
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -9,11 +8,12 @@ from zoo.cards.card import Card
 from zoo.cards.layer_map import build_layer_map, structure_differences
 from zoo.cards.license_policy import check_card_license
 from zoo.errors import CardError, ZooError
+from zoo.files import copy_files
 from zoo.hub import open_hub
 from zoo.hub.base import PublishResult
-from zoo.hub.folder import package_tree
+from zoo.hub.folder import publishable_files
 from zoo.hub.refs import HubRef, parse_ref
-from zoo.package import load_model, read_verified_card, seal
+from zoo.package import load_model, package_tree, read_verified_card, seal
 from zoo.trust.signing import SIGNATURE_FILE, private_key_id, sign_package
 
 
@@ -33,7 +33,8 @@ def signed_copy(package_dir: Path, private_key: Path, dest: Path) -> Path:
     """A copy of a sealed package whose card names its signer, resealed and signed
     into model.sig: what `--sign` publishes (the package folder is left as it was)."""
     key_id = private_key_id(private_key)
-    shutil.copytree(package_dir, dest, ignore=shutil.ignore_patterns(SIGNATURE_FILE))
+    copy_files(package_dir, [name for name in package_tree(package_dir)
+                             if name != SIGNATURE_FILE], dest)
     card = read_verified_card(dest)
     card.signed_by = key_id
     seal(dest, card)
@@ -52,7 +53,7 @@ def publish(package_dir: Path, ref_text: str, tag: str | None = None,
     if private and not hub.supports_private:
         raise ZooError("--private is for hf:// repositories; a folder hub is as private as "
                        "its folder")
-    package_tree(Path(package_dir))  # every file name a pull accepts, before anything else
+    publishable_files(Path(package_dir))  # every file name a pull accepts, before anything else
     validate_package(package_dir)
     with tempfile.TemporaryDirectory(prefix="zoo-sign-") as tmp:
         source = signed_copy(Path(package_dir), Path(sign_key), Path(tmp) / "package") \
