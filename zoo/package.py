@@ -26,7 +26,7 @@ from zoo.cards.card import (
 from zoo.cards.digest import sha256_file
 from zoo.cards.readme import render_readme
 from zoo.errors import IntegrityError, UnsafeModelError, ZooError
-from zoo.trust.model_scan import scan_model_file
+from zoo.trust.model_scan import check_archive, scan_model_file
 
 
 def package_files(package_dir: Path) -> list[str]:
@@ -152,6 +152,8 @@ def load_keras_file(path: Path, unsafe: bool = False, allow_hdf5: bool = False) 
     if not path.is_file():
         raise ZooError(f"{path}: no such model file")
     kind = _check_model_suffix(path, allow_hdf5)
+    if kind == "keras":
+        check_archive(path)  # the zip gate holds with --unsafe too: a bomb is no author's code
     if not unsafe:  # the config is read and checked before Keras parses any of it
         try:
             scan_model_file(path, allow_hdf5=kind == "hdf5")
