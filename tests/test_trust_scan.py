@@ -153,7 +153,7 @@ HOSTILE = {
         layer("KerasSaveable", module="keras.src.saving.saving_lib"), "KerasSaveable"),
     "a class of keras.utils": (layer("FeatureSpace", module="keras.utils"),
                                "keras.utils.FeatureSpace"),
-    "a module outside Keras": (layer("system", module="os"), "os.system"),
+    "a module outside Keras": (layer("system", module="os"), "class system from module 'os'"),
     "a registered name on a built-in class": (
         layer("Dense", registered="keras_hub>Evil", units=3), "registered name 'keras_hub>Evil'"),
     "a registered name on a built-in function": (

@@ -175,6 +175,9 @@ def _check_object(at: str, obj: dict, trusted: frozenset[str], legacy: bool) -> 
     if (module, class_name) not in names.classes:
         trust = (f"nor a class of a trusted package ({', '.join(sorted(trusted))})" if trusted
                  else "(a package's classes load only where the zoo trusts it explicitly)")
+        if package != "keras":
+            raise _refuse(at, f"class {class_name} from module '{module[:80]}', which is not "
+                              f"Keras {trust}")
         raise _refuse(at, f"{module[:80]}.{class_name} is not an inert Keras class {trust}")
     if registered not in (None, class_name):
         raise _refuse(at, f"the Keras class {class_name} with the registered name "
