@@ -78,7 +78,8 @@ def dense(name: str, **extra) -> dict:
 def functional(*layers: dict) -> dict:
     inp = {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
            "config": {"name": "features", "batch_shape": [None, 4]}}
-    return {"module": "keras", "class_name": "Functional", "registered_name": "Functional",
+    return {"module": "keras.src.models.functional", "class_name": "Functional",
+            "registered_name": "Functional",
             "config": {"name": "m", "layers": [inp, *layers]}}
 
 

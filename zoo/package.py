@@ -29,7 +29,7 @@ from zoo.errors import CardError, IntegrityError, UnsafeModelError, UnsafePathEr
 from zoo.files import atomic_write_text, copy_files, regular_files
 from zoo.paths import cache_root
 from zoo.tensors import sample_bytes
-from zoo.trust.model_scan import scan_model_file
+from zoo.trust.model_scan import check_archive, scan_model_file
 
 
 WRITE_BITS = 0o222
@@ -203,6 +203,8 @@ def load_keras_file(path: Path, unsafe: bool = False, allow_hdf5: bool = False) 
     if not path.is_file():
         raise ZooError(f"{path}: no such model file")
     kind = _check_model_suffix(path, allow_hdf5)
+    if kind == "keras":
+        check_archive(path)  # the zip gate holds with --unsafe too: a bomb is no author's code
     if not unsafe:  # the config is read and checked before Keras parses any of it
         try:
             scan_model_file(path, allow_hdf5=kind == "hdf5")

@@ -3,12 +3,19 @@
 Keras safe mode is the second line of defence, and its history (CVE-2024-3660,
 CVE-2025-1550, CVE-2025-8747, CVE-2025-9905, CVE-2025-9906) shows it can be
 bypassed. The first line is here: read `config.json` out of the `.keras` zip
-(or `model_config` out of a legacy HDF5) without Keras, and refuse anything
-that is not plain Keras modelling: Lambda layers, serialized functions other
-than built-in activations, losses and metrics, modules outside Keras' modelling
-packages (plus packages the user trusts, e.g. keras_hub), and the
-`enable_unsafe_deserialization` switch. The zip itself must be sane: plain
-member names, no symlinks, bounded sizes.
+(or `model_config` out of a legacy HDF5) without Keras, and accept only names
+the zoo knows to be inert: the (module, class_name) pairs and function names of
+`keras_names.json` (generated from the installed Keras by `zoo.trust.keras_names`),
+plus classes of a package the caller explicitly trusts (keras_hub, for `zoo
+import` of presets). Anything else is refused with its name: a whole module is
+never allowed, so `keras.applications.imagenet_utils.decode_predictions` (which
+downloads), `keras.utils.get_file`, `TFSMLayer`, a Lambda, Python's `exec` are
+each simply not on the list. Config keys that may name a file (a lookup
+layer's string `vocabulary`, `filepath`, ...) are refused wherever they appear.
+
+Before any of that, and before any loader sees the file, `check_archive` bounds
+the zip itself: member count, names, symlinks, total and per-member size and
+compression ratio, with the limits in `ARCHIVE_LIMITS`.
 """
 
 import json
@@ -21,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import UnsafeModelError, UnsafePathError
+from zoo.trust.keras_names import allowed_names
 from zoo.trust.repo_paths import check_repo_path
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -29,25 +37,33 @@ CONFIG_MEMBER = "config.json"
 KERAS_MEMBERS = frozenset({"config.json", "metadata.json", "model.weights.h5",
                            "model.weights.npz"})
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
-MAX_MEMBER_BYTES = 16 * 1024 ** 3
-MAX_COMPRESSION_RATIO = 200  # zip bombs; real weights barely compress
 
-# Where Keras keeps what a model is made of; not keras.utils, keras.config,
-# keras.saving or the backends, whose functions and classes do other things.
-MODELLING_MODULES = (
-    "layers", "models", "ops", "initializers", "regularizers", "constraints", "optimizers",
-    "losses", "metrics", "activations", "dtype_policies", "applications", "quantizers",
-    "random", "engine",
-)
-KERAS_MODULE = re.compile(
-    r"^keras(\.src)?(\.(" + "|".join(MODELLING_MODULES) + r")(\.[A-Za-z_][A-Za-z0-9_]*)*)?$")
-FUNCTION_MODULE = re.compile(r"^(builtins|keras(\.src)?\.(activations|losses|metrics)"
-                             r"(\.[A-Za-z_][A-Za-z0-9_]*)*)$")
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What a `.keras` zip may declare before anything unpacks it. Keras writes its
+    members stored, so a real model's ratio is ~1 (its config.json deflates ~50x at
+    most); ConvNeXtXLarge, the largest keras.applications model, is 1.4 GB."""
+
+    members: int = 1024
+    total_bytes: int = 8 * 1024 ** 3
+    ratio: int = 100  # uncompressed / compressed, per member and for the whole archive
+    ratio_floor: int = 64 * 1024  # members smaller than this may compress as they like
+
+
+ARCHIVE_LIMITS = ArchiveLimits()
+
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 # Serialized data, not code: Keras turns these into values, never imports them.
 DATA_MARKERS = frozenset({"__tensor__", "__numpy__", "__bytes__", "__ellipsis__", "__slice__",
                           "__keras_tensor__"})
+CODE_CLASSES = frozenset({"Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda"})
 UNSAFE_SWITCH = "enable_unsafe_deserialization"
+# Keys whose text value names a file or a place to fetch from: a lookup layer's
+# vocabulary file, TFSMLayer's SavedModel, a download's origin. A list value (an
+# inline vocabulary) is data.
+FILE_KEYS = frozenset({"vocabulary", "filepath", "file_path", "path", "vocabulary_file",
+                       "vocab_file", "fname", "origin", "url", "cache_dir", "directory"})
 MAX_DEPTH = 512  # nesting levels; a real model's config needs a few dozen
 # Keras' own model classes, whose config always holds a list of layers.
 LAYERED_MODELS = frozenset({"Functional", "Sequential"})
@@ -69,12 +85,13 @@ class ScanResult:
 
 
 def _refuse(where: str, why: str) -> UnsafeModelError:
-    return UnsafeModelError(f"{where}: refusing to load: {why}; the zoo only loads plain "
-                            "Keras layers (see `zoo inspect` docs on trusted packages)")
+    return UnsafeModelError(f"{where}: refusing to load: {why}; the zoo only loads Keras "
+                            "layers and functions it knows to be inert (see `zoo inspect` "
+                            "docs on trusted packages)")
 
 
-def _objects(node: Any, where: str) -> Iterator[tuple[str, dict]]:
-    """Every serialized object (a dict with a class_name) in a config, with its path.
+def _nodes(node: Any, where: str) -> Iterator[tuple[str, dict | str]]:
+    """Every object and every string in a config, with its path, in document order.
 
     A loop, not recursion: a hostile config nested deeper than Python's stack
     must be refused, not crash the scan with RecursionError."""
@@ -84,68 +101,88 @@ def _objects(node: Any, where: str) -> Iterator[tuple[str, dict]]:
         if depth > MAX_DEPTH:
             raise _refuse(where, f"the config nests deeper than {MAX_DEPTH} levels")
         if isinstance(node, dict):
-            if "class_name" in node:
-                yield path, node
-            children = []
-            for key, value in node.items():
-                if isinstance(key, str) and UNSAFE_SWITCH in key:
-                    yield f"{path}/{key}", {"class_name": UNSAFE_SWITCH}
-                children.append((f"{path}/{key}", value, depth + 1))
-            stack.extend(reversed(children))  # depth first, in document order
+            yield path, node
+            stack.extend(reversed([(f"{path}/{key}", value, depth + 1)
+                                   for key, value in node.items()]))
         elif isinstance(node, list):
             stack.extend(reversed([(f"{path}/{i}", value, depth + 1)
                                    for i, value in enumerate(node)]))
-        elif isinstance(node, str) and UNSAFE_SWITCH in node:
-            yield path, {"class_name": UNSAFE_SWITCH}
+        elif isinstance(node, str):
+            yield path, node
 
 
-def _check_object(where: str, path: str, obj: dict, trusted: frozenset[str],
-                  legacy: bool) -> str | None:
+def _check_keys(at: str, node: dict) -> None:
+    """Refuse the unsafe switch in a key and keys whose text names a file."""
+    for key, value in node.items():
+        if not isinstance(key, str):
+            continue  # JSON keys are text; a config built in Python may differ
+        if UNSAFE_SWITCH in key:
+            raise _refuse(at, f"the config mentions '{UNSAFE_SWITCH}'")
+        if key in FILE_KEYS and isinstance(value, str):
+            raise _refuse(at, f"'{key}' names a file or a place ({value[:80]!r}); only "
+                              "inline values are loaded")
+
+
+def _check_function(at: str, module: Any, name: Any, registered: Any) -> None:
+    """A serialized function: an activation, loss or metric on the list, by name.
+    Keras writes "builtins" for its own functions by name (never Python's builtins)."""
+    allowed = allowed_names().functions
+    if not (isinstance(module, str) and isinstance(name, str) and name in allowed.get(module, ())):
+        raise _refuse(at, f"function {str(module)[:80]}.{str(name)[:80]} is not an inert Keras "
+                          "activation, loss or metric")
+    if registered not in (None, name, "function"):
+        raise _refuse(at, f"function {name} with the registered name {str(registered)[:80]!r} "
+                          "(Keras would look that name up instead)")
+
+
+def _check_object(at: str, obj: dict, trusted: frozenset[str], legacy: bool) -> str | None:
     """Refuse one serialized object, or return the non-Keras package it needs."""
     class_name = obj.get("class_name")
-    at = f"{where} at {path or '/'}"
     if not isinstance(class_name, str):
         raise _refuse(at, "an object with a non-text class_name")
     if class_name in DATA_MARKERS:
         return None
-    if class_name == UNSAFE_SWITCH:
+    if UNSAFE_SWITCH in class_name:
         raise _refuse(at, f"the config mentions '{UNSAFE_SWITCH}'")
-    if class_name in ("Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda"):
+    if class_name in CODE_CLASSES:
         raise _refuse(at, f"a {class_name} layer holds Python code")
     if class_name.startswith("__"):
-        raise _refuse(at, f"serialized object '{class_name}' is not plain data")
+        raise _refuse(at, f"serialized object '{class_name[:60]}' is not plain data")
     module = obj.get("module")
     registered = obj.get("registered_name")
     if class_name == "function":
-        name = obj.get("config")
-        if not (isinstance(module, str) and FUNCTION_MODULE.match(module)
-                and isinstance(name, str) and IDENTIFIER.match(name)):
-            raise _refuse(at, f"a serialized function {module}.{name} (only built-in "
-                              "activations, losses and metrics are allowed)")
+        _check_function(at, module, obj.get("config"), registered)
         return None
     if not IDENTIFIER.match(class_name):
         raise _refuse(at, f"class name {class_name[:60]!r} is not a plain identifier")
-    if module is None:
-        if legacy or registered is None:
-            return None  # resolved by name against Keras' own registry only
-        raise _refuse(at, f"class {class_name} has a registered name but no module")
-    if not isinstance(module, str):
+    if module is not None and not isinstance(module, str):
         raise _refuse(at, f"class {class_name} has a non-text module")
-    package = module.split(".", 1)[0]
-    if package == "keras":
-        if not KERAS_MODULE.match(module):
-            raise _refuse(at, f"{module}.{class_name} is not a Keras modelling class")
-        if isinstance(registered, str) and ">" in registered:
-            raise _refuse(at, f"a built-in class with the custom registered name {registered!r}")
-        return None
-    if package in trusted and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", module):
+    package = module.split(".", 1)[0] if module else None
+    if package in trusted and package != "keras":
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", module):
+            raise _refuse(at, f"class {class_name} from a module named {module[:80]!r}")
         if isinstance(registered, str) and ">" in registered and \
                 registered.split(">", 1)[0] not in trusted:
-            raise _refuse(at, f"registered name {registered!r} is from an untrusted package")
+            raise _refuse(at, f"registered name {registered[:80]!r} is from an untrusted package")
         return package
-    raise _refuse(at, f"class {class_name} from module '{module}', which is not Keras "
-                      + (f"nor a trusted package ({', '.join(sorted(trusted))})" if trusted
-                         else "(trust a package explicitly to allow it)"))
+    names = allowed_names()
+    if module is None:  # resolved by name alone: Keras' registry (legacy) or nothing
+        if class_name not in names.class_names:
+            raise _refuse(at, f"class {class_name} is not an inert Keras class")
+        if registered not in (None, class_name) and not legacy:
+            raise _refuse(at, f"class {class_name} has a registered name but no module")
+        return None
+    if (module, class_name) not in names.classes:
+        trust = (f"nor a class of a trusted package ({', '.join(sorted(trusted))})" if trusted
+                 else "(a package's classes load only where the zoo trusts it explicitly)")
+        if package != "keras":
+            raise _refuse(at, f"class {class_name} from module '{module[:80]}', which is not "
+                              f"Keras {trust}")
+        raise _refuse(at, f"{module[:80]}.{class_name} is not an inert Keras class {trust}")
+    if registered not in (None, class_name):
+        raise _refuse(at, f"the Keras class {class_name} with the registered name "
+                          f"{str(registered)[:80]!r} (Keras would look that name up instead)")
+    return None
 
 
 def scan_config(config: Any, where: str, trusted: Iterable[str] = (),
@@ -155,9 +192,14 @@ def scan_config(config: Any, where: str, trusted: Iterable[str] = (),
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise _refuse(where, "the config is not a serialized Keras model")
     packages = set()
-    for path, obj in _objects(config, where):
-        package = _check_object(where, path, obj, trusted, legacy)
-        if package:
+    for path, node in _nodes(config, where):
+        at = f"{where} at {path or '/'}"
+        if isinstance(node, str):
+            if UNSAFE_SWITCH in node:
+                raise _refuse(at, f"the config mentions '{UNSAFE_SWITCH}'")
+            continue
+        _check_keys(at, node)
+        if "class_name" in node and (package := _check_object(at, node, trusted, legacy)):
             packages.add(package)
     return ScanResult("hdf5" if legacy else "keras", config["class_name"],
                       _layers(config, where), frozenset(packages))
@@ -194,38 +236,81 @@ def _layers(config: dict, where: str) -> list[ScannedLayer]:
     return scanned
 
 
+def _refuse_archive(path: Path, why: str) -> UnsafeModelError:
+    return UnsafeModelError(f"{path}: refusing to open the archive: {why}")
+
+
+def _declared_members(path: Path) -> int:
+    """The member count the zip's end record declares, read before `zipfile` parses a
+    central directory that may list millions of entries."""
+    with open(path, "rb") as handle:
+        end = zipfile._EndRecData(handle)  # noqa: SLF001  (the stdlib's own EOCD reader)
+    if end is None:
+        raise zipfile.BadZipFile("no end of central directory record")
+    return end[zipfile._ECD_ENTRIES_TOTAL]  # noqa: SLF001
+
+
 def _check_members(path: Path, archive: zipfile.ZipFile) -> None:
-    total = 0
-    for info in archive.infolist():
+    limits = ARCHIVE_LIMITS
+    members = archive.infolist()
+    if len(members) > limits.members:
+        raise _refuse_archive(path, f"{len(members)} members (at most {limits.members})")
+    total, seen = 0, set()
+    for info in members:
         name = info.filename.rstrip("/") if info.is_dir() else info.filename
+        if name in seen:  # readers disagree on which copy counts: the scan's or Keras'
+            raise _refuse_archive(path, f"zip member {info.filename!r:.80} appears twice")
+        seen.add(name)
         try:
             check_repo_path(name)
         except UnsafePathError as exc:
-            raise _refuse(str(path), f"zip member {info.filename!r:.80} has an unsafe name "
-                                     f"({str(exc).split(': ', 1)[-1]})") from None
+            raise _refuse_archive(path, f"zip member {info.filename!r:.80} has an unsafe name "
+                                        f"({str(exc).split(': ', 1)[-1]})") from None
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise _refuse(str(path), f"zip member {info.filename!r} is a symlink")
+            raise _refuse_archive(path, f"zip member {info.filename!r} is a symlink")
         top = name.split("/", 1)[0]
         if name not in KERAS_MEMBERS and top != "assets":
-            raise _refuse(str(path), f"unexpected zip member {info.filename!r} (a .keras file "
-                                     "holds config.json, metadata.json, model.weights.h5 and "
-                                     "assets/)")
-        if info.file_size > MAX_MEMBER_BYTES or (
-                info.file_size > 1 << 20
-                and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
-            raise _refuse(str(path), f"zip member {info.filename!r} is too large or "
-                                     "compresses suspiciously well")
+            raise _refuse_archive(path, f"unexpected zip member {info.filename!r} (a .keras file "
+                                        "holds config.json, metadata.json, model.weights.h5 "
+                                        "and assets/)")
+        if info.file_size > limits.ratio_floor and \
+                info.file_size > limits.ratio * max(info.compress_size, 1):
+            raise _refuse_archive(path, f"zip member {info.filename!r} compresses suspiciously "
+                                        f"well ({info.file_size} bytes from "
+                                        f"{info.compress_size}; a zip bomb?)")
         total += info.file_size
-    if total > MAX_MEMBER_BYTES:
-        raise _refuse(str(path), "the archive expands to more than 16 GiB")
+        if total > limits.total_bytes:
+            raise _refuse_archive(path, f"the members expand to more than {limits.total_bytes} "
+                                        "bytes")
+    size = path.stat().st_size
+    if total > limits.ratio_floor and total > limits.ratio * size:
+        raise _refuse_archive(path, f"the archive compresses suspiciously well ({total} bytes "
+                                    f"from a {size}-byte file; a zip bomb?)")
+
+
+def check_archive(path: Path) -> None:
+    """The zip gate, before any loader (the scan, Keras, even with `--unsafe`) opens a
+    `.keras` file: member count, names, symlinks, sizes and compression ratios within
+    `ARCHIVE_LIMITS`. Reads only the zip's directory; unpacks nothing."""
+    path = Path(path)
+    try:
+        declared = _declared_members(path)
+        if declared > ARCHIVE_LIMITS.members:
+            raise _refuse_archive(path, f"{declared} members (at most "
+                                        f"{ARCHIVE_LIMITS.members})")
+        with zipfile.ZipFile(path) as archive:
+            _check_members(path, archive)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+            NotImplementedError) as exc:
+        raise UnsafeModelError(f"{path}: not a readable .keras file ({exc})") from exc
 
 
 def read_keras_config(path: Path) -> Any:
-    """`config.json` of a `.keras` zip, after checking the zip's members."""
+    """`config.json` of a `.keras` zip, after the archive gate."""
     path = Path(path)
+    check_archive(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            _check_members(path, archive)
             try:
                 info = archive.getinfo(CONFIG_MEMBER)
             except KeyError:
