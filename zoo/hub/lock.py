@@ -3,7 +3,6 @@ backbones are reproducible. `zoo pull --lock FILE` records; `--locked` pulls
 exactly what the lock says and refuses anything else."""
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,11 +14,10 @@ from filelock import FileLock
 from zoo.errors import IntegrityError, ZooError
 from zoo.files import atomic_write_text
 from zoo.paths import cache_root
+from zoo.trust.repo_paths import COMMIT, SHA256
 
 LOCK_FILE = "zoo.lock"
 LOCK_VERSION = 1
-COMMIT = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # git's sha-1 or sha-256 object id
-SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,7 @@ def _check_entry(ref: str, entry: object, where: str | Path) -> None:
     if not isinstance(entry, dict):
         raise ZooError(f"{where}: the entry for {shown} must be an object with "
                        '"revision" and "card_sha256"')
-    for key, pattern, what in (("revision", COMMIT, "a commit id (40 or 64 hex digits)"),
+    for key, pattern, what in (("revision", COMMIT, "a commit id (40 hex digits)"),
                                ("card_sha256", SHA256, "a sha256 (64 hex digits)")):
         value = entry.get(key)
         if not isinstance(value, str) or not pattern.fullmatch(value):

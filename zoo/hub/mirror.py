@@ -31,11 +31,10 @@ from zoo.hub.hf import HfHub, _api, _hub_error, _hub_errors, endpoint, offline
 from zoo.hub.lfs import lfs_pointer, object_path
 from zoo.hub.pinned import check_download
 from zoo.hub.refs import HubRef, parse_ref
-from zoo.trust.repo_paths import MAX_FILES, confined
+from zoo.trust.repo_paths import COMMIT, MAX_FILES, confined
 
 TRAILER = "Mirrored-from"
 KEPT = "refs/mirrored/"  # keeps a mirrored revision no upstream branch or tag names
-SHA = re.compile(r"[0-9a-f]{40}")  # a commit or blob id, matched whole (fullmatch)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # kept out of commit messages
 
 Progress = Callable[[str], None]
@@ -79,7 +78,7 @@ def _parse_commit(item: object, repo_id: str) -> UpstreamCommit:
     except (TypeError, KeyError, AttributeError):
         raise IntegrityError(f"refusing hf://{repo_id}: the hub's commit list holds "
                              f"{str(item)[:80]!r}, not a commit") from None
-    if not isinstance(sha, str) or not SHA.fullmatch(sha) or \
+    if not isinstance(sha, str) or not COMMIT.fullmatch(sha) or \
             not isinstance(title, str) or not isinstance(body, str):
         raise IntegrityError(f"refusing hf://{repo_id}: malformed commit {str(sha)[:60]!r} "
                              "in the hub's commit list")
@@ -121,7 +120,7 @@ def upstream_refs(repo_id: str) -> dict[str, str]:
         for item in items:
             # valid_tag's rule (git check-ref-format, no 40-hex names) is the one for
             # branch names too
-            if not valid_tag(item.name) or not SHA.fullmatch(item.target_commit or ""):
+            if not valid_tag(item.name) or not COMMIT.fullmatch(item.target_commit or ""):
                 raise IntegrityError(f"refusing hf://{repo_id}: its ref {item.name[:80]!r} "
                                      f"→ {str(item.target_commit)[:60]!r} is not a valid name "
                                      "and commit sha")
@@ -147,7 +146,7 @@ class _Mirror:
         repo_id = self.ref.repo_id
         # first, for its one-line answer to a missing repository or revision
         head = HfHub().resolve(self.ref.owner, self.ref.name, self.ref.revision)
-        listed = history(repo_id, head) if SHA.fullmatch(str(head)) else []
+        listed = history(repo_id, head) if COMMIT.fullmatch(str(head)) else []
         if not listed or listed[-1].sha != head:
             raise IntegrityError(f"refusing hf://{repo_id}: the history the hub lists for "
                                  f"{self.ref.revision or 'main'} does not end at its commit "
@@ -169,7 +168,7 @@ class _Mirror:
         for line in out.splitlines():
             commit, _, value = line.partition(" ")
             upstream = value.rsplit("@", 1)[-1].strip()
-            if SHA.fullmatch(upstream):
+            if COMMIT.fullmatch(upstream):
                 known.setdefault(upstream, commit)
         return known
 
@@ -226,7 +225,7 @@ class _Mirror:
         if len(files) > MAX_FILES or len({f.path for f in files}) != len(files):
             raise IntegrityError(f"refusing {where}: more than {MAX_FILES} files, or a path "
                                  "listed twice")
-        if bad := next((f for f in files if not SHA.fullmatch(f.blob_id or "")), None):
+        if bad := next((f for f in files if not COMMIT.fullmatch(f.blob_id or "")), None):
             raise IntegrityError(f"refusing {where}: {bad.path} has no valid git blob id")
         present = self.hub.present_blobs(self.repo, {f.blob_id for f in files if not f.lfs})
         downloads = tmp / upstream.sha
