@@ -430,3 +430,41 @@ def test_hf_commit_operations_check_every_path(tmp_path):
     package = make_package(tmp_path / "pkg", files={"model.keras": b"w", "a\nb.txt": b"x"})
     with pytest.raises(UnsafePathError):
         commit_operations(package)
+
+
+# --- a promisor remote: reading a missing object fetches it -----------------------
+
+MISSING = "1" * 40
+
+
+def plant_promisor(repo: Path, markers: Path) -> None:
+    """A partial clone whose promisor remote is an `ext::` command, with the repository's
+    own `protocol.ext.allow` (which outranks a command line's `protocol.allow`), and
+    `main` holding a tree entry whose blob is missing: any read of that blob makes git
+    lazily fetch it, running the command."""
+    markers.mkdir(parents=True, exist_ok=True)
+    listing = git(repo, "ls-tree", "main") + f"\n100644 blob {MISSING}\tmissing.bin\n"
+    tree = git(repo, "mktree", "--missing", data=listing.encode())
+    git(repo, "update-ref", "refs/heads/main", git(repo, "commit-tree", tree, "-m", "x"))
+    with open(repo / ".git" / "config", "a") as handle:
+        handle.write("[core]\n\trepositoryformatversion = 1\n"
+                     "[extensions]\n\tpartialClone = origin\n"
+                     f"[remote \"origin\"]\n\turl = ext::touch {markers}/lazy-fetch\n"
+                     "\tpromisor = true\n[protocol \"ext\"]\n\tallow = always\n"
+                     "[protocol \"file\"]\n\tallow = always\n")
+
+
+def test_a_promisor_remote_runs_nothing_when_an_object_is_missing(tmp_path, cache, markers):
+    hub = FolderHub(tmp_path / "hub")
+    hub.publish(make_package(tmp_path / "pkg"), "zoo", "toy")
+    repo = hub.repo_dir("zoo", "toy")
+    plant_promisor(repo, markers)
+    subprocess.run(["git", "-C", str(repo), "-c", "protocol.allow=never", "cat-file", "-p",
+                    MISSING], capture_output=True)
+    assert ran(markers) == ["lazy-fetch"]  # plain git, even with protocol.allow=never
+    (markers / "lazy-fetch").unlink()
+    assert "missing.bin" in refused("pull", f"file://{hub.root}/toy", "--out", tmp_path / "out")
+    answer = run_git(repo / ".git", "cat-file", "--batch", stdin=f"{MISSING}\n".encode())
+    assert answer == f"{MISSING} missing"
+    assert ran(markers) == []
+    assert not (tmp_path / "out").exists()

@@ -40,6 +40,10 @@ SAFE_CONFIG: dict[str, str] = {
     "core.editor": "false",
     "credential.helper": "",
     "protocol.allow": "never",  # the zoo's git never talks to another machine
+    # ... and a repository's `protocol.<name>.allow` outranks `protocol.allow`: a promisor
+    # remote whose url is `ext::COMMAND` would run COMMAND on reading a missing object.
+    **{f"protocol.{name}.allow": "never"
+       for name in ("ext", "file", "fd", "git", "ssh", "http", "https", "ftp", "ftps")},
     "commit.gpgSign": "false",
     "tag.gpgSign": "false",
     "tag.forceSignAnnotated": "false",
@@ -72,6 +76,7 @@ def safe_git_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env.update(IDENTITY)
     env.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
                 "GIT_NO_REPLACE_OBJECTS": "1", "GIT_ATTR_NOSYSTEM": "1",
+                "GIT_NO_LAZY_FETCH": "1",  # a missing object is missing, never fetched
                 "GIT_CONFIG_COUNT": str(len(SAFE_CONFIG))})
     for i, (key, value) in enumerate(SAFE_CONFIG.items()):
         env[f"GIT_CONFIG_KEY_{i}"] = key
