@@ -262,10 +262,14 @@ def redirect(repo: Path, to: Path, how: str) -> None:
     else:  # a .git of its own whose refs and objects live in `to`
         (repo / ".git").mkdir()
         (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
-        (repo / ".git" / "commondir").write_text(f"{to}\n")
+        if how == "commondir":
+            (repo / ".git" / "commondir").write_text(f"{to}\n")
+        else:
+            for part in ("objects", "refs"):
+                (repo / ".git" / part).symlink_to(to / part)
 
 
-@pytest.mark.parametrize("how", ["gitdir file", "symlink", "commondir"])
+@pytest.mark.parametrize("how", ["gitdir file", "symlink", "commondir", "linked objects"])
 def test_a_git_folder_that_leads_to_another_repository_is_refused(enclosing, tmp_path, cache,
                                                                    how):
     root = enclosing / "hub"

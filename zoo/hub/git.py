@@ -84,6 +84,16 @@ def safe_git_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def leads_elsewhere(git_dir: Path) -> bool:
+    """True unless `git_dir` is a plain `.git` folder whose objects and refs are its own:
+    a `.git` that is a symlink or a file, a `commondir` (even a dangling one), or an
+    object store or refs that are links make git read and write another repository."""
+    git_dir = Path(git_dir)
+    return (git_dir.is_symlink() or not git_dir.is_dir()
+            or os.path.lexists(git_dir / "commondir")
+            or any((git_dir / part).is_symlink() for part in ("objects", "refs", "packed-refs")))
+
+
 def _command(git_dir: Path | None, args: tuple[str, ...]) -> list[str]:
     """git naming its repository: with `--git-dir`, git never looks for one in the
     folders above, so a repository whose `.git` is gone is an error, never the
@@ -93,7 +103,7 @@ def _command(git_dir: Path | None, args: tuple[str, ...]) -> list[str]:
     if git_dir is None:
         return ["git", *args]
     git_dir = Path(git_dir)
-    if git_dir.is_symlink() or not git_dir.is_dir() or (git_dir / "commondir").exists():
+    if leads_elsewhere(git_dir):
         raise ZooError(f"{git_dir.parent} is not a git repository (its .git is missing, not "
                        "a plain folder, or shares another repository's)")
     return ["git", f"--git-dir={git_dir}", *args]
