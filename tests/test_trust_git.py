@@ -472,3 +472,20 @@ def test_a_promisor_remote_runs_nothing_when_an_object_is_missing(tmp_path, cach
     assert answer == f"{MISSING} missing"
     assert ran(markers) == []
     assert not (tmp_path / "out").exists()
+
+
+def test_a_linked_lfs_store_is_never_written_or_read_through(tmp_path, cache):
+    """The hub owner makes a repository's .git/lfs a link to a folder outside the hub:
+    publishing must not write the package's LFS objects there, nor a pull read them."""
+    hub = FolderHub(tmp_path / "hub")
+    hub.publish(make_package(tmp_path / "v1"), "zoo", "toy", tag="v1")
+    lfs = hub.repo_dir("zoo", "toy") / ".git" / "lfs"
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(lfs, elsewhere)  # the objects as they were, now outside the hub
+    lfs.symlink_to(elsewhere)
+    before = sorted(p for p in elsewhere.rglob("*"))
+    with pytest.raises(UnsafePathError, match="symlink"):
+        hub.publish(make_package(tmp_path / "v2", version="2.0.0"), "zoo", "toy", tag="v2")
+    assert sorted(p for p in elsewhere.rglob("*")) == before
+    assert "symlink" in refused("pull", f"file://{hub.root}/toy@v1", "--out", tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -254,11 +254,11 @@ def inside_hub(mirror_root: str, repo_dir: str) -> bool:
 def lfs_object(repo_dir: str, oid: str) -> Path | None:
     """The LFS object `oid` of the repository, or None unless it is a regular file
     at exactly .git/lfs/objects/xx/yy/oid with no symlink on the way."""
-    expected = object_path(Path(repo_dir).resolve(), oid)
     try:
+        expected = object_path(Path(repo_dir).resolve(), oid)
         return expected if expected.resolve(strict=True) == expected and expected.is_file() \
             else None
-    except OSError:
+    except (OSError, UnsafePathError):
         return None
 
 
