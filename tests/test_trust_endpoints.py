@@ -42,11 +42,14 @@ REPO = "mallory/net"
 # --- a hostile Hub API on loopback -------------------------------------------------
 
 class HostileHub:
-    """What the server answers: `info` for model_info, `tree` for list_repo_tree."""
+    """What the server answers: `info` for model_info, `tree` for list_repo_tree,
+    `commits` and `refs` (when set) for list_repo_commits and list_repo_refs."""
 
     def __init__(self) -> None:
         self.info: object = {"id": REPO, "sha": GOOD_SHA, "siblings": []}
         self.tree: object = []
+        self.commits: object = None
+        self.refs: object = None
         self.requests: list[str] = []
 
 
@@ -67,6 +70,10 @@ def handler_for(hub: HostileHub) -> type[BaseHTTPRequestHandler]:
                 self._answer(json.dumps(hub.info).encode())
             elif path.startswith(f"/api/models/{REPO}/tree/"):
                 self._answer(json.dumps(hub.tree).encode())
+            elif path.startswith(f"/api/models/{REPO}/commits/") and hub.commits is not None:
+                self._answer(json.dumps(hub.commits).encode())
+            elif path.startswith(f"/api/models/{REPO}/refs") and hub.refs is not None:
+                self._answer(json.dumps(hub.refs).encode())
             else:  # no file is ever served: a download would be a failure of the test
                 self._answer(None)
 
@@ -111,6 +118,7 @@ def endpoint(server, place, monkeypatch) -> HostileHub:
     url, hub = server
     monkeypatch.setenv("HF_ENDPOINT", url)
     hub.info, hub.tree, hub.requests[:] = {"id": REPO, "sha": GOOD_SHA, "siblings": []}, [], []
+    hub.commits = hub.refs = None
     return hub
 
 
@@ -424,3 +432,28 @@ def test_import_of_a_file_says_it_is_not_a_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert "is not a folder" in refused("import", "./model.keras", "--out", tmp_path / "out")
     assert os.listdir(tmp_path) == ["model.keras"]
+
+
+def upstream_commit(title: str = "first") -> dict:
+    return {"id": GOOD_SHA, "title": title, "message": "", "authors": [{"user": "mallory"}],
+            "date": "2024-01-01T00:00:00.000Z"}
+
+
+def upstream_refs(name: object = "main", target: object = GOOD_SHA) -> dict:
+    return {"branches": [{"name": name, "ref": "refs/heads/main", "targetCommit": target}],
+            "tags": [], "converts": []}
+
+
+@pytest.mark.parametrize(("commit_", "refs", "says"), [
+    (upstream_commit("\ud800 a lone surrogate"), upstream_refs(), "malformed commit"),
+    (upstream_commit(), upstream_refs(name=123), "not a valid name"),
+    (upstream_commit(), upstream_refs(target=5), "not a valid name"),
+    (upstream_commit(), upstream_refs(target=None), "not a valid name"),
+])
+def test_a_mirror_of_hostile_commits_or_refs_is_refused_in_one_line(endpoint, place, tmp_path,
+                                                                    commit_, refs, says):
+    """JSON the commit and ref listings can carry (a lone surrogate in a title, a number
+    for a ref name or its commit) is the zoo's refusal, not the CLI's catch-all."""
+    endpoint.commits, endpoint.refs = [commit_], refs
+    assert says in refused("hub", "mirror", f"hf://{REPO}", "--hub", tmp_path / "hub")
+    assert not (tmp_path / "hub" / "models" / "mallory" / "net").exists()

@@ -262,10 +262,14 @@ def redirect(repo: Path, to: Path, how: str) -> None:
     else:  # a .git of its own whose refs and objects live in `to`
         (repo / ".git").mkdir()
         (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
-        (repo / ".git" / "commondir").write_text(f"{to}\n")
+        if how == "commondir":
+            (repo / ".git" / "commondir").write_text(f"{to}\n")
+        else:
+            for part in ("objects", "refs"):
+                (repo / ".git" / part).symlink_to(to / part)
 
 
-@pytest.mark.parametrize("how", ["gitdir file", "symlink", "commondir"])
+@pytest.mark.parametrize("how", ["gitdir file", "symlink", "commondir", "linked objects"])
 def test_a_git_folder_that_leads_to_another_repository_is_refused(enclosing, tmp_path, cache,
                                                                    how):
     root = enclosing / "hub"
@@ -430,3 +434,58 @@ def test_hf_commit_operations_check_every_path(tmp_path):
     package = make_package(tmp_path / "pkg", files={"model.keras": b"w", "a\nb.txt": b"x"})
     with pytest.raises(UnsafePathError):
         commit_operations(package)
+
+
+# --- a promisor remote: reading a missing object fetches it -----------------------
+
+MISSING = "1" * 40
+
+
+def plant_promisor(repo: Path, markers: Path) -> None:
+    """A partial clone whose promisor remote is an `ext::` command, with the repository's
+    own `protocol.ext.allow` (which outranks a command line's `protocol.allow`), and
+    `main` holding a tree entry whose blob is missing: any read of that blob makes git
+    lazily fetch it, running the command."""
+    markers.mkdir(parents=True, exist_ok=True)
+    listing = git(repo, "ls-tree", "main") + f"\n100644 blob {MISSING}\tmissing.bin\n"
+    tree = git(repo, "mktree", "--missing", data=listing.encode())
+    git(repo, "update-ref", "refs/heads/main", git(repo, "commit-tree", tree, "-m", "x"))
+    with open(repo / ".git" / "config", "a") as handle:
+        handle.write("[core]\n\trepositoryformatversion = 1\n"
+                     "[extensions]\n\tpartialClone = origin\n"
+                     f"[remote \"origin\"]\n\turl = ext::touch {markers}/lazy-fetch\n"
+                     "\tpromisor = true\n[protocol \"ext\"]\n\tallow = always\n"
+                     "[protocol \"file\"]\n\tallow = always\n")
+
+
+def test_a_promisor_remote_runs_nothing_when_an_object_is_missing(tmp_path, cache, markers):
+    hub = FolderHub(tmp_path / "hub")
+    hub.publish(make_package(tmp_path / "pkg"), "zoo", "toy")
+    repo = hub.repo_dir("zoo", "toy")
+    plant_promisor(repo, markers)
+    subprocess.run(["git", "-C", str(repo), "-c", "protocol.allow=never", "cat-file", "-p",
+                    MISSING], capture_output=True)
+    assert ran(markers) == ["lazy-fetch"]  # plain git, even with protocol.allow=never
+    (markers / "lazy-fetch").unlink()
+    assert "missing.bin" in refused("pull", f"file://{hub.root}/toy", "--out", tmp_path / "out")
+    answer = run_git(repo / ".git", "cat-file", "--batch", stdin=f"{MISSING}\n".encode())
+    assert answer == f"{MISSING} missing"
+    assert ran(markers) == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_linked_lfs_store_is_never_written_or_read_through(tmp_path, cache):
+    """The hub owner makes a repository's .git/lfs a link to a folder outside the hub:
+    publishing must not write the package's LFS objects there, nor a pull read them."""
+    hub = FolderHub(tmp_path / "hub")
+    hub.publish(make_package(tmp_path / "v1"), "zoo", "toy", tag="v1")
+    lfs = hub.repo_dir("zoo", "toy") / ".git" / "lfs"
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(lfs, elsewhere)  # the objects as they were, now outside the hub
+    lfs.symlink_to(elsewhere)
+    before = sorted(p for p in elsewhere.rglob("*"))
+    with pytest.raises(UnsafePathError, match="symlink"):
+        hub.publish(make_package(tmp_path / "v2", version="2.0.0"), "zoo", "toy", tag="v2")
+    assert sorted(p for p in elsewhere.rglob("*")) == before
+    assert "symlink" in refused("pull", f"file://{hub.root}/toy@v1", "--out", tmp_path / "out")
+    assert not (tmp_path / "out").exists()

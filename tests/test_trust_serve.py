@@ -78,6 +78,15 @@ def lair(tmp_path_factory) -> dict:
     (hub.root / "models" / "zoo" / "linked").symlink_to(work)
     (hub.root / "models" / "zoo" / "gitfile").mkdir()
     (hub.root / "models" / "zoo" / "gitfile" / ".git").write_text(f"gitdir: {work / '.git'}\n")
+    # .git folders that are real folders but read another repository's objects and refs.
+    for name, parts in (("commondir", ()), ("objlink", ("objects", "refs"))):
+        git_dir = hub.root / "models" / "zoo" / name / ".git"
+        git_dir.mkdir(parents=True)
+        (git_dir / "HEAD").write_text("ref: refs/heads/main\n")
+        if not parts:
+            (git_dir / "commondir").write_text(f"{work / '.git'}\n")
+        for part in parts:
+            (git_dir / part).symlink_to(work / ".git" / part)
     with served(hub.root, base / "state") as endpoint:
         yield {"hub": hub, "endpoint": endpoint, "markers": markers, "revisions": revisions,
                "port": int(endpoint.rsplit(":", 1)[1])}
@@ -159,6 +168,10 @@ def test_model_info_of_a_readme_with_a_code_tag_runs_nothing(lair):
     b"/zoo/gitfile/resolve/main/secret.txt",
     b"/api/models/zoo/gitfile/tree/main/",
     b"/zoo/lfslink/resolve/main/model.keras",
+    b"/zoo/commondir/resolve/main/secret.txt",
+    b"/api/models/zoo/commondir/tree/main/",
+    b"/zoo/objlink/resolve/main/secret.txt",
+    b"/api/models/zoo/objlink/revision/main",
     b"/zoo/toy/resolve/main/" + b"a/" * 1500 + b"secret.txt",
 ])
 def test_paths_outside_the_hub_are_never_served(lair, target):

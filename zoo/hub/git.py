@@ -40,6 +40,10 @@ SAFE_CONFIG: dict[str, str] = {
     "core.editor": "false",
     "credential.helper": "",
     "protocol.allow": "never",  # the zoo's git never talks to another machine
+    # ... and a repository's `protocol.<name>.allow` outranks `protocol.allow`: a promisor
+    # remote whose url is `ext::COMMAND` would run COMMAND on reading a missing object.
+    **{f"protocol.{name}.allow": "never"
+       for name in ("ext", "file", "fd", "git", "ssh", "http", "https", "ftp", "ftps")},
     "commit.gpgSign": "false",
     "tag.gpgSign": "false",
     "tag.forceSignAnnotated": "false",
@@ -72,11 +76,22 @@ def safe_git_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env.update(IDENTITY)
     env.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
                 "GIT_NO_REPLACE_OBJECTS": "1", "GIT_ATTR_NOSYSTEM": "1",
+                "GIT_NO_LAZY_FETCH": "1",  # a missing object is missing, never fetched
                 "GIT_CONFIG_COUNT": str(len(SAFE_CONFIG))})
     for i, (key, value) in enumerate(SAFE_CONFIG.items()):
         env[f"GIT_CONFIG_KEY_{i}"] = key
         env[f"GIT_CONFIG_VALUE_{i}"] = value
     return env
+
+
+def leads_elsewhere(git_dir: Path) -> bool:
+    """True unless `git_dir` is a plain `.git` folder whose objects and refs are its own:
+    a `.git` that is a symlink or a file, a `commondir` (even a dangling one), or an
+    object store or refs that are links make git read and write another repository."""
+    git_dir = Path(git_dir)
+    return (git_dir.is_symlink() or not git_dir.is_dir()
+            or os.path.lexists(git_dir / "commondir")
+            or any((git_dir / part).is_symlink() for part in ("objects", "refs", "packed-refs")))
 
 
 def _command(git_dir: Path | None, args: tuple[str, ...]) -> list[str]:
@@ -88,7 +103,7 @@ def _command(git_dir: Path | None, args: tuple[str, ...]) -> list[str]:
     if git_dir is None:
         return ["git", *args]
     git_dir = Path(git_dir)
-    if git_dir.is_symlink() or not git_dir.is_dir() or (git_dir / "commondir").exists():
+    if leads_elsewhere(git_dir):
         raise ZooError(f"{git_dir.parent} is not a git repository (its .git is missing, not "
                        "a plain folder, or shares another repository's)")
     return ["git", f"--git-dir={git_dir}", *args]

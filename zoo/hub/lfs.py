@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from zoo.errors import IntegrityError
-from zoo.trust.repo_paths import check_sha256
+from zoo.trust.repo_paths import check_sha256, confined
 
 SPEC = "version https://git-lfs.github.com/spec/v1"
 # Extension lines (ext-…) are not used by the zoo or the Hub and are not accepted.
@@ -62,6 +62,8 @@ def check_oid(oid: str) -> str:
 
 
 def object_path(repo: Path, oid: str) -> Path:
-    """Where a repository keeps an LFS object's content (what olah serves too)."""
+    """Where a repository keeps an LFS object's content (what olah serves too), reached
+    through no link: a hub owner who makes `.git/lfs` (or a folder below it) a link
+    would have publishers and mirrors write, and pulls read, outside the hub."""
     check_oid(oid)
-    return Path(repo) / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+    return confined(Path(repo) / ".git", f"lfs/objects/{oid[:2]}/{oid[2:4]}/{oid}")

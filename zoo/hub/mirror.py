@@ -70,6 +70,14 @@ def _git_date(value: object) -> str | None:
     return f"{seconds} {when.strftime('%z')}" if seconds >= 0 else None  # else: today
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _parse_commit(item: object, repo_id: str) -> UpstreamCommit:
     """One entry of the hub's commit list, checked."""
     try:
@@ -79,7 +87,8 @@ def _parse_commit(item: object, repo_id: str) -> UpstreamCommit:
         raise IntegrityError(f"refusing hf://{repo_id}: the hub's commit list holds "
                              f"{str(item)[:80]!r}, not a commit") from None
     if not isinstance(sha, str) or not COMMIT.fullmatch(sha) or \
-            not isinstance(title, str) or not isinstance(body, str):
+            not isinstance(title, str) or not isinstance(body, str) or \
+            not _utf8(title) or not _utf8(body):  # JSON can carry lone surrogates
         raise IntegrityError(f"refusing hf://{repo_id}: malformed commit {str(sha)[:60]!r} "
                              "in the hub's commit list")
     text = "\n\n".join(part for part in (CONTROL.sub("", title).strip(),
@@ -120,8 +129,9 @@ def upstream_refs(repo_id: str) -> dict[str, str]:
         for item in items:
             # valid_tag's rule (git check-ref-format, no 40-hex names) is the one for
             # branch names too
-            if not valid_tag(item.name) or not COMMIT.fullmatch(item.target_commit or ""):
-                raise IntegrityError(f"refusing hf://{repo_id}: its ref {item.name[:80]!r} "
+            if not isinstance(item.name, str) or not isinstance(item.target_commit, str) \
+                    or not valid_tag(item.name) or not COMMIT.fullmatch(item.target_commit):
+                raise IntegrityError(f"refusing hf://{repo_id}: its ref {str(item.name)[:80]!r} "
                                      f"→ {str(item.target_commit)[:60]!r} is not a valid name "
                                      "and commit sha")
             refs[f"refs/{kind}/{item.name}"] = item.target_commit

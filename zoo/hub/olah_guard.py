@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 import yaml
 
 from zoo.errors import IntegrityError, UnsafePathError
+from zoo.hub.git import leads_elsewhere
 from zoo.hub.lfs import POINTER_LIMIT, object_path, parse_lfs_pointer
 from zoo.hub.refs import NAME, REVISION
 from zoo.trust.repo_paths import MAX_FILES, check_repo_path
@@ -242,22 +243,22 @@ class _SafeYaml:
 def inside_hub(mirror_root: str, repo_dir: str) -> bool:
     """True if `repo_dir` is a repository folder of the hub at `mirror_root` that
     git will read from there only: it resolves inside the hub, its `.git` is a
-    real folder (not a gitfile or link pointing elsewhere) and it borrows no
-    objects (alternates)."""
+    real folder (no gitfile, link, `commondir` or linked objects or refs:
+    `zoo.hub.git.leads_elsewhere`) and it borrows no objects (alternates)."""
     root, repo = Path(mirror_root).resolve(), Path(repo_dir)
     git_dir = repo / ".git"
-    return (repo.resolve().is_relative_to(root) and git_dir.is_dir() and not git_dir.is_symlink()
-            and not (git_dir / "objects" / "info" / "alternates").exists())
+    return (repo.resolve().is_relative_to(root) and not leads_elsewhere(git_dir)
+            and not os.path.lexists(git_dir / "objects" / "info" / "alternates"))
 
 
 def lfs_object(repo_dir: str, oid: str) -> Path | None:
     """The LFS object `oid` of the repository, or None unless it is a regular file
     at exactly .git/lfs/objects/xx/yy/oid with no symlink on the way."""
-    expected = object_path(Path(repo_dir).resolve(), oid)
     try:
+        expected = object_path(Path(repo_dir).resolve(), oid)
         return expected if expected.resolve(strict=True) == expected and expected.is_file() \
             else None
-    except OSError:
+    except (OSError, UnsafePathError):
         return None
 
 
