@@ -50,6 +50,8 @@ class HostileHub:
         self.tree: object = []
         self.commits: object = None
         self.refs: object = None
+        self.flood = 0  # bytes every file download streams (0: no file is served)
+        self.sent = 0  # bytes of files sent before the client hung up
         self.requests: list[str] = []
 
 
@@ -74,8 +76,23 @@ def handler_for(hub: HostileHub) -> type[BaseHTTPRequestHandler]:
                 self._answer(json.dumps(hub.commits).encode())
             elif path.startswith(f"/api/models/{REPO}/refs") and hub.refs is not None:
                 self._answer(json.dumps(hub.refs).encode())
+            elif path.startswith(f"/{REPO}/resolve/") and hub.flood:
+                self._flood(hub.flood)
             else:  # no file is ever served: a download would be a failure of the test
                 self._answer(None)
+
+        def _flood(self, size: int) -> None:
+            """A body of `size` bytes, whatever the listing said, until the client hangs up."""
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            chunk = b"x" * (1 << 16)
+            try:
+                while self.command == "GET" and hub.sent < size:
+                    self.wfile.write(chunk)
+                    hub.sent += len(chunk)
+            except OSError:  # the client stopped reading: what it should do
+                pass
 
         do_HEAD = do_GET  # noqa: N815
 
@@ -119,6 +136,7 @@ def endpoint(server, place, monkeypatch) -> HostileHub:
     monkeypatch.setenv("HF_ENDPOINT", url)
     hub.info, hub.tree, hub.requests[:] = {"id": REPO, "sha": GOOD_SHA, "siblings": []}, [], []
     hub.commits = hub.refs = None
+    hub.flood = hub.sent = 0
     return hub
 
 
@@ -208,6 +226,17 @@ def test_a_tree_listing_with_hostile_values_is_refused_before_any_download(endpo
     assert not any((place / "cache" / "tmp").iterdir())
     assert not (place / "cache" / "snapshots").exists()
     assert not any("/resolve/" in path for path in endpoint.requests)  # nothing downloaded
+
+
+def test_a_server_that_streams_more_than_it_listed_is_cut_off_at_the_listed_size(
+        endpoint, place, tmp_path):
+    endpoint.tree = [entry("card.json", 100)]
+    endpoint.flood = 64 << 20  # 64 MiB for a card listed as 100 bytes
+    line = refused("pull", f"hf://{REPO}", "--out", tmp_path / "out")
+    assert "more than the 100 bytes its listing gives" in line, line
+    assert endpoint.sent < endpoint.flood  # the zoo hung up; it did not read it all
+    assert not any((place / "cache" / "tmp").iterdir())
+    assert not (tmp_path / "out").exists()
 
 
 # --- the cache's own refs, poisoned --------------------------------------------------

@@ -7,14 +7,13 @@ huggingface_hub and never printed or written anywhere by the zoo.
 """
 
 import os
-import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from zoo.cards.card import read_card
 from zoo.errors import IntegrityError, RefError, UnsafePathError, ZooError
-from zoo.files import atomic_write_text
+from zoo.files import atomic_write_text, atomic_writer
 from zoo.hub.base import PublishResult, RepoFile
 from zoo.hub.lfs import ATTRIBUTES_FILE, lfs_attributes, stored_in_lfs
 from zoo.trust.repo_paths import (
@@ -98,6 +97,45 @@ def _answer(call: Callable[[], T], where: str) -> T:
     except (KeyError, TypeError, AttributeError) as exc:
         raise IntegrityError(f"refusing {where}: the server's answer is malformed "
                              f"({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
+class _Bounded:
+    """A file handle that refuses to hold more than `limit` bytes."""
+
+    def __init__(self, handle: Any, limit: int, where: str):
+        self.handle, self.limit, self.where, self.written = handle, limit, where, 0
+
+    def write(self, chunk: bytes) -> int:
+        self.written += len(chunk)
+        if self.written > self.limit:
+            raise IntegrityError(f"refusing {self.where}: the server sent more than the "
+                                 f"{self.limit:,} bytes its listing gives")
+        return self.handle.write(chunk)
+
+    def tell(self) -> int:
+        return self.handle.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.handle.seek(offset, whence)
+
+    def truncate(self, size: int | None = None) -> int:
+        result = self.handle.truncate(size)
+        self.written = self.handle.tell() if size is None else size
+        return result
+
+
+def _download_bounded(repo_id: str, revision: str, path: str, size: int, target: Path) -> None:
+    """One file through huggingface_hub's own HTTP (session, token, retries, progress),
+    written at most `size` bytes deep; huggingface_hub then refuses a short body."""
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
+
+    url = hf_hub_url(repo_id, path, revision=revision, endpoint=endpoint())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(target) as handle:
+        http_get(url, _Bounded(handle, size, f"hf://{repo_id}@{revision[:12]}/{path}"),
+                 headers=build_hf_headers(), expected_size=size, displayed_filename=path)
 
 
 def commit_operations(package_dir: Path) -> list[Any]:
@@ -204,28 +242,24 @@ class HfHub:
 
     def download(self, owner: str, name: str, revision: str, dest: Path,
                  paths: Iterable[str] | None = None) -> None:
-        """Every file of a revision (or only `paths`) into `dest`, one `hf_hub_download`
-        each, after every path has passed the hub path grammar (hostile until checked)."""
-        from huggingface_hub import hf_hub_download
-
+        """Every file of a revision (or only `paths`) into `dest`, each one a file the
+        revision's listing holds and no larger than the size listed there: the body
+        is written through `_Bounded`, so a server that streams more than it listed
+        is cut off at the listed size, not after filling the disk."""
         repo_id = f"{owner}/{name}"
         _online(repo_id, check_commit(revision))
+        listing = {f.path: f for f in self.files(owner, name, revision)}
+        wanted = list(listing) if paths is None else [check_repo_path(p) for p in paths]
+        if missing := [path for path in wanted if path not in listing]:
+            raise IntegrityError(f"refusing hf://{repo_id}@{revision[:12]}: {missing[0]!r} is "
+                                 "not a file of the revision")
         try:
-            if paths is None:
-                paths = _answer(lambda: [sibling.rfilename for sibling in _api().model_info(
-                    repo_id, revision=revision).siblings or []], f"hf://{repo_id}")
-            paths = [check_repo_path(path) for path in paths]
-            if len(paths) > MAX_FILES:
-                raise IntegrityError(f"refusing hf://{repo_id}@{revision[:12]}: more than "
-                                     f"{MAX_FILES} files")
-            for path in paths:
+            for path in wanted:
                 if path != ATTRIBUTES_FILE:
-                    confined(Path(dest), path)
-                    hf_hub_download(repo_id, path, revision=revision, local_dir=dest,
-                                    endpoint=endpoint())
+                    _download_bounded(repo_id, revision, path, listing[path].size,
+                                      confined(Path(dest), path))
         except _hub_errors() as exc:
             raise _hub_error(exc, repo_id, revision) from exc
-        shutil.rmtree(dest / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping
 
     def tags(self, owner: str, name: str) -> dict[str, str]:
         """Tag name → commit sha, both checked against the hub grammar."""
