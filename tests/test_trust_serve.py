@@ -11,7 +11,6 @@ import socket
 import stat
 import sys
 import subprocess
-import time
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -120,16 +119,15 @@ def _plant_programs(repo: Path, folder: Path, markers: Path) -> None:
 
 
 def raw_request(port: int, target: bytes, method: bytes = b"GET",
-                limit: int = 256 << 20) -> tuple[int, bytes, float]:
-    """Send `method target` exactly as given; (status, whole response, seconds)."""
-    started = time.monotonic()
+                limit: int = 256 << 20) -> tuple[int, bytes]:
+    """Send `method target` exactly as given; (status, whole response)."""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(method + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      b"Connection: close\r\n\r\n")
         data = b""
         while len(data) < limit and (chunk := sock.recv(1 << 16)):
             data += chunk
-    return int(data.split(b" ", 2)[1]), data, time.monotonic() - started
+    return int(data.split(b" ", 2)[1]), data
 
 
 def test_model_info_of_a_readme_with_a_code_tag_runs_nothing(lair):
@@ -176,7 +174,7 @@ def test_model_info_of_a_readme_with_a_code_tag_runs_nothing(lair):
 ])
 def test_paths_outside_the_hub_are_never_served(lair, target):
     for method in (b"GET", b"HEAD"):
-        status, response, _ = raw_request(lair["port"], target, method)
+        status, response = raw_request(lair["port"], target, method)
         assert SECRET not in response
         assert b"secret.txt" not in response.split(b"\r\n\r\n", 1)[-1]  # no listing of outside
         assert status in (400, 401, 404, 405, 414), (target, response[:300])
@@ -185,25 +183,24 @@ def test_paths_outside_the_hub_are_never_served(lair, target):
 
 def test_only_reads_are_served(lair):
     for method in (b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS"):
-        status, response, _ = raw_request(lair["port"], b"/api/models/zoo/toy/paths-info/main",
+        status, response = raw_request(lair["port"], b"/api/models/zoo/toy/paths-info/main",
                                           method)
         assert status == 405 and b"read-only" in response
 
 
-def test_an_alias_bomb_readme_is_answered_small_and_quick(lair):
+def test_an_alias_bomb_readme_is_answered_small(lair):
     revision = lair["revisions"]["bomb"].encode()
-    status, response, seconds = raw_request(lair["port"],
-                                            b"/api/models/zoo/bomb/revision/" + revision)
+    status, response = raw_request(lair["port"], b"/api/models/zoo/bomb/revision/" + revision)
     assert status == 200 and b'"cardData":null' in response
-    assert len(response) < 16_384 and seconds < 5
+    assert len(response) < 16_384
 
 
 @pytest.mark.parametrize("target", [b"/api/models/zoo/crowd/revision/main",
                                     b"/api/models/zoo/crowd/tree/main/?recursive=True",
                                     b"/zoo/fat/resolve/main/big.txt"])
 def test_a_revision_too_large_to_pull_is_not_listed_or_read_whole(lair, target):
-    status, response, seconds = raw_request(lair["port"], target)
-    assert status != 200 and len(response) < 4096 and seconds < 10, response[:300]
+    status, response = raw_request(lair["port"], target)
+    assert status != 200 and len(response) < 4096, response[:300]
     assert raw_request(lair["port"], b"/zoo/fat/resolve/main/README.md")[0] == 200
 
 
@@ -219,7 +216,7 @@ def test_a_repository_with_hooks_and_configured_programs_runs_none_of_them(lair,
                         local_dir=tmp_path / "out")
     assert (tmp_path / "out" / "model.keras").read_bytes() == \
         (lair["hub"].root.parent.parent / "pkg-hooked" / "model.keras").read_bytes()
-    status, _, _ = raw_request(lair["port"], b"/api/models/zoo/hooked/commits/main")
+    status, _ = raw_request(lair["port"], b"/api/models/zoo/hooked/commits/main")
     assert status == 200
     assert sorted(p.name for p in (lair["markers"] / "git").iterdir()) == []
 
@@ -243,7 +240,7 @@ def test_the_server_process_runs_git_with_the_safe_environment(tmp_path, monkeyp
 
 
 def test_a_lfs_object_served_is_the_one_in_the_repository(lair):
-    status, response, _ = raw_request(lair["port"], b"/zoo/toy/resolve/main/model.keras")
+    status, response = raw_request(lair["port"], b"/zoo/toy/resolve/main/model.keras")
     body = response.split(b"\r\n\r\n", 1)[1]
     assert status == 200 and b"model.weights.h5" in body
 
