@@ -195,3 +195,22 @@ def test_an_image_that_is_a_fifo_is_refused_not_read(tmp_path):
     os.mkfifo(tmp_path / "cat" / "waits.png")
     with pytest.raises(DataError, match="waits.png: not a regular file"):
         check_images(tmp_path)
+
+
+def test_a_class_folder_that_is_a_link_is_checked_as_keras_reads_it(tmp_path):
+    """Keras follows a class sub-folder that is a symlink; the header check must too."""
+    import os
+
+    from PIL import Image
+
+    from zoo.train.datasets import MAX_IMAGE_PIXELS, check_images
+
+    (tmp_path / "elsewhere").mkdir()
+    side = int(MAX_IMAGE_PIXELS ** 0.5) + 1
+    Image.new("1", (side, side)).save(tmp_path / "elsewhere" / "b.png")
+    (tmp_path / "data" / ".hidden").mkdir(parents=True)  # Keras skips it, and so do we
+    os.mkfifo(tmp_path / "data" / ".hidden" / "waits.png")
+    check_images(tmp_path / "data")
+    os.symlink(tmp_path / "elsewhere", tmp_path / "data" / "cat")
+    with pytest.raises(DataError, match="cat/b.png: declares more pixels"):
+        check_images(tmp_path / "data")

