@@ -174,7 +174,12 @@ class LicensePolicy:
     def load(cls, path: Path | None, allow_license: tuple[str, ...] = ()) -> "LicensePolicy":
         """The policy file (TOML: allow, deny, noncommercial), widened by --allow-license.
         `path` is a file that must be there (see `policy_file`); None: no file."""
-        data = read_policy(path)
+        return cls.from_table(read_policy(path), path, allow_license)
+
+    @classmethod
+    def from_table(cls, data: dict[str, Any], path: Path | None,
+                   allow_license: tuple[str, ...] = ()) -> "LicensePolicy":
+        """The license rules of a policy table `read_policy` read from `path`."""
         policy = cls()
         if "allow" in data:
             policy.allow = {k for e in _expressions(data, "allow", path) for k in _symbol_keys(e)}

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from zoo.cards.card import SIGNATURE_FILE
 from zoo.cards.license_policy import read_policy
@@ -118,16 +119,23 @@ class SignaturePolicy:
     @classmethod
     def load(cls, path: Path | None, trust_keys: Iterable[Path] = (),
              require: bool = False) -> "SignaturePolicy":
-        keys, required = [Path(k) for k in trust_keys], require
-        if path is not None:
-            data = read_policy(path)
-            listed = data.get("trusted_keys", [])
-            if not isinstance(listed, list) or not all(isinstance(k, str) for k in listed):
-                raise ZooError(f"policy {path}: trusted_keys must be a list of key file paths")
-            keys += [(Path(path).parent / k).expanduser() for k in listed]
-            if not isinstance(data.get("require_signature", False), bool):
-                raise ZooError(f"policy {path}: require_signature must be true or false")
-            required = required or data.get("require_signature", False)
+        """The policy file's signature rules (None: no file), widened by the options."""
+        return cls.from_table(read_policy(path), path, trust_keys, require)
+
+    @classmethod
+    def from_table(cls, data: dict[str, Any], path: Path | None,
+                   trust_keys: Iterable[Path] = (), require: bool = False
+                   ) -> "SignaturePolicy":
+        """The signature rules of a policy table `read_policy` read from `path` (key
+        files it lists are relative to it), widened by --trust-key/--require-signature."""
+        listed = data.get("trusted_keys", [])
+        if not isinstance(listed, list) or not all(isinstance(k, str) for k in listed):
+            raise ZooError(f"policy {path}: trusted_keys must be a list of key file paths")
+        if not isinstance(data.get("require_signature", False), bool):
+            raise ZooError(f"policy {path}: require_signature must be true or false")
+        keys = [Path(k) for k in trust_keys]
+        keys += [(Path(path).parent / k).expanduser() for k in listed]
+        required = require or data.get("require_signature", False)
         for key in keys:
             public_key_id(key)  # a key that cannot be read is refused before any pull
         return cls(tuple(keys), required)
