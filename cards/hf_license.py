@@ -93,9 +93,12 @@ def readme_license(readme_text: str, where: str = "README.md") -> str | None:
 
 
 def readme_file_license(path: Path) -> str | None:
-    """`readme_license` of a README file, which must be UTF-8 text."""
+    """`readme_license` of a README file, which must be UTF-8 text; None where there is
+    none (a page without a README states no license)."""
+    if not path.is_file():
+        return None
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CardError(f"{path} is not UTF-8 text (byte {exc.start})") from None
     return readme_license(text, str(path))

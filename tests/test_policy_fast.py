@@ -166,3 +166,12 @@ def test_more_hub_license_ids(hf_id, spdx):
 ])
 def test_readme_license_of_hand_written_pages(front_matter, spdx):
     assert readme_license(f"---\n{front_matter}\n---\n# A model\n") == spdx
+
+
+def test_a_readme_file_that_is_missing_states_no_license(tmp_path):
+    """A Hub repository without README.md shows no license: None, not a crash."""
+    from zoo.cards.hf_license import readme_file_license
+
+    assert readme_file_license(tmp_path / "README.md") is None
+    (tmp_path / "README.md").write_text("---\nlicense: mit\n---\n")
+    assert readme_file_license(tmp_path / "README.md") == "MIT"

@@ -107,8 +107,7 @@ def _from_hub(source: str, into: Path) -> tuple[_Source, set[str]]:
 def _license(source: _Source, asserted: str | None) -> tuple[str, str]:
     """The license and where it came from: the README's front matter, or --license
     when the source states none. A --license that contradicts the source is refused."""
-    readme = source.folder / foreign.README
-    found = readme_file_license(readme) if readme.is_file() else None
+    found = readme_file_license(source.folder / foreign.README)
     if found:
         if asserted and parse_license(asserted, "--license") != parse_license(found):
             raise LicenseRefused(f"{source.where} states its license as '{found}' (README "
