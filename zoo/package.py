@@ -192,9 +192,7 @@ def load_keras_file(path: Path, unsafe: bool = False, allow_hdf5: bool = False) 
     if not path.is_file():
         raise ZooError(f"{path}: no such model file")
     kind = _check_model_suffix(path, allow_hdf5)
-    if kind == "keras":
-        check_archive(path)  # the zip gate holds with --unsafe too: a bomb is no author's code
-    if not unsafe:  # the config is read and checked before Keras parses any of it
+    if not unsafe:  # the zip gate, then the config checked before Keras parses any of it
         try:
             scan_model_file(path, allow_hdf5=kind == "hdf5")
         except UnsafeModelError as exc:
@@ -202,6 +200,8 @@ def load_keras_file(path: Path, unsafe: bool = False, allow_hdf5: bool = False) 
                 raise  # unreadable, or weights only: --unsafe would not help
             raise UnsafeModelError(f"{exc}; Keras safe mode would refuse it too. Pass "
                                    "--unsafe only if you trust its author") from exc
+    elif kind == "keras":
+        check_archive(path)  # the zip gate holds with --unsafe too: a bomb is no author's code
     import keras  # only now: refusing a bad path should not wait for TensorFlow
     import numpy as np
 
