@@ -225,10 +225,13 @@ def read_bundle(folder: Path) -> Bundle:
     hard links (`zoo.files.regular_files`); nothing is loaded yet."""
     folder = Path(folder)
     manifest_path = folder / BUNDLE_FILE
-    if not os.path.lexists(manifest_path):
+    # walked only where a manifest is named (a missing folder is no bundle either); a
+    # manifest that is a folder or link is no bundle's, and never opened
+    present = set(regular_files(folder)) if os.path.lexists(manifest_path) else set()
+    if BUNDLE_FILE not in present:
         raise ZooError(f"{folder} is not a deploy bundle (no {BUNDLE_FILE}); make one with "
                        "zoo export PACKAGE --format onnx --bundle DIR")
-    present = set(regular_files(folder)) - {BUNDLE_FILE}
+    present.remove(BUNDLE_FILE)
     manifest = parse_manifest(_head(manifest_path), str(manifest_path))
     for name in (manifest.model, *REQUIRED):
         if name not in manifest.files:
