@@ -14,6 +14,7 @@ import numpy as np
 from zoo.cards.digest import sha256_file
 from zoo.deploy.runtime import (
     BUNDLE_FILE,
+    RUNNERS,
     Runner,
     check_onnx_file,
     onnx_input_shape,
@@ -119,7 +120,6 @@ MAX_JSON_BYTES = 1 * 2**20  # a bundle's JSON files: a manifest, a shape, label 
 MAX_BUNDLE_FILES = 64
 MAX_LABELS = 100_000
 REQUIRED = ("preprocessing.json", "labels.json")
-RUNTIME_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ def parse_manifest(data: bytes, where: str) -> Manifest:
     if not isinstance(digest, str) or not SHA256.match(digest):
         raise IntegrityError(f"{where}: 'sha256' must be 64 hex digits")
     name = _repo_path(name, where, "'model'")
-    if Path(name).suffix not in RUNTIME_SUFFIXES:
+    if Path(name).suffix not in RUNNERS:
         raise IntegrityError(f"{where}: bad 'model': {name[:80]!r} is not an .onnx or "
                              ".tflite file")
     files = manifest.get("files")
