@@ -428,6 +428,14 @@ def test_a_bundle_with_a_link_or_fifo_is_refused(tmp_path):
         assert "labels.json: a FIFO" in refused("predict", bundle, rows_csv(tmp_path))
 
 
+def test_a_bundle_whose_manifest_is_a_folder_is_refused_in_one_line(tmp_path):
+    bundle = onnx_bundle(tmp_path / "bundle")
+    (bundle / "bundle.json").unlink()
+    (bundle / "bundle.json").mkdir()
+    line = refused("predict", bundle, rows_csv(tmp_path))
+    assert "is not a deploy bundle (no bundle.json)" in line
+
+
 def test_write_bundle_hashes_every_file_and_predict_accepts_it(tmp_path):
     package = make_package(tmp_path / "pkg", files={
         "model.keras": (make_package(tmp_path / "m") / "model.keras").read_bytes(),

@@ -12,6 +12,8 @@ from typing import BinaryIO
 
 from zoo.errors import UnsafePathError, ZooError
 
+WRITE_BITS = 0o222
+
 
 @contextlib.contextmanager
 def atomic_writer(path: Path) -> Iterator[BinaryIO]:
@@ -55,14 +57,15 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def regular_files(root: Path, *, hard_links: bool = False) -> list[str]:
+def regular_files(root: Path, *, read_only_links: bool = False) -> list[str]:
     """Every file under `root`, as sorted POSIX paths relative to it, read with
     `lstat` only: a symbolic link anywhere (`root` itself included), a FIFO, socket or
-    device, or (unless `hard_links`) a file with another name elsewhere is refused with
-    UnsafePathError naming it. A link would let a folder the zoo reads or writes reach
-    a private one (a key sealed into a card, an export written into someone's folder);
-    a FIFO blocks whoever opens it; a hard link is a private file under a package name.
-    The zoo's own cache snapshots are the one place hard links are deliberate."""
+    device, or a file with another name elsewhere (a hard link; with `read_only_links`,
+    a writable one) is refused with UnsafePathError naming it. A link would let a
+    folder the zoo reads or writes reach a private one (a key sealed into a card, an
+    export written into someone's folder); a FIFO blocks whoever opens it; a hard link
+    is a private file under a package name. The zoo's own cache snapshots are the one
+    place hard links are deliberate, and only to read-only blobs."""
     root = Path(root)
     try:
         mode = os.lstat(root).st_mode
@@ -88,10 +91,14 @@ def regular_files(root: Path, *, hard_links: bool = False) -> list[str]:
             elif not stat.S_ISREG(info.st_mode):
                 raise UnsafePathError(f"{path}: {_kind(info.st_mode)}; refusing it (a package "
                                       "or bundle holds only regular files and folders)")
-            elif info.st_nlink > 1 and not hard_links:
+            elif info.st_nlink > 1 and not read_only_links:
                 raise UnsafePathError(f"{path}: a hard link (one file with {info.st_nlink} "
                                       "names); refusing it (a package or bundle holds only "
                                       "files of its own)")
+            elif info.st_nlink > 1 and info.st_mode & WRITE_BITS:
+                raise UnsafePathError(f"{path}: a writable hard link (one file with "
+                                      f"{info.st_nlink} names); refusing it (the cache links "
+                                      "only read-only blobs)")
             else:
                 found.append(path.relative_to(root).as_posix())
     return sorted(found)

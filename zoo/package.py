@@ -32,9 +32,6 @@ from zoo.tensors import sample_bytes
 from zoo.trust.model_scan import check_archive, scan_model_file
 
 
-WRITE_BITS = 0o222
-
-
 def package_tree(package_dir: Path) -> list[str]:
     """Every file of a package, unlisted ones too, through the one walker that refuses
     links, special files and hard links (`zoo.files.regular_files`). Hard links are
@@ -43,15 +40,7 @@ def package_tree(package_dir: Path) -> list[str]:
     package_dir = Path(package_dir)
     if not os.path.lexists(package_dir):
         raise CardError(f"{package_dir} is not a package: no such folder")
-    in_cache = _in_cache_snapshots(package_dir)
-    names = regular_files(package_dir, hard_links=in_cache)
-    if in_cache:
-        for name in names:
-            info = os.lstat(package_dir / name)
-            if info.st_nlink > 1 and info.st_mode & WRITE_BITS:
-                raise UnsafePathError(f"{package_dir / name}: a writable hard link in a cache "
-                                      "snapshot; the cache links only read-only blobs")
-    return names
+    return regular_files(package_dir, read_only_links=_in_cache_snapshots(package_dir))
 
 
 def _in_cache_snapshots(folder: Path) -> bool:
@@ -203,9 +192,7 @@ def load_keras_file(path: Path, unsafe: bool = False, allow_hdf5: bool = False) 
     if not path.is_file():
         raise ZooError(f"{path}: no such model file")
     kind = _check_model_suffix(path, allow_hdf5)
-    if kind == "keras":
-        check_archive(path)  # the zip gate holds with --unsafe too: a bomb is no author's code
-    if not unsafe:  # the config is read and checked before Keras parses any of it
+    if not unsafe:  # the zip gate, then the config checked before Keras parses any of it
         try:
             scan_model_file(path, allow_hdf5=kind == "hdf5")
         except UnsafeModelError as exc:
@@ -213,6 +200,8 @@ def load_keras_file(path: Path, unsafe: bool = False, allow_hdf5: bool = False) 
                 raise  # unreadable, or weights only: --unsafe would not help
             raise UnsafeModelError(f"{exc}; Keras safe mode would refuse it too. Pass "
                                    "--unsafe only if you trust its author") from exc
+    elif kind == "keras":
+        check_archive(path)  # the zip gate holds with --unsafe too: a bomb is no author's code
     import keras  # only now: refusing a bad path should not wait for TensorFlow
     import numpy as np
 

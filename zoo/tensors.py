@@ -11,10 +11,10 @@ MAX_BATCH_BYTES = 256 * 2**20  # one batch of inputs as float32; ~28 images of 1
 FLOAT32_BYTES = 4
 
 
-def sample_bytes(shape: Sequence[int], what: str, itemsize: int = FLOAT32_BYTES) -> int:
+def sample_bytes(shape: Sequence[int], what: str) -> int:
     """The bytes of one sample of `shape`; DataError naming `what` if one sample alone
     is over `MAX_BATCH_BYTES`."""
-    size = math.prod(int(d) for d in shape) * itemsize
+    size = math.prod(int(d) for d in shape) * FLOAT32_BYTES
     if size > MAX_BATCH_BYTES:
         raise DataError(f"{what}: an input of shape {tuple(shape)} takes "
                         f"{size / 2**20:,.0f} MiB per sample, over the zoo's limit of "
@@ -22,8 +22,7 @@ def sample_bytes(shape: Sequence[int], what: str, itemsize: int = FLOAT32_BYTES)
     return size
 
 
-def batch_rows(shape: Sequence[int], what: str, wanted: int,
-               itemsize: int = FLOAT32_BYTES) -> int:
+def batch_rows(shape: Sequence[int], what: str, wanted: int) -> int:
     """How many samples of `shape` one batch may hold: up to `wanted`, within
     `MAX_BATCH_BYTES`."""
-    return max(1, min(wanted, MAX_BATCH_BYTES // sample_bytes(shape, what, itemsize)))
+    return max(1, min(wanted, MAX_BATCH_BYTES // sample_bytes(shape, what)))

@@ -44,8 +44,8 @@ from zoo.deploy.settings import (
 )
 from zoo.errors import ExportError
 from zoo.files import place_file, place_tree
-from zoo.tensors import batch_rows
 from zoo.package import card_path, load_model, read_verified_card, seal, updated_package
+from zoo.tensors import batch_rows
 from zoo.train.datasets import load_for_input
 
 ONNX_OPSET = 17  # tf2onnx 1.17 does not support 19

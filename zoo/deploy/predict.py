@@ -14,6 +14,7 @@ import numpy as np
 from zoo.cards.digest import sha256_file
 from zoo.deploy.runtime import (
     BUNDLE_FILE,
+    RUNNERS,
     Runner,
     check_onnx_file,
     onnx_input_shape,
@@ -119,7 +120,6 @@ MAX_JSON_BYTES = 1 * 2**20  # a bundle's JSON files: a manifest, a shape, label 
 MAX_BUNDLE_FILES = 64
 MAX_LABELS = 100_000
 REQUIRED = ("preprocessing.json", "labels.json")
-RUNTIME_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ def parse_manifest(data: bytes, where: str) -> Manifest:
     if not isinstance(digest, str) or not SHA256.match(digest):
         raise IntegrityError(f"{where}: 'sha256' must be 64 hex digits")
     name = _repo_path(name, where, "'model'")
-    if Path(name).suffix not in RUNTIME_SUFFIXES:
+    if Path(name).suffix not in RUNNERS:
         raise IntegrityError(f"{where}: bad 'model': {name[:80]!r} is not an .onnx or "
                              ".tflite file")
     files = manifest.get("files")
@@ -225,10 +225,13 @@ def read_bundle(folder: Path) -> Bundle:
     hard links (`zoo.files.regular_files`); nothing is loaded yet."""
     folder = Path(folder)
     manifest_path = folder / BUNDLE_FILE
-    if not os.path.lexists(manifest_path):
+    # walked only where a manifest is named (a missing folder is no bundle either); a
+    # manifest that is a folder or link is no bundle's, and never opened
+    present = set(regular_files(folder)) if os.path.lexists(manifest_path) else set()
+    if BUNDLE_FILE not in present:
         raise ZooError(f"{folder} is not a deploy bundle (no {BUNDLE_FILE}); make one with "
                        "zoo export PACKAGE --format onnx --bundle DIR")
-    present = set(regular_files(folder)) - {BUNDLE_FILE}
+    present.remove(BUNDLE_FILE)
     manifest = parse_manifest(_head(manifest_path), str(manifest_path))
     for name in (manifest.model, *REQUIRED):
         if name not in manifest.files:

@@ -83,13 +83,15 @@ def tflite_runner(path: Path) -> Runner:
     return run
 
 
+RUNNERS: dict[str, Callable[[Path], Runner]] = {".onnx": onnx_runner,
+                                                ".tflite": tflite_runner}
+
+
 def runner_for(path: Path) -> Runner:
     path = Path(path)
-    if path.suffix == ".onnx":
-        return onnx_runner(path)
-    if path.suffix == ".tflite":
-        return tflite_runner(path)
-    raise ZooError(f"{path}: no runtime for this file (use .onnx or .tflite)")
+    if path.suffix not in RUNNERS:
+        raise ZooError(f"{path}: no runtime for this file (use .onnx or .tflite)")
+    return RUNNERS[path.suffix](path)
 
 
 def predict_batched(run: Runner, x: np.ndarray, batch: int = 64) -> np.ndarray:

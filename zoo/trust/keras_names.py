@@ -73,19 +73,17 @@ CODE_PARAMETERS = frozenset({
 class KerasNames:
     """The allow-list: what `model_scan` accepts from a Keras model config."""
 
-    keras_version: str
     classes: frozenset[tuple[str, str]]  # (module, class_name) as Keras writes them
     class_names: frozenset[str]  # bare names, for legacy configs that carry no module
     functions: dict[str, frozenset[str]]  # module -> function names, incl. "builtins"
 
 
 @cache
-def allowed_names(path: Path = NAMES_FILE) -> KerasNames:
+def allowed_names() -> KerasNames:
     """The checked-in allow-list (JSON only: no Keras import)."""
-    data = json.loads(Path(path).read_text())
+    data = json.loads(NAMES_FILE.read_text())
     classes = frozenset((module, name) for module, name in data["classes"])
-    return KerasNames(data["keras_version"], classes,
-                      frozenset(name for _, name in classes),
+    return KerasNames(classes, frozenset(name for _, name in classes),
                       {module: frozenset(names) for module, names in data["functions"].items()})
 
 

@@ -18,6 +18,7 @@ the zip itself: member count, names, symlinks, total and per-member size and
 compression ratio, with the limits in `ARCHIVE_LIMITS`.
 """
 
+import contextlib
 import json
 import re
 import stat
@@ -288,11 +289,14 @@ def _check_members(path: Path, archive: zipfile.ZipFile) -> None:
                                     f"from a {size}-byte file; a zip bomb?)")
 
 
-def check_archive(path: Path) -> None:
-    """The zip gate, before any loader (the scan, Keras, even with `--unsafe`) opens a
-    `.keras` file: member count, names, symlinks, sizes and compression ratios within
-    `ARCHIVE_LIMITS`. Reads only the zip's directory; unpacks nothing."""
-    path = Path(path)
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+              NotImplementedError)
+
+
+@contextlib.contextmanager
+def _gated_archive(path: Path) -> Iterator[zipfile.ZipFile]:
+    """The `.keras` zip, open, once it has passed the gate (`check_archive`); a zip
+    error while it is read is one line too."""
     try:
         declared = _declared_members(path)
         if declared > ARCHIVE_LIMITS.members:
@@ -300,27 +304,31 @@ def check_archive(path: Path) -> None:
                                         f"{ARCHIVE_LIMITS.members})")
         with zipfile.ZipFile(path) as archive:
             _check_members(path, archive)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
-            NotImplementedError) as exc:
+            yield archive
+    except ZIP_ERRORS as exc:
         raise UnsafeModelError(f"{path}: not a readable .keras file ({exc})") from exc
+
+
+def check_archive(path: Path) -> None:
+    """The zip gate, before any loader (the scan, Keras, even with `--unsafe`) opens a
+    `.keras` file: member count, names, symlinks, sizes and compression ratios within
+    `ARCHIVE_LIMITS`. Reads only the zip's directory; unpacks nothing."""
+    with _gated_archive(Path(path)):
+        pass
 
 
 def read_keras_config(path: Path) -> Any:
-    """`config.json` of a `.keras` zip, after the archive gate."""
+    """`config.json` of a `.keras` zip, after the archive gate (one read of its
+    directory for both)."""
     path = Path(path)
-    check_archive(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            try:
-                info = archive.getinfo(CONFIG_MEMBER)
-            except KeyError:
-                raise _refuse(str(path), "the .keras file has no config.json") from None
-            if info.file_size > MAX_CONFIG_BYTES:
-                raise _refuse(str(path), "config.json is larger than 64 MiB")
-            raw = archive.read(info)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError,
-            NotImplementedError) as exc:
-        raise UnsafeModelError(f"{path}: not a readable .keras file ({exc})") from exc
+    with _gated_archive(path) as archive:
+        try:
+            info = archive.getinfo(CONFIG_MEMBER)
+        except KeyError:
+            raise _refuse(str(path), "the .keras file has no config.json") from None
+        if info.file_size > MAX_CONFIG_BYTES:
+            raise _refuse(str(path), "config.json is larger than 64 MiB")
+        raw = archive.read(info)
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
