@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from zoo import __version__
-from zoo.errors import ZooError
+from zoo.errors import ZooError, first_line
 
 USAGE_EXIT = 2
 DEBUG_ENV = "ZOO_DEBUG"  # set to 1 to see the traceback of an unexpected error
@@ -44,19 +44,14 @@ class ZooGroup(click.Group):
             if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
                 raise
             fail(f"'zoo {_command_name(args)}' failed unexpectedly ({type(exc).__name__}: "
-                 f"{_first_line(exc)}); this is a bug in the zoo or in what it called: rerun "
-                 f"with {DEBUG_ENV}=1 for the traceback and report it")
+                 f"{first_line(exc, empty='no message')}); this is a bug in the zoo or in what "
+                 f"it called: rerun with {DEBUG_ENV}=1 for the traceback and report it")
         sys.exit(result if isinstance(result, int) else 0)
 
 
 def _command_name(args: Any) -> str:
     words = list(sys.argv[1:] if args is None else args)
     return next((str(w) for w in words if not str(w).startswith("-")), "")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else "no message"
 
 
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})

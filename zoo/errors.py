@@ -49,6 +49,13 @@ class ModelError(ZooError):
     """Something a real model does that Keras refuses while the zoo rebuilds or runs it."""
 
 
+def first_line(exc: BaseException, limit: int = 200, empty: str | None = None) -> str:
+    """An exception's message in one line for a refusal: its first line, at most
+    `limit` characters; `empty` (default: the exception's class name) when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else empty or type(exc).__name__
+
+
 # Errors Keras raises for a graph it cannot build or call; anything else is a bug.
 KERAS_ERRORS = (ValueError, TypeError, NotImplementedError, KeyError, IndexError)
 

@@ -22,7 +22,7 @@ from zoo.deploy.runtime import (
     predict_batched,
     runner_for,
 )
-from zoo.errors import DataError, IntegrityError, UnsafePathError, ZooError
+from zoo.errors import DataError, IntegrityError, UnsafePathError, ZooError, first_line
 from zoo.files import regular_files
 from zoo.tensors import batch_rows, sample_bytes
 from zoo.train.datasets import numeric_features, read_npz
@@ -266,12 +266,7 @@ def _runner(bundle: Bundle) -> Runner:
     try:
         return runner_for(bundle.model)
     except (*onnxruntime_errors(), ValueError, RuntimeError) as exc:
-        raise ZooError(f"{bundle.model}: the runtime refused it: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+        raise ZooError(f"{bundle.model}: the runtime refused it: {first_line(exc)}") from exc
 
 
 def predict_bundle(bundle_dir: Path, inputs: list[Path]) -> list[Prediction]:
@@ -283,7 +278,7 @@ def predict_bundle(bundle_dir: Path, inputs: list[Path]) -> list[Prediction]:
         scores = predict_batched(run, x, batch)
     except (*onnxruntime_errors(), ValueError, RuntimeError) as exc:
         raise ZooError(f"{bundle.model}: the runtime could not run it: "
-                       f"{_first_line(exc)}") from exc
+                       f"{first_line(exc)}") from exc
     if scores.ndim != 2:
         raise DataError(f"{bundle.model}: gives outputs of shape {scores.shape[1:]}, not one "
                         "score per class")

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, first_line
 from zoo.train.cluster import TF_CONFIG, Cluster, check_listening, read_cluster
 from zoo.train.settings import Distribution, FitSettings
 
@@ -226,9 +226,9 @@ def _multi_worker(distribution: Distribution) -> Replicas:
     except RuntimeError as exc:
         if "startup" in str(exc) or "initialized" in str(exc):
             raise ZooError(f"--strategy multi-worker {_STARTED_TOO_LATE}") from None
-        raise ZooError(f"{who}: could not join the cluster: {_first_line(exc)}") from None
+        raise ZooError(f"{who}: could not join the cluster: {first_line(exc, 300)}") from None
     except tf.errors.OpError as exc:
-        raise ZooError(f"{who}: could not join the cluster: {_first_line(exc)}") from None
+        raise ZooError(f"{who}: could not join the cluster: {first_line(exc, 300)}") from None
     if watchdog:
         watchdog.rest()
     return Replicas("multi-worker", strategy, cluster, watchdog, timeout)
@@ -241,10 +241,6 @@ def lost_peer_errors(tf: Any) -> tuple[type, ...]:
             errors.DeadlineExceededError)
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-
-
 def _replica(model: Any) -> Any:
     """The same network built in the current scope: layers, weights, trainable flags."""
     import keras
@@ -253,7 +249,7 @@ def _replica(model: Any) -> Any:
         replica = keras.models.clone_model(model)
     except (TypeError, ValueError, NotImplementedError) as exc:
         raise ZooError(f"{model.name} cannot be rebuilt under a distribution strategy: "
-                       f"{_first_line(exc)}") from None
+                       f"{first_line(exc, 300)}") from None
     replica.set_weights(model.get_weights())
     def trains(network: Any) -> list[tuple]:
         return [(layer.name, layer.trainable, [tuple(w.shape) for w in layer.trainable_weights])

@@ -19,7 +19,7 @@ from typing import Any
 
 from zoo.cards.card import SIGNATURE_FILE
 from zoo.cards.license_policy import read_policy
-from zoo.errors import SignatureError, ZooError
+from zoo.errors import SignatureError, ZooError, first_line
 # Not signed: the signature itself, and the file a git hub adds for LFS.
 UNSIGNED_FILES = (SIGNATURE_FILE, ".gitattributes")
 
@@ -96,15 +96,11 @@ def verify_package(package_dir: Path, trusted_keys: Iterable[Path]) -> str:
              .set_hashing_config(_hashing_config())
              .verify(package_dir, signature))
         except Exception as exc:  # noqa: BLE001 - model-signing raises many kinds; each is a 'no'
-            reasons.append(f"{Path(key).name}: {_first_line(exc)}")
+            reasons.append(f"{Path(key).name}: {first_line(exc, 160)}")
             continue
         return public_key_id(key)
     raise SignatureError(f"{package_dir.name}: the signature does not verify with any trusted "
                          f"key ({'; '.join(reasons)})")
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
 
 
 @dataclass(frozen=True)
