@@ -48,6 +48,7 @@ class HostileHub:
     def __init__(self) -> None:
         self.info: object = {"id": REPO, "sha": GOOD_SHA, "siblings": []}
         self.tree: object = []
+        self.later_tree: object = None  # what every tree listing after the first answers
         self.commits: object = None
         self.refs: object = None
         self.flood = 0  # bytes every file download streams (0: no file is served)
@@ -71,7 +72,10 @@ def handler_for(hub: HostileHub) -> type[BaseHTTPRequestHandler]:
             if path.startswith(f"/api/models/{REPO}/revision/"):
                 self._answer(json.dumps(hub.info).encode())
             elif path.startswith(f"/api/models/{REPO}/tree/"):
-                self._answer(json.dumps(hub.tree).encode())
+                listed_before = sum("/tree/" in seen for seen in hub.requests) > 1
+                tree = hub.later_tree if listed_before and hub.later_tree is not None \
+                    else hub.tree
+                self._answer(json.dumps(tree).encode())
             elif path.startswith(f"/api/models/{REPO}/commits/") and hub.commits is not None:
                 self._answer(json.dumps(hub.commits).encode())
             elif path.startswith(f"/api/models/{REPO}/refs") and hub.refs is not None:
@@ -135,7 +139,7 @@ def endpoint(server, place, monkeypatch) -> HostileHub:
     url, hub = server
     monkeypatch.setenv("HF_ENDPOINT", url)
     hub.info, hub.tree, hub.requests[:] = {"id": REPO, "sha": GOOD_SHA, "siblings": []}, [], []
-    hub.commits = hub.refs = None
+    hub.commits = hub.refs = hub.later_tree = None
     hub.flood = hub.sent = 0
     return hub
 
@@ -237,6 +241,17 @@ def test_a_server_that_streams_more_than_it_listed_is_cut_off_at_the_listed_size
     assert endpoint.sent < endpoint.flood  # the zoo hung up; it did not read it all
     assert not any((place / "cache" / "tmp").iterdir())
     assert not (tmp_path / "out").exists()
+
+
+def test_a_pull_lists_the_revision_once_and_that_listing_bounds_every_download(
+        endpoint, place, tmp_path):
+    endpoint.tree = [entry("card.json", 100)]
+    endpoint.later_tree = [entry("card.json", 50 << 20)]  # checked once, then grown
+    endpoint.flood = 64 << 20
+    line = refused("pull", f"hf://{REPO}", "--out", tmp_path / "out")
+    assert "more than the 100 bytes its listing gives" in line, line
+    assert sum("/tree/" in path for path in endpoint.requests) == 1
+    assert not any((place / "cache" / "tmp").iterdir())
 
 
 # --- the cache's own refs, poisoned --------------------------------------------------

@@ -167,6 +167,9 @@ class HfHub:
 
     def __init__(self, refs: Path | None = None):
         self.refs = Path(refs) if refs else None
+        # A commit's listing, as read once: a commit never changes, and the listing a
+        # caller checked (sizes, names) must be the one that bounds its downloads.
+        self._listings: dict[tuple[str, str], list[RepoFile]] = {}
 
     def _ref_file(self, repo_id: str, revision: str) -> Path | None:
         """Where a tag or branch → commit answer is kept: a file named from checked
@@ -215,11 +218,18 @@ class HfHub:
         return sha
 
     def files(self, owner: str, name: str, revision: str) -> list[RepoFile]:
-        """Every file of a commit, each value checked (`RepoFile`); at most MAX_FILES."""
+        """Every file of a commit, each value checked (`RepoFile`); at most MAX_FILES.
+        Listed once per commit: `download` and a second call answer from that listing."""
+        repo_id = f"{owner}/{name}"
+        key = (repo_id, check_commit(revision))
+        if key not in self._listings:
+            self._listings[key] = self._list(repo_id, revision)
+        return list(self._listings[key])
+
+    def _list(self, repo_id: str, revision: str) -> list[RepoFile]:
         from huggingface_hub.hf_api import RepoFile as HfRepoFile
 
-        repo_id = f"{owner}/{name}"
-        where = f"hf://{repo_id}@{check_commit(revision)[:12]}"
+        where = f"hf://{repo_id}@{revision[:12]}"
         _online(repo_id, revision)
 
         def listing() -> list[RepoFile]:
@@ -245,10 +255,11 @@ class HfHub:
         """Every file of a revision (or only `paths`) into `dest`, each one a file the
         revision's listing holds and no larger than the size listed there: the body
         is written through `_Bounded`, so a server that streams more than it listed
-        is cut off at the listed size, not after filling the disk."""
+        is cut off at the listed size, not after filling the disk. The listing is the
+        one `files` already read for the caller, if it did."""
         repo_id = f"{owner}/{name}"
-        _online(repo_id, check_commit(revision))
         listing = {f.path: f for f in self.files(owner, name, revision)}
+        _online(repo_id, revision)
         wanted = list(listing) if paths is None else [check_repo_path(p) for p in paths]
         if missing := [path for path in wanted if path not in listing]:
             raise IntegrityError(f"refusing hf://{repo_id}@{revision[:12]}: {missing[0]!r} is "
