@@ -74,29 +74,27 @@ def _shown(value: object) -> str:
     return repr(value)[:80]
 
 
+def _hex(value: object, pattern: re.Pattern[str], what: str, where: str, why: str) -> str:
+    """`value` if it is text that `pattern` matches whole; else UnsafePathError."""
+    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        raise UnsafePathError(f"refusing {what} {_shown(value)} from {where}: not {why}")
+    return value
+
+
 def check_commit(value: object, where: str = "the hub") -> str:
     """A commit sha from a hub or the cache's refs, safe to name a folder: exactly
     40 lowercase hex digits (a path, a 64-digit sha256 id or a number is refused)."""
-    if not isinstance(value, str) or COMMIT.fullmatch(value) is None:
-        raise UnsafePathError(f"refusing commit {_shown(value)} from {where}: not a commit "
-                              "sha (40 lowercase hex digits)")
-    return value
+    return _hex(value, COMMIT, "commit", where, "a commit sha (40 lowercase hex digits)")
 
 
 def check_blob_id(value: object, where: str = "the hub") -> str:
     """A git blob id from a hub listing: 40 lowercase hex digits."""
-    if not isinstance(value, str) or COMMIT.fullmatch(value) is None:
-        raise UnsafePathError(f"refusing git blob id {_shown(value)} from {where}: not 40 "
-                              "lowercase hex digits")
-    return value
+    return _hex(value, COMMIT, "git blob id", where, "40 lowercase hex digits")
 
 
 def check_sha256(value: object, where: str = "the hub") -> str:
     """An LFS oid or a file's sha256, safe to name a blob: 64 lowercase hex digits."""
-    if not isinstance(value, str) or SHA256.fullmatch(value) is None:
-        raise UnsafePathError(f"refusing LFS oid {_shown(value)} from {where}: not 64 "
-                              "lowercase hex digits")
-    return value
+    return _hex(value, SHA256, "LFS oid", where, "64 lowercase hex digits")
 
 
 def check_size(value: object, path: str, limit: int = MAX_FILE_BYTES) -> int:
