@@ -42,9 +42,16 @@ from zoo.hub.lfs import (
     parse_lfs_pointer,
     stored_in_lfs,
 )
-from zoo.hub.refs import HUB_MARKER, REVISION
+from zoo.hub.refs import HUB_MARKER
 from zoo.package import package_tree
-from zoo.trust.repo_paths import MAX_FILES, MAX_PATH_BYTES, check_repo_path, confined
+from zoo.trust.repo_paths import (
+    COMMIT,
+    MAX_FILES,
+    MAX_PATH_BYTES,
+    check_ref_name,
+    check_repo_path,
+    confined,
+)
 
 BRANCH = "main"
 ZERO_SHA = "0" * 40
@@ -78,12 +85,14 @@ class RepoSummary:
 
 
 def valid_tag(tag: str) -> bool:
-    if tag.startswith("-") or len(tag) == 40 and all(c in "0123456789abcdef" for c in tag) \
-            or REVISION.match(tag) is None:
+    """A name both the revision grammar and git accept, and not one that reads as a
+    commit sha."""
+    if COMMIT.fullmatch(tag):
         return False
     try:
+        check_ref_name(tag)
         run_git(None, "check-ref-format", f"refs/tags/{tag}")
-    except GitFailed:
+    except (UnsafePathError, GitFailed):
         return False
     return True
 
