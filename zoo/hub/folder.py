@@ -18,6 +18,7 @@ in one listing first, blobs streamed, each size checked before it is read.
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -31,7 +32,7 @@ from zoo.cards.digest import sha256_file
 from zoo.errors import IntegrityError, RefError, UnsafePathError, ZooError
 from zoo.files import atomic_writer
 from zoo.hub.base import PublishResult, RepoFile
-from zoo.hub.git import Blobs, GitFailed, records, run_git, small_blobs
+from zoo.hub.git import Blobs, GitFailed, leads_elsewhere, records, run_git, small_blobs
 from zoo.hub.lfs import (
     ATTRIBUTES_FILE,
     POINTER_LIMIT,
@@ -268,18 +269,19 @@ class FolderHub:
     def _init_repo(self, repo: Path) -> Path | None:
         """Make `repo` a repository unless it is one; returns what was created (the
         folder, or its .git where the folder was there already), for removal if
-        nothing ends up published. A .git that is a symlink or a file (which git
-        would follow to another repository) is refused."""
+        nothing ends up published. A .git that leads to another repository (a
+        symlink, a gitfile, a `commondir`, linked objects or refs) is refused."""
         self.root.mkdir(parents=True, exist_ok=True)
         marker = self.root / HUB_MARKER
         if not marker.exists():
             marker.write_text(json.dumps({"kind": "backbone-zoo folder hub",
                                           "layout": "hf"}) + "\n")
         git_dir = repo / ".git"
-        if git_dir.is_symlink() or git_dir.exists() and not git_dir.is_dir():
-            raise ZooError(f"{repo} is not a repository the zoo writes to: its .git is a "
-                           "symlink or a file")
-        if git_dir.is_dir():
+        if os.path.lexists(git_dir):
+            if leads_elsewhere(git_dir):
+                raise ZooError(f"{repo} is not a repository the zoo writes to: its .git "
+                               "leads to another repository (a link, a gitfile or a "
+                               "commondir)")
             return None
         created = git_dir if repo.exists() else repo
         repo.mkdir(parents=True, exist_ok=True)
