@@ -89,6 +89,8 @@ def handler_for(hub: HostileHub) -> type[BaseHTTPRequestHandler]:
             """A body of `size` bytes, whatever the listing said, until the client hangs up."""
             self.send_response(200)
             self.send_header("Content-Length", str(size))
+            self.send_header("X-Repo-Commit", GOOD_SHA)  # what a Hub file answer carries
+            self.send_header("ETag", '"' + "d" * 40 + '"')
             self.end_headers()
             chunk = b"x" * (1 << 16)
             try:
@@ -500,4 +502,14 @@ def test_a_mirror_of_hostile_commits_or_refs_is_refused_in_one_line(endpoint, pl
     for a ref name or its commit) is the zoo's refusal, not the CLI's catch-all."""
     endpoint.commits, endpoint.refs = [commit_], refs
     assert says in refused("hub", "mirror", f"hf://{REPO}", "--hub", tmp_path / "hub")
+    assert not (tmp_path / "hub" / "models" / "mallory" / "net").exists()
+
+
+def test_a_mirror_cuts_off_a_file_streamed_beyond_its_listed_size(endpoint, place, tmp_path):
+    endpoint.commits, endpoint.refs = [upstream_commit()], upstream_refs()
+    endpoint.tree = [entry("README.md", 100)]
+    endpoint.flood = 64 << 20  # 64 MiB for a README listed as 100 bytes
+    line = refused("hub", "mirror", f"hf://{REPO}", "--hub", tmp_path / "hub")
+    assert "more than the 100 bytes its listing gives" in line, line
+    assert endpoint.sent < endpoint.flood  # the zoo hung up; it did not read it all
     assert not (tmp_path / "hub" / "models" / "mallory" / "net").exists()

@@ -126,16 +126,20 @@ class _Bounded:
 
 def _download_bounded(repo_id: str, revision: str, path: str, size: int, target: Path) -> None:
     """One file through huggingface_hub's own HTTP (session, token, retries, progress),
-    written at most `size` bytes deep; huggingface_hub then refuses a short body."""
+    written at most `size` bytes deep, and refused unless it is exactly `size` bytes
+    (the size the hub lists; both backends' and the mirror's downloads come here)."""
     from huggingface_hub import hf_hub_url
     from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers
 
     url = hf_hub_url(repo_id, path, revision=revision, endpoint=endpoint())
-    target.parent.mkdir(parents=True, exist_ok=True)
+    where = f"hf://{repo_id}@{revision[:12]}"
     with atomic_writer(target) as handle:
-        http_get(url, _Bounded(handle, size, f"hf://{repo_id}@{revision[:12]}/{path}"),
-                 headers=build_hf_headers(), expected_size=size, displayed_filename=path)
+        http_get(url, _Bounded(handle, size, f"{where}/{path}"), headers=build_hf_headers(),
+                 displayed_filename=path)
+        if (got := handle.tell()) != size:
+            raise IntegrityError(f"refusing {where}: {path} has {got:,} bytes, the hub lists "
+                                 f"{size:,}")
 
 
 def commit_operations(package_dir: Path) -> list[Any]:
