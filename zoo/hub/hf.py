@@ -194,8 +194,9 @@ class HfHub:
                 raise UnsafePathError(f"refusing the cached ref {saved}: it is a link")
             with open(saved, "rb") as handle:
                 text = handle.read(MAX_REF_BYTES + 1)
-            return check_commit(text.decode("ascii").strip() if len(text) <= MAX_REF_BYTES
-                                else text, f"the cached ref {saved}")
+            if len(text) > MAX_REF_BYTES:
+                raise UnsafePathError(f"refusing the cached ref {saved}: too long")
+            return check_commit(text.decode("ascii").strip(), f"the cached ref {saved}")
         except (UnsafePathError, UnicodeDecodeError, OSError):
             saved.unlink(missing_ok=True)
             raise UnsafePathError(f"refusing the cached ref of hf://{repo_id}@{rev} ({saved}): "
@@ -243,7 +244,7 @@ class HfHub:
                     continue
                 if len(listed) >= MAX_FILES:
                     raise IntegrityError(f"refusing {where}: more than {MAX_FILES} files")
-                listed.append(RepoFile(check_repo_path(item.path),
+                listed.append(RepoFile(item.path,  # every value checked by RepoFile
                                        item.lfs.sha256 if item.lfs else None,
                                        item.lfs.size if item.lfs else item.size,
                                        item.lfs is not None, item.blob_id))
