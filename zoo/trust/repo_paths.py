@@ -16,8 +16,8 @@ MAX_FILE_BYTES = 16 * 1024 ** 3  # one file of a revision: the config scan's mem
 MAX_REVISION_BYTES = 16 * 1024 ** 3  # all files of a revision together
 COMMIT = re.compile(r"[0-9a-f]{40}")  # a git commit or blob id (sha1), matched whole
 SHA256 = re.compile(r"[0-9a-f]{64}")  # an LFS oid or a card's file hash
-# A tag or branch: what git check-ref-format accepts, narrowed to the Hub's characters
-# (hand-written: hf:// pulls must not need the git program).
+# A tag or branch: the Hub's characters; check_ref_name adds git check-ref-format's
+# rules (hand-written: hf:// pulls must not need the git program).
 REF_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,127}")
 # Characters no hub path needs: separators and escapes of other systems,
 # shell and URL metacharacters that make paths ambiguous, controls.
@@ -106,10 +106,14 @@ def check_size(value: object, path: str, limit: int = MAX_FILE_BYTES) -> int:
 
 
 def check_ref_name(value: object, where: str = "the hub") -> str:
-    """A tag or branch name that may name a file (the cache's refs): the Hub's
-    characters, no `..`, no `@{`, no trailing `.`, `/` or `.lock`, no empty parts."""
+    """A tag or branch name that may name a file (the cache's refs): exactly what
+    `git check-ref-format` accepts over the Hub's characters (no `..`, no trailing
+    `.`, no part that is empty, starts with `.` or ends with `.lock`), so no git
+    process is needed to tell."""
     if not isinstance(value, str) or REF_NAME.fullmatch(value) is None or ".." in value \
-            or "//" in value or value.endswith((".", "/", ".lock")):
+            or value.endswith(".") or any(part == "" or part.startswith(".")
+                                          or part.endswith(".lock")
+                                          for part in value.split("/")):
         raise UnsafePathError(f"refusing revision name {_shown(value)} from {where}: use "
                               "letters, digits, '-', '_', '.' and '/', no '..'")
     return value
