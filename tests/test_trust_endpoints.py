@@ -48,6 +48,7 @@ class HostileHub:
     def __init__(self) -> None:
         self.info: object = {"id": REPO, "sha": GOOD_SHA, "siblings": []}
         self.tree: object = []
+        self.later_tree: object = None  # what every tree listing after the first answers
         self.commits: object = None
         self.refs: object = None
         self.flood = 0  # bytes every file download streams (0: no file is served)
@@ -71,7 +72,10 @@ def handler_for(hub: HostileHub) -> type[BaseHTTPRequestHandler]:
             if path.startswith(f"/api/models/{REPO}/revision/"):
                 self._answer(json.dumps(hub.info).encode())
             elif path.startswith(f"/api/models/{REPO}/tree/"):
-                self._answer(json.dumps(hub.tree).encode())
+                listed_before = sum("/tree/" in seen for seen in hub.requests) > 1
+                tree = hub.later_tree if listed_before and hub.later_tree is not None \
+                    else hub.tree
+                self._answer(json.dumps(tree).encode())
             elif path.startswith(f"/api/models/{REPO}/commits/") and hub.commits is not None:
                 self._answer(json.dumps(hub.commits).encode())
             elif path.startswith(f"/api/models/{REPO}/refs") and hub.refs is not None:
@@ -85,6 +89,8 @@ def handler_for(hub: HostileHub) -> type[BaseHTTPRequestHandler]:
             """A body of `size` bytes, whatever the listing said, until the client hangs up."""
             self.send_response(200)
             self.send_header("Content-Length", str(size))
+            self.send_header("X-Repo-Commit", GOOD_SHA)  # what a Hub file answer carries
+            self.send_header("ETag", '"' + "d" * 40 + '"')
             self.end_headers()
             chunk = b"x" * (1 << 16)
             try:
@@ -135,7 +141,7 @@ def endpoint(server, place, monkeypatch) -> HostileHub:
     url, hub = server
     monkeypatch.setenv("HF_ENDPOINT", url)
     hub.info, hub.tree, hub.requests[:] = {"id": REPO, "sha": GOOD_SHA, "siblings": []}, [], []
-    hub.commits = hub.refs = None
+    hub.commits = hub.refs = hub.later_tree = None
     hub.flood = hub.sent = 0
     return hub
 
@@ -237,6 +243,17 @@ def test_a_server_that_streams_more_than_it_listed_is_cut_off_at_the_listed_size
     assert endpoint.sent < endpoint.flood  # the zoo hung up; it did not read it all
     assert not any((place / "cache" / "tmp").iterdir())
     assert not (tmp_path / "out").exists()
+
+
+def test_a_pull_lists_the_revision_once_and_that_listing_bounds_every_download(
+        endpoint, place, tmp_path):
+    endpoint.tree = [entry("card.json", 100)]
+    endpoint.later_tree = [entry("card.json", 50 << 20)]  # checked once, then grown
+    endpoint.flood = 64 << 20
+    line = refused("pull", f"hf://{REPO}", "--out", tmp_path / "out")
+    assert "more than the 100 bytes its listing gives" in line, line
+    assert sum("/tree/" in path for path in endpoint.requests) == 1
+    assert not any((place / "cache" / "tmp").iterdir())
 
 
 # --- the cache's own refs, poisoned --------------------------------------------------
@@ -485,4 +502,14 @@ def test_a_mirror_of_hostile_commits_or_refs_is_refused_in_one_line(endpoint, pl
     for a ref name or its commit) is the zoo's refusal, not the CLI's catch-all."""
     endpoint.commits, endpoint.refs = [commit_], refs
     assert says in refused("hub", "mirror", f"hf://{REPO}", "--hub", tmp_path / "hub")
+    assert not (tmp_path / "hub" / "models" / "mallory" / "net").exists()
+
+
+def test_a_mirror_cuts_off_a_file_streamed_beyond_its_listed_size(endpoint, place, tmp_path):
+    endpoint.commits, endpoint.refs = [upstream_commit()], upstream_refs()
+    endpoint.tree = [entry("README.md", 100)]
+    endpoint.flood = 64 << 20  # 64 MiB for a README listed as 100 bytes
+    line = refused("hub", "mirror", f"hf://{REPO}", "--hub", tmp_path / "hub")
+    assert "more than the 100 bytes its listing gives" in line, line
+    assert endpoint.sent < endpoint.flood  # the zoo hung up; it did not read it all
     assert not (tmp_path / "hub" / "models" / "mallory" / "net").exists()

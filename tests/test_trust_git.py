@@ -21,6 +21,7 @@ from conftest import ok, refused
 from forge import commit, files_of, git
 from packages import make_package
 from zoo.hub import FolderHub
+from zoo.hub.folder import valid_tag
 from zoo.hub.git import Blobs, run_git, safe_git_env
 from zoo.trust.repo_paths import MAX_FILES
 
@@ -508,3 +509,22 @@ def test_a_linked_lfs_store_is_never_written_or_read_through(tmp_path, cache):
     assert sorted(p for p in elsewhere.rglob("*")) == before
     assert "symlink" in refused("pull", f"file://{hub.root}/toy@v1", "--out", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+REF_NAMES = ["v1", "2026-11-22", "a/b", "release/v1.2", "_x", "a-", "a/-b", "a..b", "a.",
+             "a/", "a//b", "a.lock", "a.lock/b", "b/a.lock", "a/.b", ".a", "a/b.", "a.b.lock.c",
+             "x.lockx", "-x", "a b", "a@{b", "a~1", "a^", "a:b", "a*", "a[b", "a\\b", "é",
+             "a" * 40, "a" * 39, "A" * 40, "a" * 129]
+
+
+@pytest.mark.parametrize("name", REF_NAMES)
+def test_the_tag_rule_is_git_check_ref_format_without_a_git_process(name, monkeypatch):
+    """A mirror checks every upstream ref: the grammar gives git's answer (and refuses
+    what reads as a commit sha or leaves the Hub's characters), and starts no git."""
+    git_says = subprocess.run(["git", "check-ref-format", f"refs/tags/{name}"],
+                              capture_output=True).returncode == 0
+    hub_chars = all(c.isascii() and (c.isalnum() or c in "._/-") for c in name) \
+        and len(name) <= 128 and name[0] not in ".-/"
+    with counted_git_processes(monkeypatch) as started:
+        assert valid_tag(name) == (git_says and hub_chars and name != "a" * 40), name
+    assert started == []

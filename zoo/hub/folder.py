@@ -18,6 +18,7 @@ in one listing first, blobs streamed, each size checked before it is read.
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -31,7 +32,7 @@ from zoo.cards.digest import sha256_file
 from zoo.errors import IntegrityError, RefError, UnsafePathError, ZooError
 from zoo.files import atomic_writer
 from zoo.hub.base import PublishResult, RepoFile
-from zoo.hub.git import Blobs, GitFailed, records, run_git, small_blobs
+from zoo.hub.git import Blobs, GitFailed, leads_elsewhere, records, run_git, small_blobs
 from zoo.hub.lfs import (
     ATTRIBUTES_FILE,
     POINTER_LIMIT,
@@ -42,9 +43,16 @@ from zoo.hub.lfs import (
     parse_lfs_pointer,
     stored_in_lfs,
 )
-from zoo.hub.refs import HUB_MARKER, REVISION
+from zoo.hub.refs import HUB_MARKER
 from zoo.package import package_tree
-from zoo.trust.repo_paths import MAX_FILES, MAX_PATH_BYTES, check_repo_path, confined
+from zoo.trust.repo_paths import (
+    COMMIT,
+    MAX_FILES,
+    MAX_PATH_BYTES,
+    check_ref_name,
+    check_repo_path,
+    confined,
+)
 
 BRANCH = "main"
 ZERO_SHA = "0" * 40
@@ -78,14 +86,13 @@ class RepoSummary:
 
 
 def valid_tag(tag: str) -> bool:
-    if tag.startswith("-") or len(tag) == 40 and all(c in "0123456789abcdef" for c in tag) \
-            or REVISION.match(tag) is None:
-        return False
+    """A name the revision grammar (git's rules) accepts, and not one that reads as a
+    commit sha: checked without a git process, since a mirror checks every upstream ref."""
     try:
-        run_git(None, "check-ref-format", f"refs/tags/{tag}")
-    except GitFailed:
+        check_ref_name(tag)
+    except UnsafePathError:
         return False
-    return True
+    return COMMIT.fullmatch(tag) is None
 
 
 def publishable_files(folder: Path) -> list[tuple[str, Path]]:
@@ -259,18 +266,19 @@ class FolderHub:
     def _init_repo(self, repo: Path) -> Path | None:
         """Make `repo` a repository unless it is one; returns what was created (the
         folder, or its .git where the folder was there already), for removal if
-        nothing ends up published. A .git that is a symlink or a file (which git
-        would follow to another repository) is refused."""
+        nothing ends up published. A .git that leads to another repository (a
+        symlink, a gitfile, a `commondir`, linked objects or refs) is refused."""
         self.root.mkdir(parents=True, exist_ok=True)
         marker = self.root / HUB_MARKER
         if not marker.exists():
             marker.write_text(json.dumps({"kind": "backbone-zoo folder hub",
                                           "layout": "hf"}) + "\n")
         git_dir = repo / ".git"
-        if git_dir.is_symlink() or git_dir.exists() and not git_dir.is_dir():
-            raise ZooError(f"{repo} is not a repository the zoo writes to: its .git is a "
-                           "symlink or a file")
-        if git_dir.is_dir():
+        if os.path.lexists(git_dir):
+            if leads_elsewhere(git_dir):
+                raise ZooError(f"{repo} is not a repository the zoo writes to: its .git "
+                               "leads to another repository (a link, a gitfile or a "
+                               "commondir)")
             return None
         created = git_dir if repo.exists() else repo
         repo.mkdir(parents=True, exist_ok=True)

@@ -126,16 +126,20 @@ class _Bounded:
 
 def _download_bounded(repo_id: str, revision: str, path: str, size: int, target: Path) -> None:
     """One file through huggingface_hub's own HTTP (session, token, retries, progress),
-    written at most `size` bytes deep; huggingface_hub then refuses a short body."""
+    written at most `size` bytes deep, and refused unless it is exactly `size` bytes
+    (the size the hub lists; both backends' and the mirror's downloads come here)."""
     from huggingface_hub import hf_hub_url
     from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers
 
     url = hf_hub_url(repo_id, path, revision=revision, endpoint=endpoint())
-    target.parent.mkdir(parents=True, exist_ok=True)
+    where = f"hf://{repo_id}@{revision[:12]}"
     with atomic_writer(target) as handle:
-        http_get(url, _Bounded(handle, size, f"hf://{repo_id}@{revision[:12]}/{path}"),
-                 headers=build_hf_headers(), expected_size=size, displayed_filename=path)
+        http_get(url, _Bounded(handle, size, f"{where}/{path}"), headers=build_hf_headers(),
+                 displayed_filename=path)
+        if (got := handle.tell()) != size:
+            raise IntegrityError(f"refusing {where}: {path} has {got:,} bytes, the hub lists "
+                                 f"{size:,}")
 
 
 def commit_operations(package_dir: Path) -> list[Any]:
@@ -167,6 +171,9 @@ class HfHub:
 
     def __init__(self, refs: Path | None = None):
         self.refs = Path(refs) if refs else None
+        # A commit's listing, as read once: a commit never changes, and the listing a
+        # caller checked (sizes, names) must be the one that bounds its downloads.
+        self._listings: dict[tuple[str, str], list[RepoFile]] = {}
 
     def _ref_file(self, repo_id: str, revision: str) -> Path | None:
         """Where a tag or branch → commit answer is kept: a file named from checked
@@ -187,8 +194,9 @@ class HfHub:
                 raise UnsafePathError(f"refusing the cached ref {saved}: it is a link")
             with open(saved, "rb") as handle:
                 text = handle.read(MAX_REF_BYTES + 1)
-            return check_commit(text.decode("ascii").strip() if len(text) <= MAX_REF_BYTES
-                                else text, f"the cached ref {saved}")
+            if len(text) > MAX_REF_BYTES:
+                raise UnsafePathError(f"refusing the cached ref {saved}: too long")
+            return check_commit(text.decode("ascii").strip(), f"the cached ref {saved}")
         except (UnsafePathError, UnicodeDecodeError, OSError):
             saved.unlink(missing_ok=True)
             raise UnsafePathError(f"refusing the cached ref of hf://{repo_id}@{rev} ({saved}): "
@@ -215,11 +223,18 @@ class HfHub:
         return sha
 
     def files(self, owner: str, name: str, revision: str) -> list[RepoFile]:
-        """Every file of a commit, each value checked (`RepoFile`); at most MAX_FILES."""
+        """Every file of a commit, each value checked (`RepoFile`); at most MAX_FILES.
+        Listed once per commit: `download` and a second call answer from that listing."""
+        repo_id = f"{owner}/{name}"
+        key = (repo_id, check_commit(revision))
+        if key not in self._listings:
+            self._listings[key] = self._list(repo_id, revision)
+        return list(self._listings[key])
+
+    def _list(self, repo_id: str, revision: str) -> list[RepoFile]:
         from huggingface_hub.hf_api import RepoFile as HfRepoFile
 
-        repo_id = f"{owner}/{name}"
-        where = f"hf://{repo_id}@{check_commit(revision)[:12]}"
+        where = f"hf://{repo_id}@{revision[:12]}"
         _online(repo_id, revision)
 
         def listing() -> list[RepoFile]:
@@ -229,7 +244,7 @@ class HfHub:
                     continue
                 if len(listed) >= MAX_FILES:
                     raise IntegrityError(f"refusing {where}: more than {MAX_FILES} files")
-                listed.append(RepoFile(check_repo_path(item.path),
+                listed.append(RepoFile(item.path,  # every value checked by RepoFile
                                        item.lfs.sha256 if item.lfs else None,
                                        item.lfs.size if item.lfs else item.size,
                                        item.lfs is not None, item.blob_id))
@@ -245,10 +260,11 @@ class HfHub:
         """Every file of a revision (or only `paths`) into `dest`, each one a file the
         revision's listing holds and no larger than the size listed there: the body
         is written through `_Bounded`, so a server that streams more than it listed
-        is cut off at the listed size, not after filling the disk."""
+        is cut off at the listed size, not after filling the disk. The listing is the
+        one `files` already read for the caller, if it did."""
         repo_id = f"{owner}/{name}"
-        _online(repo_id, check_commit(revision))
         listing = {f.path: f for f in self.files(owner, name, revision)}
+        _online(repo_id, revision)
         wanted = list(listing) if paths is None else [check_repo_path(p) for p in paths]
         if missing := [path for path in wanted if path not in listing]:
             raise IntegrityError(f"refusing hf://{repo_id}@{revision[:12]}: {missing[0]!r} is "

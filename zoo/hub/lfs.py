@@ -56,14 +56,9 @@ def parse_lfs_pointer(data: bytes) -> tuple[str, int] | None:
     return match["oid"].decode(), int(match["size"])
 
 
-def check_oid(oid: str) -> str:
-    """An LFS oid that is safe to turn into a path (the hub grammar's sha256)."""
-    return check_sha256(oid)
-
-
 def object_path(repo: Path, oid: str) -> Path:
     """Where a repository keeps an LFS object's content (what olah serves too), reached
     through no link: a hub owner who makes `.git/lfs` (or a folder below it) a link
     would have publishers and mirrors write, and pulls read, outside the hub."""
-    check_oid(oid)
+    check_sha256(oid)
     return confined(Path(repo) / ".git", f"lfs/objects/{oid[:2]}/{oid[2:4]}/{oid}")

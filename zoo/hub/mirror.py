@@ -27,11 +27,11 @@ from zoo.cards.digest import sha256_file
 from zoo.errors import IntegrityError, RefError, ZooError
 from zoo.hub.base import RepoFile
 from zoo.hub.folder import FolderHub, valid_tag
-from zoo.hub.hf import HfHub, _api, _hub_error, _hub_errors, endpoint, offline
+from zoo.hub.hf import HfHub, _api, _download_bounded, _hub_error, _hub_errors, offline
 from zoo.hub.lfs import lfs_pointer, object_path
 from zoo.hub.pinned import check_download
 from zoo.hub.refs import HubRef, parse_ref
-from zoo.trust.repo_paths import COMMIT, MAX_FILES, confined
+from zoo.trust.repo_paths import COMMIT, confined
 
 TRAILER = "Mirrored-from"
 KEPT = "refs/mirrored/"  # keeps a mirrored revision no upstream branch or tag names
@@ -156,11 +156,11 @@ class _Mirror:
         repo_id = self.ref.repo_id
         # first, for its one-line answer to a missing repository or revision
         head = HfHub().resolve(self.ref.owner, self.ref.name, self.ref.revision)
-        listed = history(repo_id, head) if COMMIT.fullmatch(str(head)) else []
+        listed = history(repo_id, head)  # `resolve` answers a checked commit sha
         if not listed or listed[-1].sha != head:
             raise IntegrityError(f"refusing hf://{repo_id}: the history the hub lists for "
                                  f"{self.ref.revision or 'main'} does not end at its commit "
-                                 f"{str(head)[:40]!r}")
+                                 f"{head!r}")
         histories, seen = [listed], {c.sha for c in listed}
         refs = upstream_refs(repo_id)
         for name in [] if self.ref.revision else sorted(refs):
@@ -231,12 +231,12 @@ class _Mirror:
               tmp: Path) -> str:
         """Mirror one upstream commit; returns the mirrored commit's sha."""
         where = f"hf://{self.ref.repo_id}@{upstream.sha[:12]}"
-        files = HfHub().files(self.ref.owner, self.ref.name, upstream.sha)  # paths checked
-        if len(files) > MAX_FILES or len({f.path for f in files}) != len(files):
-            raise IntegrityError(f"refusing {where}: more than {MAX_FILES} files, or a path "
-                                 "listed twice")
-        if bad := next((f for f in files if not COMMIT.fullmatch(f.blob_id or "")), None):
-            raise IntegrityError(f"refusing {where}: {bad.path} has no valid git blob id")
+        # each value checked (`RepoFile`), at most MAX_FILES of them
+        files = HfHub().files(self.ref.owner, self.ref.name, upstream.sha)
+        if len({f.path for f in files}) != len(files):
+            raise IntegrityError(f"refusing {where}: a path listed twice")
+        if bad := next((f for f in files if f.blob_id is None), None):
+            raise IntegrityError(f"refusing {where}: {bad.path} has no git blob id")
         present = self.hub.present_blobs(self.repo, {f.blob_id for f in files if not f.lfs})
         downloads = tmp / upstream.sha
         for listed in files:
@@ -278,14 +278,12 @@ class _Mirror:
                                  "could not be kept as it is")
 
     def _fetch(self, listed: RepoFile, sha: str, downloads: Path, where: str) -> Path:
-        """Download one file of commit `sha` and check it against the listing."""
-        from huggingface_hub import hf_hub_download
-
-        confined(downloads, listed.path)
+        """Download one file of commit `sha`, cut off at its listed size, and check it
+        against the listing."""
+        path = confined(downloads, listed.path)
         self.say(f"{where}: fetching {listed.path} ({listed.size:,} bytes)")
         try:
-            path = Path(hf_hub_download(self.ref.repo_id, listed.path, revision=sha,
-                                        local_dir=downloads, endpoint=endpoint()))
+            _download_bounded(self.ref.repo_id, sha, listed.path, listed.size, path)
         except _hub_errors() as exc:
             raise _hub_error(exc, self.ref.repo_id, sha) from exc
         check_download(path, listed, where)

@@ -41,8 +41,8 @@ import yaml
 from zoo.errors import IntegrityError, UnsafePathError
 from zoo.hub.git import leads_elsewhere
 from zoo.hub.lfs import POINTER_LIMIT, object_path, parse_lfs_pointer
-from zoo.hub.refs import NAME, REVISION
-from zoo.trust.repo_paths import MAX_FILES, check_repo_path
+from zoo.hub.refs import is_name
+from zoo.trust.repo_paths import MAX_FILES, check_ref_name, check_repo_path
 
 MAX_REQUEST_PATH = 2048  # bytes of the raw path: the longest repo path fits with room
 MAX_README = 1 << 20  # bytes of a README read for model info (its description)
@@ -135,14 +135,15 @@ def _check_route(segments: list[str]) -> None:
 
 
 def _check_repo(owner: str, name: str) -> None:
-    for part in (owner, name):
-        if not NAME.match(part) or ".." in part:
-            raise Refused(404, "owner or name outside the hub's name grammar")
+    if not (is_name(owner) and is_name(name)):
+        raise Refused(404, "owner or name outside the hub's name grammar")
 
 
 def _check_revision(revision: str) -> None:
-    if not REVISION.match(revision) or ".." in revision or revision.endswith((".", ".lock")):
-        raise Refused(404, "revision outside the revision grammar")
+    try:
+        check_ref_name(revision)
+    except UnsafePathError:
+        raise Refused(404, "revision outside the revision grammar") from None
 
 
 def _check_file_path(parts: list[str]) -> None:

@@ -19,10 +19,9 @@ from zoo.errors import IntegrityError
 from zoo.hub import open_hub
 from zoo.hub.base import RepoFile
 from zoo.hub.refs import HubRef
-from zoo.trust.repo_paths import check_commit, confined
+from zoo.trust.repo_paths import MAX_REVISION_BYTES, check_commit, confined
 
 CHUNK = 1024 * 1024
-MAX_BYTES = 16 * 1024 ** 3  # what one import may download: the config scan's member limit
 
 
 @dataclass(frozen=True)
@@ -74,9 +73,9 @@ def fetch_pinned(ref: HubRef, choose: Callable[[dict[str, RepoFile]], list[str]]
     if unknown := sorted(set(paths) - set(listing)):
         raise IntegrityError(f"refusing {pinned}: it does not hold {unknown[0]!r}")
     total = sum(listing[path].size for path in paths)
-    if total > MAX_BYTES:
+    if total > MAX_REVISION_BYTES:
         raise IntegrityError(f"refusing {pinned}: its files add up to {total:,} bytes, more "
-                             f"than the {MAX_BYTES:,} an import downloads")
+                             f"than the {MAX_REVISION_BYTES:,} an import downloads")
     dest = Path(dest)
     incoming = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.incoming-"))
     try:

@@ -18,10 +18,9 @@ from urllib.parse import unquote, urlparse
 
 from zoo.errors import RefError, UnsafePathError
 from zoo.paths import default_hub_root
-from zoo.trust.repo_paths import REF_NAME, check_ref_name
+from zoo.trust.repo_paths import check_ref_name
 
 NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
-REVISION = re.compile(f"^{REF_NAME.pattern}$")  # the one grammar, for callers that match
 HUB_MARKER = "zoo-hub.json"
 EXAMPLE = ("e.g. 'iris', 'acme/iris@v1', 'file:///srv/zoo-hub/acme/iris@main' or "
            "'hf://acme/iris@v1'")
@@ -66,8 +65,13 @@ def _check_repo_id(owner: str, name: str, text: str) -> None:
 
 # Hand-written for folder hubs: their names become folder names, so none may
 # start with '.' or '_' or hold '..', which validate_repo_id lets through.
+def is_name(part: str) -> bool:
+    """Whether `part` may be an owner or repository name (a folder of a folder hub)."""
+    return NAME.match(part) is not None and ".." not in part
+
+
 def _check_part(part: str, what: str, text: str) -> str:
-    if not NAME.match(part) or ".." in part:
+    if not is_name(part):
         raise RefError(f"bad {what} '{part}' in reference '{text}': use letters, digits, "
                        f"'-', '_' and '.'; {EXAMPLE}")
     return part

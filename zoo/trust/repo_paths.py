@@ -16,8 +16,8 @@ MAX_FILE_BYTES = 16 * 1024 ** 3  # one file of a revision: the config scan's mem
 MAX_REVISION_BYTES = 16 * 1024 ** 3  # all files of a revision together
 COMMIT = re.compile(r"[0-9a-f]{40}")  # a git commit or blob id (sha1), matched whole
 SHA256 = re.compile(r"[0-9a-f]{64}")  # an LFS oid or a card's file hash
-# A tag or branch: what git check-ref-format accepts, narrowed to the Hub's characters
-# (hand-written: hf:// pulls must not need the git program).
+# A tag or branch: the Hub's characters; check_ref_name adds git check-ref-format's
+# rules (hand-written: hf:// pulls must not need the git program).
 REF_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,127}")
 # Characters no hub path needs: separators and escapes of other systems,
 # shell and URL metacharacters that make paths ambiguous, controls.
@@ -74,29 +74,27 @@ def _shown(value: object) -> str:
     return repr(value)[:80]
 
 
+def _hex(value: object, pattern: re.Pattern[str], what: str, where: str, why: str) -> str:
+    """`value` if it is text that `pattern` matches whole; else UnsafePathError."""
+    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        raise UnsafePathError(f"refusing {what} {_shown(value)} from {where}: not {why}")
+    return value
+
+
 def check_commit(value: object, where: str = "the hub") -> str:
     """A commit sha from a hub or the cache's refs, safe to name a folder: exactly
     40 lowercase hex digits (a path, a 64-digit sha256 id or a number is refused)."""
-    if not isinstance(value, str) or COMMIT.fullmatch(value) is None:
-        raise UnsafePathError(f"refusing commit {_shown(value)} from {where}: not a commit "
-                              "sha (40 lowercase hex digits)")
-    return value
+    return _hex(value, COMMIT, "commit", where, "a commit sha (40 lowercase hex digits)")
 
 
 def check_blob_id(value: object, where: str = "the hub") -> str:
     """A git blob id from a hub listing: 40 lowercase hex digits."""
-    if not isinstance(value, str) or COMMIT.fullmatch(value) is None:
-        raise UnsafePathError(f"refusing git blob id {_shown(value)} from {where}: not 40 "
-                              "lowercase hex digits")
-    return value
+    return _hex(value, COMMIT, "git blob id", where, "40 lowercase hex digits")
 
 
 def check_sha256(value: object, where: str = "the hub") -> str:
     """An LFS oid or a file's sha256, safe to name a blob: 64 lowercase hex digits."""
-    if not isinstance(value, str) or SHA256.fullmatch(value) is None:
-        raise UnsafePathError(f"refusing LFS oid {_shown(value)} from {where}: not 64 "
-                              "lowercase hex digits")
-    return value
+    return _hex(value, SHA256, "LFS oid", where, "64 lowercase hex digits")
 
 
 def check_size(value: object, path: str, limit: int = MAX_FILE_BYTES) -> int:
@@ -108,10 +106,14 @@ def check_size(value: object, path: str, limit: int = MAX_FILE_BYTES) -> int:
 
 
 def check_ref_name(value: object, where: str = "the hub") -> str:
-    """A tag or branch name that may name a file (the cache's refs): the Hub's
-    characters, no `..`, no `@{`, no trailing `.`, `/` or `.lock`, no empty parts."""
+    """A tag or branch name that may name a file (the cache's refs): exactly what
+    `git check-ref-format` accepts over the Hub's characters (no `..`, no trailing
+    `.`, no part that is empty, starts with `.` or ends with `.lock`), so no git
+    process is needed to tell."""
     if not isinstance(value, str) or REF_NAME.fullmatch(value) is None or ".." in value \
-            or "//" in value or value.endswith((".", "/", ".lock")):
+            or value.endswith(".") or any(part == "" or part.startswith(".")
+                                          or part.endswith(".lock")
+                                          for part in value.split("/")):
         raise UnsafePathError(f"refusing revision name {_shown(value)} from {where}: use "
                               "letters, digits, '-', '_', '.' and '/', no '..'")
     return value
