@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from zoo.cards.card import read_card
-from zoo.errors import IntegrityError, RefError, UnsafePathError, ZooError
+from zoo.errors import IntegrityError, RefError, UnsafePathError, ZooError, first_line
 from zoo.files import atomic_write_text, atomic_writer
 from zoo.hub.base import PublishResult, RepoFile
 from zoo.hub.lfs import ATTRIBUTES_FILE, lfs_attributes, stored_in_lfs
@@ -70,8 +70,7 @@ def _hub_error(exc: Exception, repo_id: str, revision: str | None) -> ZooError:
             f"no repository hf://{repo_id} or no revision '{revision}' in it (servers such " \
             "as olah answer both the same way)"
         return RefError(f"{missing} at {where}; a private one needs HF_TOKEN")
-    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return ZooError(f"hf://{repo_id} at {where}: {message[:300]}")
+    return ZooError(f"hf://{repo_id} at {where}: {first_line(exc, 300)}")
 
 
 def _hub_errors() -> tuple[type[Exception], ...]:

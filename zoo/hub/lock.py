@@ -11,7 +11,7 @@ import hashlib
 
 from filelock import FileLock
 
-from zoo.errors import IntegrityError, ZooError
+from zoo.errors import IntegrityError, ZooError, first_line
 from zoo.files import atomic_write_text
 from zoo.paths import cache_root
 from zoo.trust.repo_paths import COMMIT, SHA256
@@ -32,9 +32,7 @@ def parse_lock(data: bytes, where: str | Path = LOCK_FILE) -> dict[str, dict[str
     try:
         lock = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ZooError(f"{where} is not a readable zoo.lock: "
-                       f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                       ) from None
+        raise ZooError(f"{where} is not a readable zoo.lock: {first_line(exc)}") from None
     if not isinstance(lock, dict) or lock.get("version") != LOCK_VERSION \
             or not isinstance(lock.get("packages"), dict):
         raise ZooError(f"{where} is not a zoo.lock of version {LOCK_VERSION}")
