@@ -7,14 +7,18 @@ WEIGHTS=${WEIGHTS:-none}
 SIZE=${SIZE:-64}
 EPOCHS=${EPOCHS:-5}
 PER_CLASS=${PER_CLASS:-40}
+BASE=${BASE:-}  # a base already on the hub (e.g. BASE=effnetb0): skip the producer step
 
-step "producer: package Keras' EfficientNetB0 at ${SIZE}x${SIZE}"
-zoo pack keras:EfficientNetB0 --weights "$WEIGHTS" --input-size "${SIZE}x${SIZE}" \
-  --out effnet-pkg --force
-zoo publish effnet-pkg effnetb0
+if [ -z "$BASE" ]; then
+  step "producer: package Keras' EfficientNetB0 at ${SIZE}x${SIZE}"
+  zoo pack keras:EfficientNetB0 --weights "$WEIGHTS" --input-size "${SIZE}x${SIZE}" \
+    --out effnet-pkg --force
+  zoo publish effnet-pkg effnetb0
+  BASE=effnetb0
+fi
 
 step "consumer: frozen base, new head"
-zoo pull effnetb0 --cut-at top_activation --freeze-until top_activation \
+zoo pull "$BASE" --cut-at top_activation --freeze-until top_activation \
   --input-size 28x28x1 --head gap,dropout:0.2,dense:5:softmax --out effnet-head --force
 
 step "two-phase fine-tuning on MNIST digits 5-9"

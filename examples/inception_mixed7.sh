@@ -6,14 +6,18 @@ WEIGHTS=${WEIGHTS:-none}
 SIZE=${SIZE:-150}
 EPOCHS=${EPOCHS:-3}
 PER_CLASS=${PER_CLASS:-40}
+BASE=${BASE:-}  # a base already on the hub (e.g. BASE=inceptionv3): skip the producer step
 
-step "producer: package Keras' InceptionV3 at ${SIZE}x${SIZE}"
-zoo pack keras:InceptionV3 --weights "$WEIGHTS" --input-size "${SIZE}x${SIZE}" \
-  --out inception-pkg --force
-zoo publish inception-pkg inceptionv3
+if [ -z "$BASE" ]; then
+  step "producer: package Keras' InceptionV3 at ${SIZE}x${SIZE}"
+  zoo pack keras:InceptionV3 --weights "$WEIGHTS" --input-size "${SIZE}x${SIZE}" \
+    --out inception-pkg --force
+  zoo publish inception-pkg inceptionv3
+  BASE=inceptionv3
+fi
 
 step "consumer: cut at mixed7 (a merge of four branches), frozen, DNN head"
-zoo pull inceptionv3 --cut-at mixed7 --freeze-until mixed7 --input-size 28x28x1 \
+zoo pull "$BASE" --cut-at mixed7 --freeze-until mixed7 --input-size 28x28x1 \
   --head gap,dense:64:relu,dropout:0.2,dense:5:softmax --out inception-head --force
 zoo inspect inception-head | tail -2
 

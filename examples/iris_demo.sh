@@ -3,16 +3,20 @@
 # train 4-50-25-3 → publish → pull with the top dropped, 50-25 frozen and a new
 # 4-class softmax → fine-tune on four classes → evaluate → export SavedModel and ONNX.
 source "$(dirname "$0")/common.sh"
+BASE=${BASE:-}  # a base already on the hub (e.g. BASE=iris): skip the producer step
 
-step "producer: train the 4-50-25-3 iris network and package it"
-zoo train iris --out iris-pkg --force
+if [ -z "$BASE" ]; then
+  step "producer: train the 4-50-25-3 iris network and package it"
+  zoo train iris --out iris-pkg --force
 
-step "producer: publish it to the default hub"
-zoo publish iris-pkg iris
+  step "producer: publish it to the default hub"
+  zoo publish iris-pkg iris
+  BASE=iris
+fi
 zoo list
 
 step "consumer: pull it, drop the top, freeze hidden1..hidden2, add a 4-class softmax"
-zoo pull iris --drop-top 1 --freeze-until hidden2 --head dense:4:softmax \
+zoo pull "$BASE" --drop-top 1 --freeze-until hidden2 --head dense:4:softmax \
   --license MIT --author "demo user" --name iris4 --out iris4-model --force
 zoo inspect iris4-model
 

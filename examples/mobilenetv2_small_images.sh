@@ -8,13 +8,17 @@ source "$(dirname "$0")/common.sh"
 WEIGHTS=${WEIGHTS:-none}
 EPOCHS=${EPOCHS:-10}
 PER_CLASS=${PER_CLASS:-20}
+BASE=${BASE:-}  # a base already on the hub (e.g. BASE=mobilenetv2): skip the producer step
 
-step "producer: package Keras' MobileNetV2 at 96x96"
-zoo pack keras:MobileNetV2 --weights "$WEIGHTS" --input-size 96x96 --out mobilenet-pkg --force
-zoo publish mobilenet-pkg mobilenetv2
+if [ -z "$BASE" ]; then
+  step "producer: package Keras' MobileNetV2 at 96x96"
+  zoo pack keras:MobileNetV2 --weights "$WEIGHTS" --input-size 96x96 --out mobilenet-pkg --force
+  zoo publish mobilenet-pkg mobilenetv2
+  BASE=mobilenetv2
+fi
 
 step "consumer: 28x28 gray digits → 96x96 RGB, frozen base, dense head"
-zoo pull mobilenetv2 --cut-at out_relu --freeze-until out_relu --input-size 28x28x1 \
+zoo pull "$BASE" --cut-at out_relu --freeze-until out_relu --input-size 28x28x1 \
   --head flatten,dropout:0.2,dense:128:relu,dense:64:relu,dense:5:softmax \
   --out mobilenet-head --force
 

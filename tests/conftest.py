@@ -230,3 +230,16 @@ def copy_of(tmp_path: Path):
         shutil.copytree(package, target)
         return target
     return make
+
+
+# --- the seed workflows' base networks, shared by the shell examples and the notebooks ---
+
+@pytest.fixture
+def seed_base(tmp_path_factory: pytest.TempPathFactory):
+    """`seed_base(NAME, zoo_home)`: the seed workflow base NAME, made once per test run
+    (across pytest-xdist workers, tests/seed_bases.py), copied into the hub of
+    `zoo_home`; pass its `.name` as BASE to the example script or notebook."""
+    from seed_bases import install, shared_root
+
+    root = shared_root(tmp_path_factory)
+    return lambda name, zoo_home: install(root, name, Path(zoo_home))

