@@ -86,7 +86,7 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
     """
     distribution = Distribution(strategy, devices, worker_timeout,
                                 listen_all_interfaces)  # checked first
-    from zoo.train.datasets import Table
+    from zoo.data.datasets import Table
     from zoo.train.training import fit_package, load_data_for
 
     phase2 = Phase2(phase2_unfreeze_from, phase2_lr, phase2_epochs) \

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 from zoo.cli.options import force_option, out_option, progress
-from zoo.build.settings import RECIPE_EPOCHS, RECIPE_LICENSE
+from zoo.train.settings import RECIPE_EPOCHS, RECIPE_LICENSE
 
 
 @click.command()
@@ -34,7 +34,7 @@ def train(recipe: str, out: str, data: str | None, test_data: str | None, seed: 
                zoo data mnist5k --classes 0-4 --split train --out src.npz
                zoo train cnn --data src.npz --out cnn-pkg
     """
-    from zoo.build.recipes import train_recipe
+    from zoo.train.recipes import train_recipe
 
     progress(f"training {recipe} (seed {seed})…")
     card = train_recipe(recipe, Path(out), data=Path(data) if data else None,
