@@ -1,4 +1,5 @@
-"""Consumer command: pull (verify, license, cut, freeze, head)."""
+"""zoo pull: a verified, license-checked package; with rebuild options, a derived one
+(cut, freeze, head)."""
 
 from pathlib import Path
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from zoo.cards.digest import sha256_bytes, sha256_file
 from zoo.errors import DataError
-from zoo.train.settings import BUILTIN_DATASETS
+from zoo.data.settings import BUILTIN_DATASETS
 
 SPLIT_SEED = 0
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what Keras' folder loader reads
