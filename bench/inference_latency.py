@@ -24,11 +24,11 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import tensorflow as tf
 
-    from zoo.build.recipes import train_cnn
+    from zoo.data.datasets import builtin, split, write_npz
     from zoo.deploy.export import export_package
     from zoo.deploy.runtime import latency_ms, runner_for
     from zoo.package import load_model
-    from zoo.train.datasets import builtin, split, write_npz
+    from zoo.train.recipes import train_cnn
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import click
-from zoo.train.settings import BUILTIN_DATASETS, SPLITS
+from zoo.data.settings import BUILTIN_DATASETS, SPLITS
 
 
 @click.command()
@@ -27,7 +27,7 @@ def data(name: str, part: str, classes: str | None, per_class: int | None, out: 
     Examples:  zoo data iris4 --split train --out iris4-train.csv
                zoo data mnist5k --classes 5-9 --per-class 20 --split train --out few.npz
     """
-    from zoo.train.datasets import builtin, parse_classes, select, split, write_table
+    from zoo.data.datasets import builtin, parse_classes, select, split, write_table
 
     table = select(split(builtin(name), part), parse_classes(classes) if classes else None,
                    per_class)

@@ -72,9 +72,26 @@ def cli() -> None:
 
 
 def register() -> None:
-    from zoo.cli import cache, consume, data, export, hub, predict, produce, serve, training
+    from zoo.cli import (
+        cache,
+        compare,
+        data,
+        evaluate,
+        export,
+        finetune,
+        hub,
+        import_,
+        inspect,
+        pack,
+        predict,
+        publish,
+        pull,
+        train,
+    )
+    from zoo.cli import list as list_
 
-    for module in (produce, hub, consume, training, export, predict, data, serve, cache):
+    for module in (train, pack, import_, publish, list_, inspect, pull, finetune, evaluate,
+                   compare, export, predict, data, hub, cache):
         for command in module.COMMANDS:
             cli.add_command(command)
 

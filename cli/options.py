@@ -28,3 +28,10 @@ quiet_option = click.option("--quiet", is_flag=True, help="No download or upload
 
 def show_progress(quiet: bool) -> bool:
     return not quiet and click.get_text_stream("stderr").isatty()
+
+
+data_option = click.option("--data", required=True, type=click.Path(),
+                           help="CSV (label column last or --label-column), NPZ (x, y) or an "
+                                "image folder (one sub-folder per class).")
+label_column_option = click.option("--label-column",
+                                   help="CSV column holding the label (default: the last).")

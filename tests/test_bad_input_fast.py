@@ -14,10 +14,10 @@ import pytest
 from conftest import refused, zoo
 from served import free_port
 
+from zoo.data.datasets import load_table, numeric_features
 from zoo.deploy.settings import check_min_agreement, check_tolerance
 from zoo.errors import DataError, ZooError
 from zoo.hub.serve import start, stop
-from zoo.train.datasets import load_table, numeric_features
 
 
 def bundle(tmp_path: Path, **overrides: object) -> Path:

@@ -6,8 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.errors import DataError
-from zoo.train.datasets import (
+from zoo.data.datasets import (
     Table,
     fit_to_input,
     load_table,
@@ -16,6 +15,7 @@ from zoo.train.datasets import (
     write_csv,
     write_table,
 )
+from zoo.errors import DataError
 
 
 def csv_file(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
@@ -169,7 +169,7 @@ def test_csv_written_reads_back_the_same(tmp_path):
 def test_image_headers_are_checked_before_any_decoder_runs(tmp_path):
     from PIL import Image
 
-    from zoo.train.datasets import MAX_IMAGE_PIXELS, check_images
+    from zoo.data.datasets import MAX_IMAGE_PIXELS, check_images
 
     (tmp_path / "ok" / "cat").mkdir(parents=True)
     Image.new("L", (8, 8)).save(tmp_path / "ok" / "cat" / "a.png")
@@ -189,7 +189,7 @@ def test_image_headers_are_checked_before_any_decoder_runs(tmp_path):
 def test_an_image_that_is_a_fifo_is_refused_not_read(tmp_path):
     import os
 
-    from zoo.train.datasets import check_images
+    from zoo.data.datasets import check_images
 
     (tmp_path / "cat").mkdir()
     os.mkfifo(tmp_path / "cat" / "waits.png")
@@ -203,7 +203,7 @@ def test_a_class_folder_that_is_a_link_is_checked_as_keras_reads_it(tmp_path):
 
     from PIL import Image
 
-    from zoo.train.datasets import MAX_IMAGE_PIXELS, check_images
+    from zoo.data.datasets import MAX_IMAGE_PIXELS, check_images
 
     (tmp_path / "elsewhere").mkdir()
     side = int(MAX_IMAGE_PIXELS ** 0.5) + 1

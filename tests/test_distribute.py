@@ -198,7 +198,7 @@ def test_mirrored_on_two_devices_matches_one_device(cnn_transfer, tmp_path):
 def test_mirrored_reads_an_image_folder_after_the_devices_are_set_up(cnn_transfer, tmp_path):
     from PIL import Image
 
-    from zoo.train.datasets import load_table
+    from zoo.data.datasets import load_table
 
     table = load_table(cnn_transfer["data"])
     for i, (image, label) in enumerate(zip(table.x, table.y)):

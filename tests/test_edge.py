@@ -163,8 +163,8 @@ def test_static_int8_keeps_the_most_sensitive_nodes_in_float_when_asked_for_more
     import onnx
     import onnxruntime
 
+    from zoo.data.datasets import load_for_input
     from zoo.deploy.edge import MAX_FLOAT_NODES, quantize_onnx
-    from zoo.train.datasets import load_for_input
 
     rows = load_for_input(work / "d04.npz", (8, 8, 1)).x.astype(np.float32)
     assert len(rows) >= 250  # calibration rows, then rows held out to judge the search

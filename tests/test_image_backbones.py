@@ -141,7 +141,7 @@ def test_batchnorm_statistics_do_not_move_in_either_phase(small_cnn_pkg, cnn8_re
 def test_image_folder_and_flattened_csv_are_read_as_images(cnn8_revision, tmp_path):
     from PIL import Image
 
-    from zoo.train.datasets import builtin, select, write_csv
+    from zoo.data.datasets import builtin, select, write_csv
 
     table = select(builtin("digits"), ["0", "1"], per_class=4)
     for i, (image, label) in enumerate(zip(table.x, table.y)):

@@ -13,7 +13,7 @@ from packages import keras_zip, make_package
 from zoo.cards.license_policy import LicensePolicy
 from zoo.hub import FolderHub
 from zoo.hub.publish import signed_copy
-from zoo.pull import fetch_checked
+from zoo.api.pulling import fetch_checked
 from zoo.trust.signing import SignaturePolicy, public_key_id
 
 from zoo.errors import SignatureError, ZooError

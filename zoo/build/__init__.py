@@ -1,5 +1,5 @@
-"""Producing and reshaping networks: recipes, Keras Applications, preprocessing
-built into the model, `pack`, and the one rebuild (cut, freeze, new head).
+"""Producing and reshaping networks: Keras Applications, preprocessing built
+into the model, `pack`, and the one rebuild (cut, freeze, new head).
 
 May import: `zoo.errors`, `zoo.paths`, `zoo.package`, `zoo.cards`. Not the hub,
 training or deploy layers. TensorFlow/Keras are imported inside functions.

@@ -1,17 +1,14 @@
-"""What `zoo train` and `zoo pack` are asked for, with their defaults, in one place.
+"""What `zoo pack` is asked for, with its defaults, in one place.
 
 The CLI shows these as its choices and defaults, so this module imports nothing
 heavy: `zoo --help` reads it without loading the card schema or TensorFlow. The
-rules that act on a request live in `zoo.build.pack` and `zoo.build.recipes`.
+rules that act on a request live in `zoo.build.pack`.
 """
 
 from dataclasses import dataclass
 
 from zoo.build.applications import PREFIX as APPLICATION_PREFIX
 
-# The zoo's own base networks and the epochs each trains for by default.
-RECIPE_EPOCHS = {"iris": 150, "cnn": 8}
-RECIPE_LICENSE = "Apache-2.0"
 APPLICATION_AUTHORS = ("Keras team",)
 
 

@@ -2,7 +2,7 @@
 parity, int8 and float16 quantization, deploy bundles, and `zoo predict`'s
 runtime (onnxruntime / LiteRT plus numpy).
 
-May import: `zoo.errors`, `zoo.package`, `zoo.cards`, `zoo.train.datasets`.
+May import: `zoo.errors`, `zoo.package`, `zoo.cards`, `zoo.data`.
 Imports no TensorFlow at module level: `runtime` and `predict` must load on a
 device that has only the `[runtime]` extra.
 """

@@ -18,6 +18,7 @@ import numpy as np
 
 from zoo.cards.card import Card, ExportRecord
 from zoo.cards.digest import sha256_file
+from zoo.data.datasets import load_for_input
 from zoo.deploy.edge import Int8Result, has_convolutions, quantize_onnx, to_tflite
 from zoo.deploy.onnx_graph import (
     collected_between_passes,
@@ -46,7 +47,6 @@ from zoo.errors import ExportError
 from zoo.files import place_file, place_tree
 from zoo.package import card_path, load_model, read_verified_card, seal, updated_package
 from zoo.tensors import batch_rows
-from zoo.train.datasets import load_for_input
 
 ONNX_OPSET = 17  # tf2onnx 1.17 does not support 19
 PARITY_SAMPLES = 32

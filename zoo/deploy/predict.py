@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from zoo.cards.digest import sha256_file
+from zoo.data.datasets import numeric_features, read_npz
 from zoo.deploy.runtime import (
     BUNDLE_FILE,
     RUNNERS,
@@ -25,7 +26,6 @@ from zoo.deploy.runtime import (
 from zoo.errors import DataError, IntegrityError, UnsafePathError, ZooError, first_line
 from zoo.files import regular_files
 from zoo.tensors import batch_rows, sample_bytes
-from zoo.train.datasets import numeric_features, read_npz
 from zoo.trust.repo_paths import check_repo_path
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")

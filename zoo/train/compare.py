@@ -1,7 +1,7 @@
 """Transfer vs scratch on the same small data: does the pretrained base pay off?
 
 The transfer model is the derived package as it is (frozen base, new head);
-the scratch model is the zoo's small CNN (`zoo.build.recipes.build_cnn`) with random
+the scratch model is the zoo's small CNN (`zoo.train.recipes.build_cnn`) with random
 weights, everything trainable. Both get the same data, seed and settings, and
 are scored on the same held-out set.
 """
@@ -10,8 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from zoo.data.datasets import Table
 from zoo.package import load_model
-from zoo.train.datasets import Table
 from zoo.train.settings import FitSettings
 from zoo.train.training import (
     check_fit,
@@ -47,7 +47,7 @@ def compare_with_scratch(package_dir: Path, train: Table, test: Table,
                          settings: FitSettings) -> list[CompareRow]:
     import keras
 
-    from zoo.build.recipes import build_cnn
+    from zoo.train.recipes import build_cnn
 
     transfer = load_model(package_dir)
     classes = int(transfer.outputs[0].shape[-1])

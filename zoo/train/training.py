@@ -28,6 +28,7 @@ from zoo.cards.card import (
     read_card,
 )
 from zoo.cards.layer_map import build_layer_map, graph_operations, resolve_layer
+from zoo.data.datasets import Table, load_for_input
 from zoo.errors import DataError, ZooError
 from zoo.package import (
     load_model,
@@ -40,7 +41,6 @@ from zoo.package import (
 )
 from zoo.train.curves import CURVES_FILE, plot_history
 from zoo.train.distribute import Replicas, start, writes_package
-from zoo.train.datasets import Table, load_for_input
 from zoo.train.feature_cache import (
     cache_key,
     frozen_prefix,

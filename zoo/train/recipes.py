@@ -5,10 +5,10 @@ from typing import Any
 
 from zoo.build import preprocessing
 from zoo.build.pack import default_preprocessing, pack_model, raw_pixel_scaling
-from zoo.build.settings import RECIPE_EPOCHS, RECIPE_LICENSE
 from zoo.cards.card import Card, Metric, TrainingData
+from zoo.data.datasets import Table, builtin, load_table, split
 from zoo.errors import DataError, ZooError
-from zoo.train.datasets import Table, builtin, load_table, split
+from zoo.train.settings import RECIPE_EPOCHS, RECIPE_LICENSE
 
 IRIS_EPOCHS = RECIPE_EPOCHS["iris"]
 

@@ -1,24 +1,16 @@
-"""Training commands: finetune, evaluate, compare."""
+"""zoo finetune: train a package's trainable layers, in one or two phases."""
 
-from dataclasses import replace
 from pathlib import Path
 
 import click
-from zoo.cli.options import force_option, out_option, progress
+from zoo.cli.options import data_option, force_option, label_column_option, out_option, progress
 from zoo.train.settings import (
-    COMPARE_SETTINGS,
     STRATEGIES,
     WORKER_TIMEOUT,
     Distribution,
     FitSettings,
     Phase2,
 )
-
-data_option = click.option("--data", required=True, type=click.Path(),
-                           help="CSV (label column last or --label-column), NPZ (x, y) or an "
-                                "image folder (one sub-folder per class).")
-label_column_option = click.option("--label-column",
-                                   help="CSV column holding the label (default: the last).")
 
 
 @click.command()
@@ -94,7 +86,7 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
     """
     distribution = Distribution(strategy, devices, worker_timeout,
                                 listen_all_interfaces)  # checked first
-    from zoo.train.datasets import Table
+    from zoo.data.datasets import Table
     from zoo.train.training import fit_package, load_data_for
 
     phase2 = Phase2(phase2_unfreeze_from, phase2_lr, phase2_epochs) \
@@ -119,71 +111,4 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
                f"{card.metrics['loss'].value:.4f} -> {where}")
 
 
-@click.command()
-@click.argument("target")
-@data_option
-@label_column_option
-@click.option("--record", is_flag=True, help="Write the results into the package's card "
-              "(a folder only).")
-def evaluate(target: str, data: str, label_column: str | None, record: bool) -> None:
-    """Loss, accuracy and confusion matrix of a package (folder or hub reference).
-
-    \b
-    Example:  zoo evaluate iris4-tuned --data iris4-test.csv --record
-    """
-    from zoo.errors import ZooError
-    from zoo.hub.cache import package_folder
-    from zoo.train.training import evaluate_package, load_data_for
-
-    if record and not Path(target).is_dir():
-        raise ZooError("--record writes into a package folder; pull the reference first")
-    package, _ = package_folder(target)
-    result = evaluate_package(package, load_data_for(package, Path(data), label_column),
-                              record=record)
-    click.echo(f"loss {result.loss:.4f}  accuracy {result.accuracy:.4f}  "
-               f"({result.samples} samples)")
-    width = max(len(label) for label in result.labels)
-    click.echo("confusion matrix (rows: true, columns: predicted):")
-    for label, row in zip(result.labels, result.confusion):
-        click.echo(f"  {label.rjust(width)}  " + " ".join(f"{v:4d}" for v in row))
-    if record:
-        click.echo(f"recorded in {Path(target) / 'card.json'}")
-
-
-@click.command()
-@click.argument("package_dir", type=click.Path(file_okay=False))
-@data_option
-@click.option("--test", "test_data", required=True, type=click.Path(),
-              help="Held-out data both models are scored on.")
-@click.option("--epochs", default=COMPARE_SETTINGS.epochs, show_default=True,
-              type=click.IntRange(1))
-@click.option("--batch-size", default=COMPARE_SETTINGS.batch_size, show_default=True,
-              type=click.IntRange(1))
-@click.option("--lr", "learning_rate", default=COMPARE_SETTINGS.learning_rate, show_default=True,
-              type=click.FloatRange(0, min_open=True))
-@click.option("--seed", default=COMPARE_SETTINGS.seed, show_default=True)
-def compare(package_dir: str, data: str, test_data: str, epochs: int, batch_size: int,
-            learning_rate: float, seed: int) -> None:
-    """Transfer vs scratch: the derived package and a from-scratch CNN, same data.
-
-    Both are trained with the same settings on --data and scored on --test;
-    prints accuracy, wall time and trainable parameters of each.
-
-    \b
-    Example:  zoo compare digits-transfer --data few.npz --test test.npz --epochs 30
-    """
-    from zoo.train.compare import compare_with_scratch
-    from zoo.train.training import load_data_for
-
-    package = Path(package_dir)
-    rows = compare_with_scratch(package, load_data_for(package, Path(data)),
-                                load_data_for(package, Path(test_data)),
-                                replace(COMPARE_SETTINGS, epochs=epochs, batch_size=batch_size,
-                                        learning_rate=learning_rate, seed=seed))
-    click.echo(f"{'model':<10} {'accuracy':>9} {'seconds':>8} {'trainable':>10} {'total':>10}")
-    for row in rows:
-        click.echo(f"{row.name:<10} {row.accuracy:>9.4f} {row.seconds:>8.1f} "
-                   f"{row.trainable_params:>10,} {row.total_params:>10,}")
-
-
-COMMANDS = [finetune, evaluate, compare]
+COMMANDS = [finetune]

@@ -1,4 +1,5 @@
-"""Consumer command: pull (verify, license, cut, freeze, head)."""
+"""zoo pull: a verified, license-checked package; with rebuild options, a derived one
+(cut, freeze, head)."""
 
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str |
     """
     from zoo.build.rebuild import RebuildSpec, parse_size
     from zoo.hub.hf import set_progress
-    from zoo.pull import pull as pull_package
+    from zoo.api.pulling import pull as pull_package
 
     set_progress(show_progress(quiet))
     spec = RebuildSpec(cut_at=cut_at, drop_top=drop_top, freeze_until=freeze_until,

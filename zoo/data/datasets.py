@@ -17,12 +17,13 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from zoo.cards.digest import sha256_bytes, sha256_file
 from zoo.errors import DataError
-from zoo.train.settings import BUILTIN_DATASETS
+from zoo.data.settings import BUILTIN_DATASETS
 
 SPLIT_SEED = 0
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what Keras' folder loader reads
@@ -136,7 +137,22 @@ def _read_csv(path: Path, label_column: str | None, label_names: list[str] | Non
 
 
 def _read_npz(path: Path, label_names: list[str] | None) -> Table:
-    data = read_npz(path)
+    return _arrays_table(read_npz(path), path, path.name, sha256_file(path), label_names)
+
+
+def table_from_arrays(x: Any, y: Any, label_names: list[str] | None = None,
+                      name: str = "arrays") -> Table:
+    """In-memory `(x, y)` arrays (the Python API's data) checked like an NPZ file's."""
+    data = {"x": np.asarray(x), "y": np.asarray(y)}
+    if data["x"].dtype.kind not in "biuf" or data["y"].dtype.kind not in "iuUS":
+        raise DataError(f"{name}: x must hold numbers and y integer or text labels "
+                        f"(got {data['x'].dtype} and {data['y'].dtype})")
+    digest = sha256_bytes(data["x"].tobytes() + data["y"].tobytes())
+    return _arrays_table(data, name, name, digest, label_names)
+
+
+def _arrays_table(data: dict[str, np.ndarray], path: Path | str, name: str, digest: str,
+                  label_names: list[str] | None) -> Table:
     if "x" not in data or "y" not in data:
         raise DataError(f"{path}: an NPZ needs arrays 'x' and 'y' (has {', '.join(data)})")
     x, y = numeric_features(data["x"], f"{path} x"), data["y"]
@@ -155,15 +171,15 @@ def _read_npz(path: Path, label_names: list[str] | None) -> Table:
         names = label_names or [str(i) for i in range(int(y.max(initial=0)) + 1)]
         if len(y) and (y.min() < 0 or y.max() >= len(names)):
             raise DataError(f"{path}: label indices must be in 0..{len(names) - 1}")
-        return Table(path.name, x, y.astype(np.int64), list(names), [], sha256_file(path))
+        return Table(name, x, y.astype(np.int64), list(names), [], digest)
     # Labels the file names are matched by name, as a CSV's are: indices into the
     # file's own label_names are not indices into the model's labels.
     raw = _stored_labels(y, stored, path) if y.dtype.kind in "iu" else [str(v) for v in y]
     encoded, names = _encode_labels(raw, label_names or stored, str(path))
-    return Table(path.name, x, encoded, names, [], sha256_file(path))
+    return Table(name, x, encoded, names, [], digest)
 
 
-def _stored_labels(y: np.ndarray, stored: list[str], path: Path) -> list[str]:
+def _stored_labels(y: np.ndarray, stored: list[str], path: Path | str) -> list[str]:
     """Integer labels read through the file's own `label_names`."""
     if len(set(stored)) != len(stored):
         raise DataError(f"{path}: label_names holds a name twice")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from zoo.build.pack import pack_model
-from zoo.build.rebuild import RebuildSpec, rebuild
+from zoo.build.rebuild import RebuildSpec, Rebuilt, rebuild
 from zoo.cards.card import README_FILE, Card, Lineage
 from zoo.cards.hf_license import readme_file_license
 from zoo.cards.license_policy import (
@@ -33,20 +33,21 @@ class PullResult:
     warnings: list[str]
 
 
-def derived_card_fields(snapshot: Snapshot, *, name: str | None, license: str | None,
+def derived_card_fields(base: Card, *, name: str | None, license: str | None,
                         authors: list[str]) -> dict:
-    """Card fields a derived package inherits from its base: license carried forward."""
-    base = snapshot.card
-    base_license = card_license_expression(base)
+    """Card fields a derived package inherits from its base: license carried forward.
+    A derived card as `base` (a derived package saved again) is its own template."""
+    again = base.lineage is not None
     fields = {
-        "name": name or f"{base.name}-derived",
+        "name": name or (base.name if again else f"{base.name}-derived"),
         "version": "0.1.0",
-        "license": combine_licenses(base_license, license),
+        "license": combine_licenses(card_license_expression(base), license),
         "authors": authors or list(base.authors),
-        "intended_use": f"Transfer learning from {base.name} {base.version}.",
-        "training_data": replace(base.training_data,
-                                 name=f"{base.training_data.name} (base network)"),
-        "tags": ["derived", *base.tags],
+        "intended_use": base.intended_use if again
+        else f"Transfer learning from {base.name} {base.version}.",
+        "training_data": base.training_data if again else replace(
+            base.training_data, name=f"{base.training_data.name} (base network)"),
+        "tags": list(base.tags) if again else ["derived", *base.tags],
         "license_link": base.license_link,
     }
     if base.license == "other":
@@ -78,44 +79,76 @@ def fetch_checked(ref_text: str, policy: LicensePolicy, lock: Path | None = None
                     snapshot.card_sha256), warnings, signer
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A fetched revision that passed the signature and license checks."""
+
+    snapshot: Snapshot
+    warnings: list[str]
+    signer: str | None  # the trusted key that signed it, if checked
+    lock: Path | None = None  # where to record ref → commit once the pull succeeds
+
+
+def checked_snapshot(ref_text: str, *, allow_license: tuple[str, ...] = (),
+                     policy_path: Path | None = None, trust_keys: tuple[Path, ...] = (),
+                     require_signature: bool = False, lock: Path | None = None,
+                     use_lock: bool = False) -> Checked:
+    """Fetch and check a revision under the user's policy file (read once: both
+    halves of the policy from one reading; a named file that is missing is refused)."""
+    policy_path = policy_file(policy_path)
+    table = read_policy(policy_path)
+    policy = LicensePolicy.from_table(table, policy_path, allow_license)
+    signatures = SignaturePolicy.from_table(table, policy_path, trust_keys, require_signature)
+    snapshot, warnings, signer = fetch_checked(ref_text, policy, lock, use_lock, signatures)
+    return Checked(snapshot, warnings, signer, lock if not use_lock else None)
+
+
+def record_lock(checked: Checked) -> None:
+    """Record the pull in the lock file asked for, once it has succeeded."""
+    if checked.lock is not None:
+        snapshot = checked.snapshot
+        record(checked.lock, str(snapshot.ref), snapshot.revision, snapshot.card_sha256)
+
+
 def pull(ref_text: str, out: Path, spec: RebuildSpec, *, allow_license: tuple[str, ...] = (),
          policy_path: Path | None = None, license: str | None = None, name: str | None = None,
          authors: list[str] | None = None, unsafe: bool = False, force: bool = False,
          seed: int = 0, lock: Path | None = None, use_lock: bool = False,
          trust_keys: tuple[Path, ...] = (), require_signature: bool = False) -> PullResult:
-    policy_path = policy_file(policy_path)  # a named file that is missing is refused
-    table = read_policy(policy_path)  # once: both halves of the policy from one reading
-    policy = LicensePolicy.from_table(table, policy_path, allow_license)
-    signatures = SignaturePolicy.from_table(table, policy_path, trust_keys, require_signature)
-    snapshot, warnings, signer = fetch_checked(ref_text, policy, lock, use_lock, signatures)
-    result = _write(snapshot, warnings, Path(out), spec, license=license, name=name,
-                    authors=authors, unsafe=unsafe, force=force, seed=seed, signer=signer)
-    if lock is not None and not use_lock:  # recorded once the pull has succeeded
-        record(lock, str(snapshot.ref), snapshot.revision, snapshot.card_sha256)
-    return result
+    checked = checked_snapshot(ref_text, allow_license=allow_license, policy_path=policy_path,
+                               trust_keys=trust_keys, require_signature=require_signature,
+                               lock=lock, use_lock=use_lock)
+    return write_pulled(checked, Path(out), spec, license=license, name=name,
+                        authors=authors, unsafe=unsafe, force=force, seed=seed)
 
 
-def _write(snapshot: Snapshot, warnings: list[str], out: Path, spec: RebuildSpec, *,
-           license: str | None, name: str | None, authors: list[str] | None, unsafe: bool,
-           force: bool, seed: int, signer: str | None = None) -> PullResult:
+def base_lineage(checked: Checked, rebuilt: Rebuilt) -> Lineage:
+    """The lineage of a model rebuilt from a checked revision."""
+    snapshot = checked.snapshot
+    return Lineage(base_ref=str(snapshot.ref.at(None)),
+                   base_revision=snapshot.revision,
+                   base_card_sha256=snapshot.card_sha256,
+                   base_license=card_license_expression(snapshot.card),
+                   base_name=snapshot.card.name,
+                   base_signed_by=checked.signer,
+                   **rebuilt.lineage_fields())
+
+
+def write_pulled(checked: Checked, out: Path, spec: RebuildSpec, *, license: str | None = None,
+                 name: str | None = None, authors: list[str] | None = None,
+                 unsafe: bool = False, force: bool = False, seed: int = 0) -> PullResult:
     """The pulled package as it is, or the derived package the spec describes."""
-    ref = snapshot.ref
+    snapshot, warnings = checked.snapshot, checked.warnings
     if spec.is_empty:
         with staged_package(out, force=force) as staging:
             shutil.copytree(snapshot.path, staging, dirs_exist_ok=True,
                             copy_function=shutil.copyfile)  # not the cache's read-only mode
             card = read_verified_card(staging)
+        record_lock(checked)
         return PullResult(snapshot, Path(out), card, warnings)
     base = load_model(snapshot.path, unsafe=unsafe)
     rebuilt = rebuild(base, snapshot.card.layer_map, spec, seed=seed)
-    lineage = Lineage(base_ref=str(ref.at(None)),
-                      base_revision=snapshot.revision,
-                      base_card_sha256=snapshot.card_sha256,
-                      base_license=card_license_expression(snapshot.card),
-                      base_name=snapshot.card.name,
-                      base_signed_by=signer,
-                      **rebuilt.lineage_fields())
-    fields = derived_card_fields(snapshot, name=name, license=license, authors=authors or [])
+    fields = derived_card_fields(snapshot.card, name=name, license=license, authors=authors or [])
     pre = replace(snapshot.card.preprocessing,
                   input_shape=[None if d is None else int(d)
                                for d in rebuilt.model.inputs[0].shape[1:]])
@@ -124,5 +157,6 @@ def _write(snapshot: Snapshot, warnings: list[str], out: Path, spec: RebuildSpec
     stages = {**{n: "adapter" for n in rebuilt.adapter_layers},
               **{n: "head" for n in rebuilt.head_layers}}
     card = pack_model(rebuilt.model, Path(out), force=force, preprocessing=pre, stages=stages,
-                      lineage=lineage, **fields)
+                      lineage=base_lineage(checked, rebuilt), **fields)
+    record_lock(checked)
     return PullResult(snapshot, Path(out), card, warnings)

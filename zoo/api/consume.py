@@ -1,0 +1,129 @@
+"""Consuming: `zoo.pull` (a verified, license-checked package) and `zoo.backbone`
+(the same, rebuilt in memory into a Keras model to compose)."""
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from zoo.api.package import Package, PathLike, Size, optional_path, size_tuple, texts
+
+if TYPE_CHECKING:
+    import keras
+
+    from zoo.build.rebuild import RebuildSpec
+
+
+def _checked_fetch(ref: str, *, allow_license: tuple[str, ...] | str, policy: PathLike | None,
+                   trust_keys: tuple[PathLike, ...] | PathLike, require_signature: bool,
+                   lock: PathLike | None, locked: bool):
+    from zoo.api.pulling import checked_snapshot
+
+    return checked_snapshot(ref, allow_license=texts(allow_license),
+                            policy_path=optional_path(policy, "policy"),
+                            trust_keys=tuple(Path(k) for k in texts(trust_keys)),
+                            require_signature=require_signature,
+                            lock=optional_path(lock, "lock"), use_lock=locked)
+
+
+def pull(ref: str, *, out: PathLike | None = None, allow_license: tuple[str, ...] | str = (),
+         policy: PathLike | None = None, trust_keys: tuple[PathLike, ...] | PathLike = (),
+         require_signature: bool = False, lock: PathLike | None = None, locked: bool = False,
+         force: bool = False) -> Package:
+    """Download a package from a hub, verified and license-checked like `zoo pull`.
+
+    Every file's sha256 is checked against the card, the signature against
+    `trust_keys` (required with `require_signature`), and the license against your
+    policy (`policy`, default `$ZOO_HOME/policy.toml`) plus `allow_license`, before
+    anything is loaded. `lock` records ref → commit → card sha256 (`locked=True`
+    pulls exactly what it records). Without `out` the package is the read-only cache
+    snapshot; with `out` a copy is written there (atomically).
+
+    Example:
+        >>> pkg = zoo.pull("iris@v1")
+        >>> pkg.revision, pkg.card.license
+        >>> model = pkg.load()
+    """
+    from zoo.build.rebuild import RebuildSpec
+    from zoo.api.pulling import write_pulled
+
+    checked = _checked_fetch(ref, allow_license=allow_license, policy=policy,
+                             trust_keys=trust_keys, require_signature=require_signature,
+                             lock=lock, locked=locked)
+    snapshot = checked.snapshot
+    where = snapshot.path
+    if out is not None:
+        where = write_pulled(checked, optional_path(out, "out"), RebuildSpec(),
+                             force=force).out
+    return Package(where, ref=str(snapshot.ref.at(None)), revision=snapshot.revision,
+                   warnings=tuple(checked.warnings))
+
+
+def rebuild_spec(*, cut_at: str | int | None = None, drop_top: int | None = None,
+                 freeze_until: str | int | None = None,
+                 freeze: tuple[str, ...] | str = (), unfreeze_from: str | int | None = None,
+                 trainable: tuple[str, ...] | str = (), input_size: Size | None = None,
+                 head: str | None = None) -> "RebuildSpec":
+    """The rebuild options as the one spec `zoo pull` uses (checked on creation)."""
+    from zoo.build.rebuild import RebuildSpec
+
+    def name(value: str | int | None) -> str | None:
+        return None if value is None else str(value)
+
+    return RebuildSpec(cut_at=name(cut_at), drop_top=drop_top, freeze_until=name(freeze_until),
+                       unfreeze_from=name(unfreeze_from), freeze=texts(freeze),
+                       trainable=texts(trainable), head=head, input_size=size_tuple(input_size))
+
+
+def backbone(ref: "str | Package", *, cut_at: str | int | None = None,
+             drop_top: int | None = None, freeze_until: str | int | None = None,
+             freeze: tuple[str, ...] | str = (), unfreeze_from: str | int | None = None,
+             trainable: tuple[str, ...] | str = (), input_size: Size | None = None,
+             head: str | None = None, seed: int = 0,
+             allow_license: tuple[str, ...] | str = (), policy: PathLike | None = None,
+             trust_keys: tuple[PathLike, ...] | PathLike = (), require_signature: bool = False,
+             lock: PathLike | None = None, locked: bool = False,
+             unsafe: bool = False) -> "keras.Model":
+    """A verified, license-checked backbone from a hub as a ready `keras.Model`.
+
+    The same rebuild as `zoo pull` with rebuild options, in memory: cut at a layer
+    (`cut_at`, or `drop_top` layers removed), frozen layers not trainable
+    (`freeze_until`, then `freeze` ranges 'A:B', then `unfreeze_from`, then
+    `trainable` ranges), the base's BatchNorm in inference mode, an optional input
+    size ((H, W) or (H, W, C): resized and gray→RGB as needed) and an optional head
+    in the CLI's grammar. Compose it with your own layers; `zoo.save` then writes a
+    derived package with the base's lineage and license.
+
+    Example:
+        >>> import keras, zoo
+        >>> base = zoo.backbone("iris@v1", drop_top=1, freeze_until="hidden2")
+        >>> outputs = keras.layers.Dense(4, activation="softmax")(base.output)
+        >>> model = keras.Model(base.input, outputs)
+        >>> model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        >>> model.fit(x, y, epochs=50)
+        >>> zoo.save(model, "iris4-pkg", license="MIT")
+    """
+    from zoo.api.lineage import remember
+    from zoo.build.rebuild import rebuild
+    from zoo.api.pulling import base_lineage, record_lock
+    from zoo.package import load_model
+
+    spec = rebuild_spec(cut_at=cut_at, drop_top=drop_top, freeze_until=freeze_until,
+                        freeze=freeze, unfreeze_from=unfreeze_from, trainable=trainable,
+                        input_size=input_size, head=head)  # refused before any download
+    if isinstance(ref, Package):
+        if ref.ref is None or ref.revision is None:
+            from zoo.errors import ZooError
+
+            raise ZooError(f"{ref.path} is a package folder, not one from a hub: publish it "
+                           "(zoo.publish) and pass its reference, so the lineage can name it")
+        ref = f"{ref.ref}@{ref.revision}"
+    checked = _checked_fetch(ref, allow_license=allow_license, policy=policy,
+                             trust_keys=trust_keys, require_signature=require_signature,
+                             lock=lock, locked=locked)
+    snapshot = checked.snapshot
+    base = load_model(snapshot.path, unsafe=unsafe)
+    rebuilt = rebuild(base, snapshot.card.layer_map, spec, seed=seed)
+    remember(rebuilt.model, base_lineage(checked, rebuilt), snapshot.card,
+             base_layers=set(snapshot.card.layer_map.names()),
+             adapter_layers=set(rebuilt.adapter_layers), head_layers=set(rebuilt.head_layers))
+    record_lock(checked)
+    return rebuilt.model

@@ -1,0 +1,115 @@
+"""Seeing and running hubs: `zoo.list`, `zoo.inspect`, `zoo.serve`, `zoo.mirror`, and
+the pull cache's `zoo.verify_cache` / `zoo.clean_cache`."""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from zoo.api.package import Package, PathLike, optional_path
+
+if TYPE_CHECKING:
+    from zoo.cards.card import Card
+    from zoo.hub.cache import CacheProblem
+    from zoo.hub.folder import RepoSummary
+    from zoo.hub.mirror import MirrorResult
+    from zoo.hub.serve import Server
+
+
+def list_packages(hub: PathLike | None = None) -> list["RepoSummary"]:
+    """The repositories of a folder hub (default: the one under $ZOO_HOME), like
+    `zoo list`: owner, name, head revision, tags, version and license of each.
+
+    Example:
+        >>> [f"{r.owner}/{r.name}" for r in zoo.list()]
+    """
+    from zoo.hub import FolderHub
+    from zoo.paths import default_hub_root
+
+    return FolderHub(optional_path(hub, "hub") or default_hub_root()).repos()
+
+
+def inspect(target: Package | PathLike) -> "Card":
+    """A package's card after every check a pull makes (hashes, config scan, layer
+    map against model.keras), like `zoo inspect`: a folder or a hub reference.
+
+    Example:
+        >>> card = zoo.inspect("acme/iris@v1")
+        >>> [c.name for c in card.layer_map.cut_points]
+    """
+    from zoo.hub.cache import checked_package
+
+    where = target.path if isinstance(target, Package) else target
+    return checked_package(str(where))[0]
+
+
+def where_inspected(target: PathLike) -> tuple["Card", str]:
+    """`inspect`, and where the package was found (a folder, or ref@revision)."""
+    from zoo.hub.cache import checked_package
+
+    return checked_package(str(target))
+
+
+def serve(hub: PathLike | None = None, *, host: str = "127.0.0.1", port: int = 8090,
+          state: PathLike | None = None) -> "Server":
+    """Serve a folder hub read-only over the Hugging Face Hub API (olah), like
+    `zoo hub serve`, and return the running server once it answers; stop it with
+    `zoo.stop_serving(server)`. Clients set HF_ENDPOINT to its address.
+
+    Example:
+        >>> server = zoo.serve("/srv/zoo-hub", port=8090)
+        >>> zoo.pull("hf://zoo/iris@v1")  # with HF_ENDPOINT=http://127.0.0.1:8090
+        >>> zoo.stop_serving(server)
+    """
+    from zoo.hub.serve import start
+    from zoo.paths import default_hub_root
+
+    return start(optional_path(hub, "hub") or default_hub_root(), host, port,
+                 optional_path(state, "state"))
+
+
+def stop_serving(server: "Server") -> None:
+    """Stop a server `zoo.serve` started, and remove its temporary state folder.
+
+    Example:
+        >>> zoo.stop_serving(zoo.serve(port=8090))
+    """
+    from zoo.hub.serve import stop
+
+    stop(server)
+
+
+def mirror(ref: str, hub: PathLike, *, progress: Callable[[str], None] | None = None
+           ) -> "MirrorResult":
+    """Copy a Hub repository (hf://OWNER/NAME[@REV]) into a folder hub commit for
+    commit, like `zoo hub mirror`; a re-run fetches only what is new.
+
+    Example:
+        >>> result = zoo.mirror("hf://keras/resnet_18_imagenet", "/srv/mirror")
+        >>> result.new_commits, result.refs
+    """
+    from zoo.hub.mirror import mirror as mirror_repo
+
+    return mirror_repo(ref, Path(hub), progress)
+
+
+def verify_cache() -> Iterator["CacheProblem"]:
+    """Every damaged blob or snapshot in the pull cache ($ZOO_CACHE); changes nothing.
+
+    Example:
+        >>> damaged = list(zoo.verify_cache())
+    """
+    from zoo.hub.cache import verify_cache as verify
+
+    return verify()
+
+
+def clean_cache() -> list[Path]:
+    """Remove damaged items, downloads left by killed pulls and unused blobs from the
+    pull cache; returns what was removed.
+
+    Example:
+        >>> removed = zoo.clean_cache()
+    """
+    from zoo.hub.cache import clean_cache as clean
+
+    return clean()

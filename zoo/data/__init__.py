@@ -1,0 +1,7 @@
+"""Data for training, evaluation, export checks and `zoo predict`: CSV and NPZ
+files, image folders, and the built-in sets that ship inside packages. It sits
+below build, training and deploy, which all read data.
+
+May import: `zoo.errors`, `zoo.cards`. Not the hub, build, training or deploy
+layers. TensorFlow/Keras are imported inside functions.
+"""
