@@ -28,7 +28,7 @@ def train_recipe(recipe: str, out: PathLike, *, data: PathLike | None = None,
         >>> pkg.card.metrics["accuracy"].value
     """
     from zoo.build.settings import RECIPE_LICENSE
-    from zoo.build.recipes import train_recipe as run_recipe
+    from zoo.train.recipes import train_recipe as run_recipe
 
     target = as_path(out, "out")
     card = run_recipe(recipe, target, data=optional_path(data, "data"),
@@ -49,7 +49,7 @@ def dataset(name: str, out: PathLike, *, split: str = "train",
     Example:
         >>> zoo.dataset("mnist5k", "few.npz", classes="5-9", per_class=20)
     """
-    from zoo.train.datasets import builtin, parse_classes, select, split as split_table, \
+    from zoo.data.datasets import builtin, parse_classes, select, split as split_table, \
         write_table
 
     chosen = parse_classes(classes if isinstance(classes, str) else ",".join(classes)) \

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import keras
 
     from zoo.train.compare import CompareRow
-    from zoo.train.datasets import Table
+    from zoo.data.datasets import Table
     from zoo.train.training import Evaluation
 
 Data = PathLike | tuple[Any, Any]
@@ -35,7 +35,7 @@ class Finetuned:
 
 def _table(data: Data, package: Path, label_column: str | None) -> "Table":
     """A data path read the way the package expects it, or `(x, y)` arrays."""
-    from zoo.train.datasets import fit_to_input, table_from_arrays
+    from zoo.data.datasets import fit_to_input, table_from_arrays
     from zoo.train.training import load_data_for
     from zoo.cards.card import read_card
 
