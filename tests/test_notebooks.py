@@ -49,12 +49,12 @@ def with_parameters(notebook: Any, parameters: dict[str, Any]) -> None:
 
 def failure(name: str, notebook: Any) -> str:
     """The failing cell's source and its error, for the assertion message."""
-    for index, cell in enumerate(notebook.cells):
+    for cell in notebook.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 trace = ANSI.sub("", "\n".join(output.get("traceback", [])))
-                return (f"{name}, cell {index}:\n{cell.source}\n\n{trace[-3000:]}\n"
-                        f"{output['ename']}: {output['evalue']}")
+                return (f"{name}, In [{cell.execution_count}]:\n{cell.source}\n\n"
+                        f"{trace[-3000:]}")
     return f"{name}: failed outside a cell"
 
 
