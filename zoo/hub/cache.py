@@ -155,24 +155,32 @@ def _cached(root: Path, snapshot: Path) -> Card | None:
         return None
 
 
-def package_folder(target: str) -> tuple[Path, str]:
-    """A package folder as given, or the verified snapshot of a hub reference;
-    with a label saying which."""
+@dataclass(frozen=True)
+class Located:
+    """A package folder as given, or the verified snapshot of a hub reference."""
+
+    path: Path
+    ref: str | None = None  # the reference without its revision, for a hub's
+    revision: str | None = None
+
+
+def package_folder(target: str) -> Located:
+    """A package folder as given, or the verified snapshot of a hub reference."""
     if Path(target).is_dir():
-        return Path(target), str(target)
+        return Located(Path(target))
     from zoo.hub.refs import parse_ref
 
     snapshot = fetch(parse_ref(target))
-    return snapshot.path, str(snapshot.ref.at(snapshot.revision))
+    return Located(snapshot.path, str(snapshot.ref.at(None)), snapshot.revision)
 
 
-def checked_package(target: str) -> tuple[Card, str]:
+def checked_package(target: str) -> tuple[Card, Located]:
     """The card of a package folder or hub reference after every check a pull makes
     (hashes, config scan, layer map against model.keras), and where it is."""
-    package, where = package_folder(target)
-    card = read_card(package)
-    check_snapshot(package, card)
-    return card, where
+    located = package_folder(target)
+    card = read_card(located.path)
+    check_snapshot(located.path, card)
+    return card, located
 
 
 def snapshot_path(root: Path, ref: HubRef, revision: str) -> Path:
