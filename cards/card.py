@@ -7,7 +7,7 @@ schema accepts. The card is assembled in one place, `new_card`.
 import json
 import platform
 from functools import cache
-from importlib import resources
+from importlib import metadata, resources
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,14 +256,18 @@ def write_card(package_dir: Path, card: Card) -> Path:
     return atomic_write_bytes(Path(package_dir) / CARD_FILE, card_bytes(card))
 
 
+DISTRIBUTION = "backbone-zoo"  # the installed distribution (pyproject's name)
+
+
 def framework_versions() -> dict[str, str]:
-    """Versions of what built the model; imports only what is already loaded."""
+    """Versions of what built the model; imports only what is already loaded. The
+    zoo's own comes from its installed metadata: the card layer sits below the
+    package root (the public API) and does not import it."""
     import keras
 
-    from zoo import __version__
-
     versions = {"python": platform.python_version(), "keras": keras.__version__,
-                "backend": keras.backend.backend(), "backbone_zoo": __version__}
+                "backend": keras.backend.backend(),
+                "backbone_zoo": metadata.version(DISTRIBUTION)}
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
