@@ -1,0 +1,126 @@
+"""Seams between modules, and the single helpers: no module reaches into another's
+private names, and the mirror writes a folder hub only through `FolderHub`'s public
+methods. Real git, real files; no TensorFlow."""
+
+import ast
+from pathlib import Path
+
+import pytest
+from zoo.hub import FolderHub
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ("zoo", "cards", "cli")  # cards/ and cli/ install as zoo.cards and zoo.cli
+TRAILER = "Mirrored-from"
+
+
+def modules() -> list[Path]:
+    return sorted(path for top in SOURCES for path in (ROOT / top).rglob("*.py"))
+
+
+def private(name: str) -> bool:
+    """A leading-underscore name, not a dunder such as `__version__`."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_imports(source: str) -> list[str]:
+    """Every import of a private name or module, inside functions too."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            parts = (node.module or "").split(".")
+            found += [f"{node.lineno}: from {'.' * node.level}{node.module or ''} import "
+                      f"{alias.name}" for alias in node.names
+                      if private(alias.name) or any(map(private, parts))]
+        elif isinstance(node, ast.Import):
+            found += [f"{node.lineno}: import {alias.name}" for alias in node.names
+                      if any(map(private, alias.name.split(".")))]
+    return sorted(found, key=lambda hit: int(hit.split(":")[0]))
+
+
+def test_the_import_rule_sees_private_names_and_lets_dunders_through():
+    source = ("from __future__ import annotations\nfrom zoo import __version__\n"
+              "def f():\n    from zoo.hub.hf import HfHub, _api\n"
+              "import zoo.hub._secret\nfrom ._inner import thing\n")
+    assert private_imports(source) == ["4: from zoo.hub.hf import _api",
+                                       "5: import zoo.hub._secret",
+                                       "6: from ._inner import thing"]
+
+
+def test_no_module_imports_a_private_name_from_another_module():
+    found = {str(path.relative_to(ROOT)): hits for path in modules()
+             if (hits := private_imports(path.read_text(encoding="utf-8")))}
+    assert found == {}
+
+
+def test_the_mirror_runs_no_git_and_touches_no_private_part_of_the_hub():
+    tree = ast.parse((ROOT / "zoo/hub/mirror.py").read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+    assert not imported & {"zoo.hub.git", "subprocess", "tempfile"}
+    calls = {node.func.attr for node in ast.walk(tree)
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+    assert "git" not in calls
+    reached = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+               and private(node.attr) and not (isinstance(node.value, ast.Name)
+                                               and node.value.id == "self")}
+    assert reached == set()
+
+
+# --- the folder hub's public seam -----------------------------------------------------
+
+def test_a_write_that_fails_leaves_no_new_repository_behind(tmp_path):
+    hub = FolderHub(tmp_path / "hub")
+    with pytest.raises(RuntimeError), hub.writing("acme", "new") as repo:
+        assert (repo / ".git").is_dir()
+        raise RuntimeError("refused")
+    assert not hub.exists("acme", "new") and not hub.repo_dir("acme", "new").exists()
+    with hub.writing("acme", "kept"):
+        pass
+    with pytest.raises(RuntimeError), hub.writing("acme", "kept"):
+        raise RuntimeError("refused")
+    assert hub.exists("acme", "kept")  # made by an earlier write: not this one's to remove
+
+
+def test_a_written_commit_keeps_its_message_and_date_and_moves_only_the_refs_asked(tmp_path):
+    hub = FolderHub(tmp_path / "hub")
+    upstream = "a" * 40
+    message = f"Add weights\n\nLonger text.\n\n{TRAILER}: hf://acme/net@{upstream}\n"
+    with hub.writing("acme", "net") as repo, hub.scratch(repo, "test-") as scratch:
+        assert Path(scratch).parent == repo / ".git"
+        tree = hub.write_tree_of(repo, [("a.txt", hub.write_blob(repo, b"a\n"))])
+        first = hub.write_commit(repo, tree, message, date="1700000000 +0100")
+        second = hub.write_commit(repo, tree, "Plain\n", parent=first)
+        assert hub.ref_values(repo, "refs/heads", "refs/tags") == {}  # nothing moved yet
+        hub.move_refs(repo, [("refs/heads/main", second, None)])
+        hub.git(repo, "tag", "-a", "-m", "annotated", "v1", first)
+    raw = hub.git(repo, "cat-file", "commit", first)
+    assert raw.endswith(message.rstrip("\n"))  # byte for byte (git output is stripped)
+    assert "author backbone-zoo <zoo@localhost> 1700000000 +0100" in raw
+    assert "committer backbone-zoo <zoo@localhost> 1700000000 +0100" in raw
+    assert f"parent {first}" in hub.git(repo, "cat-file", "commit", second)
+    refs = hub.ref_values(repo, "refs/heads", "refs/tags")
+    assert refs["refs/heads/main"] == (second, second)
+    tag_object, commit = refs["refs/tags/v1"]
+    assert commit == first and tag_object != first  # an annotated tag, peeled
+    assert hub.trailers(repo, TRAILER) == [(second, ""), (first, f"hf://acme/net@{upstream}")]
+
+
+def test_an_empty_repository_has_no_trailers_and_no_refs(tmp_path):
+    hub = FolderHub(tmp_path / "hub")
+    with hub.writing("acme", "empty") as repo:
+        assert hub.trailers(repo, TRAILER) == []
+        assert hub.ref_values(repo, "refs/heads") == {}
+
+
+def test_a_published_folder_keeps_the_commit_message_git_m_gave_it(tmp_path):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("hello\n")
+    hub = FolderHub(tmp_path / "hub")
+    published = hub.commit_folder(folder, "acme", "notes", message="Publish notes 1.0")
+    raw = hub.git(hub.repo_dir("acme", "notes"), "cat-file", "commit", published.revision,
+                  binary=True)
+    assert raw.endswith(b"\n\nPublish notes 1.0\n")
+
+
