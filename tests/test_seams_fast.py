@@ -1,11 +1,14 @@
 """Seams between modules, and the single helpers: no module reaches into another's
-private names, and the mirror writes a folder hub only through `FolderHub`'s public
-methods. Real git, real files; no TensorFlow."""
+private names, the mirror writes a folder hub only through `FolderHub`'s public
+methods, and every staged folder goes through `zoo.files.staged_folder`. Real git,
+real files; no TensorFlow."""
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
+from zoo.files import staged_folder
 from zoo.hub import FolderHub
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,5 +125,54 @@ def test_a_published_folder_keeps_the_commit_message_git_m_gave_it(tmp_path):
     raw = hub.git(hub.repo_dir("acme", "notes"), "cat-file", "commit", published.revision,
                   binary=True)
     assert raw.endswith(b"\n\nPublish notes 1.0\n")
+
+
+# --- one staged folder ----------------------------------------------------------------
+
+def test_a_staged_folder_appears_only_when_its_block_succeeds(tmp_path):
+    dest = tmp_path / "out" / "pkg"
+    with pytest.raises(RuntimeError), staged_folder(dest) as staging:
+        (staging / "half.txt").write_text("half")
+        raise RuntimeError("refused")
+    assert not dest.exists() and list((tmp_path / "out").iterdir()) == []
+    with staged_folder(dest) as staging:
+        assert staging.parent == dest.parent and staging.name.startswith(".pkg.staging-")
+        (staging / "whole.txt").write_text("whole")
+        assert not dest.exists()
+    assert sorted(p.name for p in dest.iterdir()) == ["whole.txt"]
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["pkg"]
+
+
+def test_a_staged_folder_is_made_where_asked_and_named_as_asked(tmp_path):
+    downloads, dest = tmp_path / "tmp", tmp_path / "snapshots" / "rev"
+    with staged_folder(dest, within=downloads, prefix="pull-") as staging:
+        assert staging.parent == downloads and staging.name.startswith("pull-")
+        (staging / "card.json").write_text("{}")
+    assert (dest / "card.json").is_file() and list(downloads.iterdir()) == []
+
+
+def test_a_staged_folder_replaces_what_was_there_only_when_asked(tmp_path):
+    dest = tmp_path / "pkg"
+    dest.mkdir()
+    (dest / "old.txt").write_text("old")
+    with pytest.raises(OSError), staged_folder(dest) as staging:
+        (staging / "new.txt").write_text("new")
+    assert sorted(p.name for p in dest.iterdir()) == ["old.txt"]
+    with staged_folder(dest, replace=True) as staging:
+        (staging / "new.txt").write_text("new")
+    assert sorted(p.name for p in dest.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]  # no .old or staging left
+
+
+def test_a_staged_folder_replaces_a_link_without_following_it(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "id_ed25519").write_text("key")
+    dest = tmp_path / "pkg"
+    dest.symlink_to(private, target_is_directory=True)
+    with staged_folder(dest, replace=True) as staging:
+        (staging / "new.txt").write_text("new")
+    assert not dest.is_symlink() and sorted(os.listdir(dest)) == ["new.txt"]
+    assert sorted(os.listdir(private)) == ["id_ed25519"]
 
 
