@@ -1,15 +1,20 @@
 """Seams between modules, and the single helpers: no module reaches into another's
 private names, the mirror writes a folder hub only through `FolderHub`'s public
-methods, and every staged folder goes through `zoo.files.staged_folder`. Real git,
-real files; no TensorFlow."""
+methods, every staged folder goes through `zoo.files.staged_folder`, and every
+command reads the policy file through `load_policy`. Real git, real files; no
+TensorFlow."""
 
 import ast
 import os
 from pathlib import Path
 
 import pytest
+from zoo.cards.license_policy import LicensePolicy, PolicyFile, load_policy
 from zoo.files import staged_folder
 from zoo.hub import FolderHub
+from zoo.trust.signing import SignaturePolicy
+
+from zoo.errors import CardError
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("zoo", "cards", "cli")  # cards/ and cli/ install as zoo.cards and zoo.cli
@@ -68,6 +73,17 @@ def test_the_mirror_runs_no_git_and_touches_no_private_part_of_the_hub():
                and private(node.attr) and not (isinstance(node.value, ast.Name)
                                                and node.value.id == "self")}
     assert reached == set()
+
+
+@pytest.mark.parametrize("helper", ["read_policy", "policy_file"])
+def test_only_the_policy_loader_finds_and_reads_the_policy_file(helper):
+    """`load_policy` is the one loader; a command calling the pieces itself would
+    be a second one."""
+    callers = [str(path.relative_to(ROOT)) for path in modules()
+               if path != ROOT / "cards/license_policy.py"
+               and any(isinstance(node, ast.Name) and node.id == helper
+                       for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))))]
+    assert callers == []
 
 
 # --- the folder hub's public seam -----------------------------------------------------
@@ -176,3 +192,38 @@ def test_a_staged_folder_replaces_a_link_without_following_it(tmp_path):
     assert sorted(os.listdir(private)) == ["id_ed25519"]
 
 
+# --- one policy loader ----------------------------------------------------------------
+
+def test_one_reading_of_the_policy_file_gives_both_halves(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = tmp_path / "keys" / "team.pub"
+    key.parent.mkdir()
+    key.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    path = tmp_path / "policy.toml"
+    path.write_text('allow = ["MIT"]\nrequire_signature = true\n'
+                    'trusted_keys = ["keys/team.pub"]\n')
+    rules = load_policy(path)
+    assert rules.path == path
+    assert rules.licenses(("BSD-3-Clause",)).allow == {"MIT", "BSD-3-Clause"}
+    assert rules.licenses() == LicensePolicy.load(path)
+    signatures = SignaturePolicy.from_table(rules.table, rules.path)
+    assert signatures == SignaturePolicy((key,), required=True)  # relative to the file
+
+
+def test_without_a_name_the_loader_reads_the_default_policy_file_if_there_is_one(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path))
+    assert load_policy(None) == PolicyFile()
+    assert load_policy(None).licenses() == LicensePolicy()
+    (tmp_path / "policy.toml").write_text('deny = ["GPL-3.0-only"]\n')
+    rules = load_policy(None)
+    assert rules.path == tmp_path / "policy.toml"
+    assert rules.licenses().deny == {"GPL-3.0-only"}
+
+
+def test_the_loader_refuses_a_named_policy_file_that_is_missing(tmp_path):
+    with pytest.raises(CardError, match="does not exist"):
+        load_policy(tmp_path / "nowhere.toml")

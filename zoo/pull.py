@@ -14,8 +14,7 @@ from zoo.cards.license_policy import (
     LicenseTerms,
     card_license_expression,
     combine_licenses,
-    policy_file,
-    read_policy,
+    load_policy,
 )
 from zoo.hub import open_hub
 from zoo.hub.cache import Snapshot, fetch
@@ -83,10 +82,9 @@ def pull(ref_text: str, out: Path, spec: RebuildSpec, *, allow_license: tuple[st
          authors: list[str] | None = None, unsafe: bool = False, force: bool = False,
          seed: int = 0, lock: Path | None = None, use_lock: bool = False,
          trust_keys: tuple[Path, ...] = (), require_signature: bool = False) -> PullResult:
-    policy_path = policy_file(policy_path)  # a named file that is missing is refused
-    table = read_policy(policy_path)  # once: both halves of the policy from one reading
-    policy = LicensePolicy.from_table(table, policy_path, allow_license)
-    signatures = SignaturePolicy.from_table(table, policy_path, trust_keys, require_signature)
+    rules = load_policy(policy_path)  # once: both halves of the policy from one reading
+    policy = rules.licenses(allow_license)
+    signatures = SignaturePolicy.from_table(rules.table, rules.path, trust_keys, require_signature)
     snapshot, warnings, signer = fetch_checked(ref_text, policy, lock, use_lock, signatures)
     result = _write(snapshot, warnings, Path(out), spec, license=license, name=name,
                     authors=authors, unsafe=unsafe, force=force, seed=seed, signer=signer)
