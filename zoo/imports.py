@@ -24,7 +24,7 @@ from zoo.build.pack import (
 from zoo.cards.card import Card, ImportSource, TrainingData
 from zoo.cards.digest import sha256_file
 from zoo.cards.hf_license import readme_file_license
-from zoo.cards.license_policy import LicensePolicy, LicenseTerms, parse_license, policy_file
+from zoo.cards.license_policy import LicenseTerms, load_policy, parse_license
 from zoo.errors import LicenseRefused, ZooError
 from zoo.files import regular_files
 from zoo.hub.pinned import fetch_pinned
@@ -149,8 +149,7 @@ def import_backbone(request: ImportRequest, out: Path, *, force: bool = False) -
     if out.exists() and not force:  # before any download, not after
         raise ZooError(f"{out} already exists; choose another --out or pass --force")
     folder = local_folder(request.source)
-    policy = LicensePolicy.load(policy_file(request.policy_path),
-                                request.allow_license)
+    policy = load_policy(request.policy_path).licenses(request.allow_license)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.import-") as tmp:
         if folder is not None:

@@ -14,8 +14,7 @@ from zoo.cards.license_policy import (
     LicenseTerms,
     card_license_expression,
     combine_licenses,
-    policy_file,
-    read_policy,
+    load_policy,
 )
 from zoo.hub import open_hub
 from zoo.hub.cache import Snapshot, fetch
@@ -95,10 +94,10 @@ def checked_snapshot(ref_text: str, *, allow_license: tuple[str, ...] = (),
                      use_lock: bool = False) -> Checked:
     """Fetch and check a revision under the user's policy file (read once: both
     halves of the policy from one reading; a named file that is missing is refused)."""
-    policy_path = policy_file(policy_path)
-    table = read_policy(policy_path)
-    policy = LicensePolicy.from_table(table, policy_path, allow_license)
-    signatures = SignaturePolicy.from_table(table, policy_path, trust_keys, require_signature)
+    rules = load_policy(policy_path)
+    policy = rules.licenses(allow_license)
+    signatures = SignaturePolicy.from_table(rules.table, rules.path, trust_keys,
+                                            require_signature)
     snapshot, warnings, signer = fetch_checked(ref_text, policy, lock, use_lock, signatures)
     return Checked(snapshot, warnings, signer, lock if not use_lock else None)
 
