@@ -22,7 +22,7 @@ def inspect(target: str, as_json: bool) -> None:
     package = zoo.inspect(target)
     where = package.where if package.ref else target
     click.echo(json.dumps(package.card.to_json(), indent=2) if as_json
-               else format_card(package.card, where))
+               else format_card(package, where))
 
 
 COMMANDS = [inspect]

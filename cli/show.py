@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from zoo.cards.card import Card
+    from zoo import Package
 
 
 def format_table(header: list[str], rows: list[list[Any]]) -> str:
@@ -20,7 +20,8 @@ def _distribution(run: Any) -> str:
             f"{run.get('workers')} worker(s), global batch {run.get('global_batch')}")
 
 
-def format_card(card: "Card", where: str) -> str:
+def format_card(package: "Package", where: str) -> str:
+    card = package.card
     layer_map, pre = card.layer_map, card.preprocessing
     lines = [f"{card.name} {card.version}  ({where})",
              f"license:   {card.license}"

@@ -31,7 +31,7 @@ ROOTS = {"zoo": REPO / "zoo", "zoo.cards": REPO / "cards", "zoo.cli": REPO / "cl
 GROUND = ("zoo.errors", "zoo.files", "zoo.paths", "zoo.tensors")
 SUB_PACKAGES = ("zoo.cards", "zoo.trust", "zoo.package", "zoo.data", "zoo.hub", "zoo.build",
                 "zoo.deploy", "zoo.train")
-PUBLIC_API = (*GROUND, *SUB_PACKAGES, "zoo.pull", "zoo.imports", "zoo.api")
+PUBLIC_API = (*GROUND, *SUB_PACKAGES, "zoo.imports", "zoo.api")
 TABLE: dict[str, tuple[str, ...]] = {
     "zoo.errors": (),  # the bottom: everything raises these
     "zoo.files": GROUND,
@@ -41,7 +41,6 @@ TABLE: dict[str, tuple[str, ...]] = {
     # share: above the card and the trust checks, below the sub-packages that use it.
     "zoo.package": (*GROUND, "zoo.cards", "zoo.trust"),
     # Above the sub-packages: whole workflows, becoming part of the public API.
-    "zoo.pull": (*GROUND, *SUB_PACKAGES),
     "zoo.imports": (*GROUND, *SUB_PACKAGES),
     "zoo.api": PUBLIC_API,  # every layer but cli
     "zoo": PUBLIC_API,  # the package root re-exports the public API
@@ -183,10 +182,7 @@ def package_layers() -> list[str]:
     return subs + list(TABLE)
 
 
-@pytest.mark.parametrize("layer", [
-    pytest.param(layer, marks=pytest.mark.xfail(
-        strict=True, reason="cli is rewritten over the public API")) if layer == "zoo.cli"
-    else layer for layer in package_layers()])
+@pytest.mark.parametrize("layer", package_layers())
 def test_imports_follow_the_layer_rules(layer):
     found = violations(ROOTS, TABLE, TOP, layer)
     assert not found, "\n".join(map(str, found))
