@@ -2,18 +2,19 @@
 hand it over as it is or rebuild it into a derived package with lineage."""
 
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
+from zoo.build.freezing import BATCHNORM_POLICY
 from zoo.build.pack import pack_model
 from zoo.build.rebuild import RebuildSpec, rebuild
-from zoo.cards.card import README_FILE, Card, Lineage
+from zoo.cards.card import README_FILE, Card
+from zoo.cards.card_data import CardData
 from zoo.cards.hf_license import readme_file_license
 from zoo.cards.license_policy import (
     LicensePolicy,
     LicenseTerms,
     card_license_expression,
-    combine_licenses,
     policy_file,
     read_policy,
 )
@@ -31,27 +32,6 @@ class PullResult:
     out: Path
     card: Card
     warnings: list[str]
-
-
-def derived_card_fields(snapshot: Snapshot, *, name: str | None, license: str | None,
-                        authors: list[str]) -> dict:
-    """Card fields a derived package inherits from its base: license carried forward."""
-    base = snapshot.card
-    base_license = card_license_expression(base)
-    fields = {
-        "name": name or f"{base.name}-derived",
-        "version": "0.1.0",
-        "license": combine_licenses(base_license, license),
-        "authors": authors or list(base.authors),
-        "intended_use": f"Transfer learning from {base.name} {base.version}.",
-        "training_data": replace(base.training_data,
-                                 name=f"{base.training_data.name} (base network)"),
-        "tags": ["derived", *base.tags],
-        "license_link": base.license_link,
-    }
-    if base.license == "other":
-        fields["license_name"] = base.license_name
-    return fields
 
 
 def fetch_checked(ref_text: str, policy: LicensePolicy, lock: Path | None = None,
@@ -108,21 +88,13 @@ def _write(snapshot: Snapshot, warnings: list[str], out: Path, spec: RebuildSpec
         return PullResult(snapshot, Path(out), card, warnings)
     base = load_model(snapshot.path, unsafe=unsafe)
     rebuilt = rebuild(base, snapshot.card.layer_map, spec, seed=seed)
-    lineage = Lineage(base_ref=str(ref.at(None)),
-                      base_revision=snapshot.revision,
-                      base_card_sha256=snapshot.card_sha256,
-                      base_license=card_license_expression(snapshot.card),
-                      base_name=snapshot.card.name,
-                      base_signed_by=signer,
-                      **rebuilt.lineage_fields())
-    fields = derived_card_fields(snapshot, name=name, license=license, authors=authors or [])
-    pre = replace(snapshot.card.preprocessing,
-                  input_shape=[None if d is None else int(d)
-                               for d in rebuilt.model.inputs[0].shape[1:]])
-    if rebuilt.head:
-        pre.label_names = None  # a new head has new classes, named at fine-tuning
+    card_data = CardData.derived(
+        snapshot.card, base_ref=str(ref.at(None)), base_revision=snapshot.revision,
+        base_card_sha256=snapshot.card_sha256, base_signed_by=signer,
+        cut_layer=rebuilt.cut_layer, frozen_layers=rebuilt.frozen_layers,
+        batchnorm_policy=BATCHNORM_POLICY, head=rebuilt.head,
+        name=name, license=license, authors=authors or ())
     stages = {**{n: "adapter" for n in rebuilt.adapter_layers},
               **{n: "head" for n in rebuilt.head_layers}}
-    card = pack_model(rebuilt.model, Path(out), force=force, preprocessing=pre, stages=stages,
-                      lineage=lineage, **fields)
+    card = pack_model(rebuilt.model, Path(out), card_data, force=force, stages=stages)
     return PullResult(snapshot, Path(out), card, warnings)
