@@ -93,9 +93,9 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
                          listen_all_interfaces=listen_all_interfaces, label_column=label_column,
                          out=out, force=force, progress=progress)
     card = tuned.card
-    cached = card.lineage.finetune[-1]["phases"][0]["feature_cache"] if card.lineage else None
-    if cached and cached.get("reason"):
-        click.echo(f"zoo: warning: the frozen prefix ran in Keras: {cached['reason']}", err=True)
+    cached = card.lineage.finetune[-1].phases[0].feature_cache if card.lineage else None
+    if cached and cached.reason:
+        click.echo(f"zoo: warning: the frozen prefix ran in Keras: {cached.reason}", err=True)
     where = out if tuned.package is not None \
         else "nothing written by this worker: the chief writes the package"
     click.echo(f"validation accuracy {card.metrics['accuracy'].value:.4f}, loss "

@@ -2,7 +2,6 @@
 save a model built on a zoo backbone with its lineage, and publish to a hub."""
 
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -181,16 +180,14 @@ def save(model: "keras.Model", out: PathLike, *, name: str | None = None,
         return pack(model, target, name=name, license=license, authors=authors,
                     labels=labels, force=force)
     from zoo.build.pack import pack_model
-    from zoo.api.pulling import derived_card_fields
+    from zoo.cards.card_data import CardData
 
     parts = derived_parts(model, origin)
-    fields = derived_card_fields(origin.card, name=name, license=license,
-                            authors=list(texts(authors)))
-    pre = replace(origin.card.preprocessing,
-                  input_shape=[None if d is None else int(d) for d in model.inputs[0].shape[1:]],
-                  label_names=list(labels) if labels else None)
-    card = pack_model(model, target, force=force, preprocessing=pre, stages=parts.stages,
-                      lineage=parts.lineage, **fields)
+    data = CardData.derived(origin.card, parts.lineage, name=name, license=license,
+                            authors=texts(authors))
+    if labels:
+        data.preprocessing.label_names = list(labels)
+    card = pack_model(model, target, data, force=force, stages=parts.stages)
     return Package(target, card=card)
 
 
