@@ -68,7 +68,7 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
          license: str | None = None, license_name: str | None = None,
          license_link: str | None = None, authors: tuple[str, ...] | str = (),
          version: str | None = None, intended_use: str | None = None,
-         training_data: str | None = None, weights: str = "none", preprocess: str = "none",
+         training_data: str | None = None, weights: str = "none", preprocess: str | None = None,
          input_size: Size | None = None, labels: list[str] | str | None = None,
          unsafe: bool = False, force: bool = False) -> Package:
     """Package a Keras model with its card, like `zoo pack`.
@@ -78,8 +78,8 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
     for a Keras Applications architecture without its top (MobileNetV2, VGG16,
     EfficientNetB0, InceptionV3, ResNet50; `weights` "none" for random, "imagenet"
     to download, or a weights file). A model needs a `name` and a `license` (SPDX).
-    `preprocess` builds the input scaling the model expects into it ("tf",
-    "torch", "caffe", "scale"), `input_size` fixes a dynamic input ((H, W) or (H,
+    `preprocess` builds the input scaling the model expects into it ("unit",
+    "tf", "torch", "caffe"), so the package takes raw 0-255 pixels; `input_size` fixes a dynamic input ((H, W) or (H,
     W, C)), `labels` names the outputs.
 
     Example:
@@ -92,14 +92,14 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
 
     defaults = PackRequest(model="")
     target = as_path(out, "out")
-    label_text = labels if isinstance(labels, str) or labels is None else ",".join(labels)
+    label_text = labels if isinstance(labels, str) or labels is None else _label_list(labels)
     fields = dict(name=name, license=license, license_name=license_name,
                   license_link=license_link, authors=texts(authors),
                   version=version or defaults.version,
                   intended_use=intended_use or defaults.intended_use,
                   training_data=training_data or defaults.training_data, weights=weights,
-                  preprocess=preprocess, input_size=size_text(input_size), labels=label_text,
-                  unsafe=unsafe)
+                  preprocess=preprocess or "none", input_size=size_text(input_size),
+                  labels=label_text, unsafe=unsafe)
     if isinstance(model, (str, Path)):
         card = pack_request(PackRequest(model=str(model), **fields), target, force=force)
         return Package(target, card=card)
@@ -109,6 +109,14 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
         model.save(path)  # then packed like a file: the same scan, the same card
         card = pack_request(PackRequest(model=str(path), **fields), target, force=force)
     return Package(target, card=card)
+
+
+def _label_list(labels: list[str]) -> str:
+    """Labels as the comma-separated list `zoo pack --labels` takes."""
+    names = [str(label).strip() for label in labels]
+    if any("," in name or not name for name in names):
+        raise ZooError("labels must be non-empty names without commas, e.g. ['cat', 'dog']")
+    return ",".join(names)
 
 
 def _check_keras_model(model: Any) -> None:
