@@ -12,15 +12,13 @@ import pytest
 from docs_pages import blocks, page_name, pages
 
 BIN = Path(sys.executable).parent
-NEEDS_API = pytest.mark.xfail(strict=False, reason="needs the public API")
 
 
 def page_params():
     for page in pages():
         runnable = [block for block in blocks(page) if block.runs]
         if runnable:
-            marks = [NEEDS_API] if any(b.lang == "python" for b in runnable) else []
-            yield pytest.param(page, id=page_name(page), marks=marks)
+            yield pytest.param(page, id=page_name(page))
 
 
 def fresh_env(tmp_path: Path) -> dict[str, str]:
