@@ -1,13 +1,14 @@
 """Reading, writing and validating `card.json` against the v1 JSON Schema.
 
 Every read and every write validates, so a card on disk is always one the
-schema accepts. The card is assembled in one place, `new_card`.
+schema accepts. A new card is assembled in one place, `CardData.card`
+(`zoo.cards.card_data`).
 """
 
 import json
 import platform
 from functools import cache
-from importlib import resources
+from importlib import metadata, resources
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,8 @@ class CutPoint(Record):
     name: str
     index: int
     channels: int | None
-    reduction: int | None  # a power of two for a feature map, None for a vector
+    # a power of two for a feature map, None for a vector; absent reads as None
+    reduction: int | None = field(default=None, metadata=ALWAYS)
     kind: str | None = None  # feature_map (N, H, W, C), vector (N, C), or tensor
 
 
@@ -106,6 +108,74 @@ class Preprocessing(Record):
 
 
 @dataclass(kw_only=True)
+class FeatureCacheRecord(Record):
+    """How phase 1's frozen-prefix features were had: from the cache (`hit`), or run
+    now in onnxruntime or Keras (`runtime`; `reason` says why Keras ran instead)."""
+
+    prefix: str  # the separator layer the frozen prefix ends at
+    key: str  # the features' cache key: prefix graph and data
+    graph: str | None = None  # the prefix's graph key: its layers, weights and base revision
+    hit: bool
+    runtime: str | None = None  # "onnxruntime" or "keras", when computed now
+    graph_hit: bool | None = None  # the ONNX graph came from the cache
+    check_samples: int | None = None
+    max_abs_diff: float | None = None
+    tolerance: float | None = None
+    reason: str | None = None
+    seconds: float | None = None
+
+
+@dataclass(kw_only=True)
+class DistributionRecord(Record):
+    """Where a phase trained under tf.distribute: strategy, replicas and workers."""
+
+    strategy: str  # "mirrored" or "multi-worker"
+    replicas: int  # in sync, over every worker
+    workers: int
+    global_batch: int
+    local_devices: list[str]
+    worker_timeout: float | None = field(default=None, metadata=ALWAYS)
+
+
+@dataclass(kw_only=True)
+class FinetunePhase(Record):
+    """One phase of a fine-tune: 1 trains what the package leaves trainable, 2 unfreezes
+    from `unfreeze_from` on at a lower rate. The batch, split, seed and patience
+    are phase 1's settings, and so the run's."""
+
+    phase: int
+    epochs_run: int
+    trainable_params: int
+    epochs: int
+    batch_size: int | None = None
+    learning_rate: float
+    validation_split: float | None = None
+    seed: int | None = None
+    patience: int | None = None
+    unfreeze_from: str | None = None
+    feature_cache: FeatureCacheRecord | None = None
+    distribution: DistributionRecord | None = field(default=None, metadata=ALWAYS)
+    seconds: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Phase 1 says whether the cache ran and the patience it had, null for none;
+        phase 2 has neither (it trains the whole model, with phase 1's patience)."""
+        out = super().to_json()
+        if self.phase == 1:
+            out.setdefault("patience", None)
+            out.setdefault("feature_cache", None)
+        return out
+
+
+@dataclass(kw_only=True)
+class FinetuneRun(Record):
+    """One `zoo finetune` of a derived package: the data it saw and its phases."""
+
+    data_sha256: str
+    phases: list[FinetunePhase] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
 class Lineage(Record):
     """Where a derived package comes from and what was done to its base."""
 
@@ -119,7 +189,7 @@ class Lineage(Record):
     frozen_layers: list[str] = field(default_factory=list, metadata=ALWAYS)
     batchnorm_policy: str | None = None
     head: str | None = field(default=None, metadata=ALWAYS)
-    finetune: list[dict[str, Any]] = field(default_factory=list)
+    finetune: list[FinetuneRun] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -256,24 +326,21 @@ def write_card(package_dir: Path, card: Card) -> Path:
     return atomic_write_bytes(Path(package_dir) / CARD_FILE, card_bytes(card))
 
 
+DISTRIBUTION = "backbone-zoo"  # the installed distribution (pyproject's name)
+
+
 def framework_versions() -> dict[str, str]:
-    """Versions of what built the model; imports only what is already loaded."""
+    """Versions of what built the model; imports only what is already loaded. The
+    zoo's own comes from its installed metadata: the card layer sits below the
+    package root (the public API) and does not import it."""
     import keras
 
-    from zoo import __version__
-
     versions = {"python": platform.python_version(), "keras": keras.__version__,
-                "backend": keras.backend.backend(), "backbone_zoo": __version__}
+                "backend": keras.backend.backend(),
+                "backbone_zoo": metadata.version(DISTRIBUTION)}
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         versions["tensorflow"] = tf.__version__
     return versions
 
-
-def new_card(**fields: Any) -> Card:
-    """The one place a new card is assembled, with the versions of what built it;
-    `files` is filled in when sealed."""
-    fields["authors"] = list(fields.get("authors") or [])
-    fields.setdefault("intended_use", "")
-    return Card(framework=framework_versions(), **fields)

@@ -174,7 +174,7 @@ class LicensePolicy:
     def load(cls, path: Path | None, allow_license: tuple[str, ...] = ()) -> "LicensePolicy":
         """The policy file (TOML: allow, deny, noncommercial), widened by --allow-license.
         `path` is a file that must be there (see `policy_file`); None: no file."""
-        return cls.from_table(read_policy(path), path, allow_license)
+        return PolicyFile.read(path).licenses(allow_license)
 
     @classmethod
     def from_table(cls, data: dict[str, Any], path: Path | None,
@@ -235,3 +235,30 @@ class LicensePolicy:
                 warnings.append(f"{name} is licensed '{expression}': non-commercial terms, "
                                 "check your use is allowed")
         return warnings
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    """The user's policy file as read once: where it is (None: there is none, so the
+    default rules) and its TOML table. The license rules (`licenses`) and the
+    signature rules (`zoo.trust.signing.SignaturePolicy.from_table`) are both built
+    from this one reading."""
+
+    path: Path | None = None
+    table: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path | None) -> "PolicyFile":
+        """This file, which must be a readable policy file (None: no file)."""
+        return cls(path, read_policy(path))
+
+    def licenses(self, allow_license: tuple[str, ...] = ()) -> LicensePolicy:
+        """Its license rules, widened by --allow-license."""
+        return LicensePolicy.from_table(self.table, self.path, allow_license)
+
+
+def load_policy(named: Path | None) -> PolicyFile:
+    """The one loader of the user's policy, for every command that applies it: the
+    file named (--policy), which must be there, or else $ZOO_HOME/policy.toml if it
+    exists, or else none (the default rules); read once."""
+    return PolicyFile.read(policy_file(named))

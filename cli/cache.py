@@ -17,12 +17,12 @@ def verify() -> None:
     \b
     Example:  zoo cache verify
     """
+    import zoo
     from zoo.cli.main import fail
-    from zoo.hub.cache import verify_cache
     from zoo.paths import cache_root
 
     problems = 0
-    for problem in verify_cache():
+    for problem in zoo.verify_cache():
         problems += 1
         click.echo(f"damaged: {problem.path}: {problem.why}")
     if problems:
@@ -39,10 +39,10 @@ def clean() -> None:
     \b
     Example:  zoo cache clean
     """
-    from zoo.hub.cache import clean_cache
+    import zoo
     from zoo.paths import cache_root
 
-    removed = clean_cache()
+    removed = zoo.clean_cache()
     for path in removed:
         click.echo(f"removed: {path}")
     click.echo(f"{len(removed)} item(s) removed from {cache_root()}")

@@ -1,7 +1,5 @@
 """zoo compare: transfer vs a from-scratch CNN on the same data."""
 
-from dataclasses import replace
-from pathlib import Path
 
 import click
 from zoo.cli.options import data_option
@@ -30,14 +28,10 @@ def compare(package_dir: str, data: str, test_data: str, epochs: int, batch_size
     \b
     Example:  zoo compare digits-transfer --data few.npz --test test.npz --epochs 30
     """
-    from zoo.train.compare import compare_with_scratch
-    from zoo.train.training import load_data_for
+    import zoo
 
-    package = Path(package_dir)
-    rows = compare_with_scratch(package, load_data_for(package, Path(data)),
-                                load_data_for(package, Path(test_data)),
-                                replace(COMPARE_SETTINGS, epochs=epochs, batch_size=batch_size,
-                                        learning_rate=learning_rate, seed=seed))
+    rows = zoo.compare(package_dir, data, test_data, epochs=epochs, batch_size=batch_size,
+                       lr=learning_rate, seed=seed)
     click.echo(f"{'model':<10} {'accuracy':>9} {'seconds':>8} {'trainable':>10} {'total':>10}")
     for row in rows:
         click.echo(f"{row.name:<10} {row.accuracy:>9.4f} {row.seconds:>8.1f} "

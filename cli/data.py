@@ -1,6 +1,5 @@
 """Data command: write a built-in data set (shipped inside packages) to CSV or NPZ."""
 
-from pathlib import Path
 
 import click
 from zoo.data.settings import BUILTIN_DATASETS, SPLITS
@@ -27,11 +26,9 @@ def data(name: str, part: str, classes: str | None, per_class: int | None, out: 
     Examples:  zoo data iris4 --split train --out iris4-train.csv
                zoo data mnist5k --classes 5-9 --per-class 20 --split train --out few.npz
     """
-    from zoo.data.datasets import builtin, parse_classes, select, split, write_table
+    import zoo
 
-    table = select(split(builtin(name), part), parse_classes(classes) if classes else None,
-                   per_class)
-    write_table(table, Path(out))
+    table = zoo.dataset(name, out, split=part, classes=classes, per_class=per_class)
     click.echo(f"{table.name}: {len(table.y)} samples of shape {tuple(table.x.shape[1:])}, "
                f"{len(table.label_names)} classes -> {out}")
 

@@ -18,15 +18,9 @@ def evaluate(target: str, data: str, label_column: str | None, record: bool) -> 
     \b
     Example:  zoo evaluate iris4-tuned --data iris4-test.csv --record
     """
-    from zoo.errors import ZooError
-    from zoo.hub.cache import package_folder
-    from zoo.train.training import evaluate_package, load_data_for
+    import zoo
 
-    if record and not Path(target).is_dir():
-        raise ZooError("--record writes into a package folder; pull the reference first")
-    package, _ = package_folder(target)
-    result = evaluate_package(package, load_data_for(package, Path(data), label_column),
-                              record=record)
+    result = zoo.evaluate(target, data, label_column=label_column, record=record)
     click.echo(f"loss {result.loss:.4f}  accuracy {result.accuracy:.4f}  "
                f"({result.samples} samples)")
     width = max(len(label) for label in result.labels)

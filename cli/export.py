@@ -1,7 +1,6 @@
 """Export command: SavedModel / ONNX / TFLite, checked against Keras; deploy bundles."""
 
 from collections.abc import Callable
-from pathlib import Path
 
 import click
 from zoo.cli.options import progress
@@ -13,6 +12,7 @@ from zoo.deploy.settings import (
     QUANTIZE_MODES,
     check_min_agreement,
     check_tolerance,
+    export_key,
 )
 from zoo.errors import ZooError
 
@@ -74,15 +74,13 @@ def export(package_dir: str, fmt: str, quantize: str | None, data: str | None,
                zoo export tuned --format tflite --quantize float16 --data test.npz
                zoo export tuned --format savedmodel --out serving/tuned
     """
-    from zoo.deploy.bundle import write_bundle
-    from zoo.deploy.export import export_key, export_package
+    import zoo
 
     progress(f"exporting {package_dir} to {fmt}{' ' + quantize if quantize else ''}…")
-    entry = export_package(Path(package_dir), fmt, quantize=quantize,
-                           tolerance=tolerance, data=Path(data) if data else None,
-                           calibration=Path(calibration) if calibration else None,
-                           min_agreement=min_agreement, calibration_method=calibration_method,
-                           out=Path(out) if out else None)
+    entry = zoo.export(package_dir, fmt, quantize=quantize, tolerance=tolerance, data=data,
+                       calibration=calibration, min_agreement=min_agreement,
+                       calibration_method=calibration_method, out=out, bundle=bundle,
+                       force=force)
     line = (f"{export_key(fmt, quantize)}: {entry.path} ({entry.size_bytes:,} bytes), "
             f"max abs diff vs Keras {entry.max_abs_diff:.2e} on {entry.parity_inputs}")
     if entry.top1_agreement is not None:
@@ -101,7 +99,6 @@ def export(package_dir: str, fmt: str, quantize: str | None, data: str | None,
                 click.echo(f"zoo: warning: {quantize} is slower than float at batch {batch} "
                            "here; it is smaller, not faster", err=True)
     if bundle:
-        write_bundle(Path(package_dir), export_key(fmt, quantize), Path(bundle), force=force)
         click.echo(f"bundle -> {bundle}")
 
 

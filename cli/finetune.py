@@ -1,13 +1,11 @@
 """zoo finetune: train a package's trainable layers, in one or two phases."""
 
-from pathlib import Path
 
 import click
 from zoo.cli.options import data_option, force_option, label_column_option, out_option, progress
 from zoo.train.settings import (
     STRATEGIES,
     WORKER_TIMEOUT,
-    Distribution,
     FitSettings,
     Phase2,
 )
@@ -84,29 +82,22 @@ def finetune(package_dir: str, data: str, label_column: str | None, epochs: int,
                    zoo finetune iris4-model --data iris4-train.csv --strategy multi-worker \\
                    --listen-all-interfaces --out tuned   (the same on host2, "index": 1)
     """
-    distribution = Distribution(strategy, devices, worker_timeout,
-                                listen_all_interfaces)  # checked first
-    from zoo.data.datasets import Table
-    from zoo.train.training import fit_package, load_data_for
+    import zoo
 
-    phase2 = Phase2(phase2_unfreeze_from, phase2_lr, phase2_epochs) \
-        if phase2_unfreeze_from else None
-
-    def load_table() -> Table:
-        table = load_data_for(Path(package_dir), Path(data), label_column)
-        progress(f"fine-tuning on {len(table.y)} samples of {len(table.label_names)} "
-                 f"classes for {epochs} epochs{' + phase 2' if phase2 else ''}…")
-        return table
-
-    card, written = fit_package(Path(package_dir), load_table, Path(out),
-                                FitSettings(epochs, batch_size, learning_rate,
-                                            validation_split, seed, patience, phase2,
-                                            not no_feature_cache, distribution),
-                                force=force)
-    cached = card.lineage.finetune[-1]["phases"][0]["feature_cache"] if card.lineage else None
-    if cached and cached.get("reason"):
-        click.echo(f"zoo: warning: the frozen prefix ran in Keras: {cached['reason']}", err=True)
-    where = out if written else "nothing written by this worker: the chief writes the package"
+    tuned = zoo.finetune(package_dir, data, epochs=epochs, batch_size=batch_size,
+                         lr=learning_rate, validation_split=validation_split, patience=patience,
+                         phase2_unfreeze_from=phase2_unfreeze_from, phase2_lr=phase2_lr,
+                         phase2_epochs=phase2_epochs, seed=seed,
+                         feature_cache=not no_feature_cache, strategy=strategy, devices=devices,
+                         worker_timeout=worker_timeout,
+                         listen_all_interfaces=listen_all_interfaces, label_column=label_column,
+                         out=out, force=force, progress=progress)
+    card = tuned.card
+    cached = card.lineage.finetune[-1].phases[0].feature_cache if card.lineage else None
+    if cached and cached.reason:
+        click.echo(f"zoo: warning: the frozen prefix ran in Keras: {cached.reason}", err=True)
+    where = out if tuned.package is not None \
+        else "nothing written by this worker: the chief writes the package"
     click.echo(f"validation accuracy {card.metrics['accuracy'].value:.4f}, loss "
                f"{card.metrics['loss'].value:.4f} -> {where}")
 

@@ -43,7 +43,7 @@ def serve(hub_path: str | None, host: str, port: int, state: str | None) -> None
     """
     import signal
 
-    from zoo.hub.serve import start, stop
+    import zoo
     from zoo.paths import default_hub_root
 
     def shutdown(signum: int, frame: object) -> None:
@@ -56,7 +56,7 @@ def serve(hub_path: str | None, host: str, port: int, state: str | None) -> None
     previous = {sig: signal.signal(sig, shutdown) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         root = Path(hub_path) if hub_path else default_hub_root()
-        process = start(root, host, port, Path(state) if state else None)
+        process = zoo.serve(root, host=host, port=port, state=state)
         try:
             click.echo(f"serving {root} at http://{host}:{port} "
                        f"(HF_ENDPOINT=http://{host}:{port}); Ctrl-C stops", err=True)
@@ -64,7 +64,7 @@ def serve(hub_path: str | None, host: str, port: int, state: str | None) -> None
         except KeyboardInterrupt:
             pass
         finally:
-            stop(process)
+            zoo.stop_serving(process)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
@@ -96,12 +96,11 @@ def mirror(refs: tuple[str, ...], hub_path: str, quiet: bool) -> None:
     Mirrored commits have shas of their own (the upstream sha is in the trailer);
     refs deleted upstream stay in the mirror.
     """
-    from zoo.hub.hf import set_progress
-    from zoo.hub.mirror import mirror as mirror_repo
+    import zoo
 
-    set_progress(show_progress(quiet))
+    zoo.progress_bars(show_progress(quiet))
     for ref in refs:
-        result = mirror_repo(ref, Path(hub_path), None if quiet else progress)
+        result = zoo.mirror(ref, hub_path, progress=None if quiet else progress)
         commits = f"{result.new_commits} new commit{'s' * (result.new_commits != 1)}"
         if result.known_commits:
             commits += f" ({result.known_commits} already there)"

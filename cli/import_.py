@@ -1,7 +1,6 @@
 """zoo import: a keras-hub preset or a Keras 3 folder as a zoo package (the
 module is import_ because `import` is a keyword)."""
 
-from pathlib import Path
 
 import click
 from zoo.cli.options import (
@@ -9,6 +8,7 @@ from zoo.cli.options import (
     out_option,
     progress,
     quiet_option,
+    warn_all,
     show_progress,
     size_option,
 )
@@ -50,21 +50,17 @@ def import_(source: str, name: str | None, license_: str | None, authors: tuple[
                zoo import ./my_preset --license Apache-2.0 --name my-net --out my-net
                zoo import hf://acme/cnn@v1 --input-size 96x96 --out cnn
     """
-    from zoo.hub.hf import set_progress
-    from zoo.imports import ImportRequest, import_backbone
+    import zoo
 
-    set_progress(show_progress(quiet))
+    zoo.progress_bars(show_progress(quiet))
     progress(f"importing {source}…")
-    result = import_backbone(ImportRequest(
-        source=source, name=name, license=license_, version=version, authors=authors,
-        input_size=input_size, allow_license=allow_license,
-        policy_path=Path(policy_path) if policy_path else None), Path(out), force=force)
-    for warning in result.warnings:
-        click.echo(f"zoo: warning: {warning}", err=True)
-    if result.left_out:
-        click.echo(f"zoo: note: left out the task preset's {', '.join(result.left_out)} "
-                   "(the zoo adds its own head)", err=True)
-    card, origin = result.card, result.card.imported_from
+    package = zoo.import_backbone(source, out, name=name, license=license_, authors=authors,
+                                  version=version, input_size=input_size,
+                                  allow_license=allow_license, policy=policy_path, force=force)
+    warn_all(package.warnings)
+    for note in package.notes:
+        click.echo(f"zoo: note: {note}", err=True)
+    card, origin = package.card, package.card.imported_from
     pinned = f"@{origin.revision}" if origin.revision else ""
     click.echo(f"imported {origin.source}{pinned} as {card.name} {card.version} "
                f"({card.license}, {card.layer_map.total_params:,} parameters, cut points: "

@@ -17,10 +17,12 @@ def inspect(target: str, as_json: bool) -> None:
     Examples:  zoo inspect iris-pkg
                zoo inspect acme/iris@v1 --json
     """
-    from zoo.hub.cache import checked_package
+    import zoo
 
-    card, where = checked_package(target)
-    click.echo(json.dumps(card.to_json(), indent=2) if as_json else format_card(card, where))
+    package = zoo.inspect(target)
+    where = package.where if package.ref else target
+    click.echo(json.dumps(package.card.to_json(), indent=2) if as_json
+               else format_card(package, where))
 
 
 COMMANDS = [inspect]

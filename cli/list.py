@@ -1,6 +1,5 @@
 """zoo list: the repositories in a folder hub."""
 
-from pathlib import Path
 
 import click
 
@@ -17,13 +16,12 @@ def list_(hub_path: str | None) -> None:
     Examples:  zoo list
                zoo list --hub /srv/zoo-hub
     """
-    from zoo.hub import FolderHub
+    import zoo
     from zoo.paths import default_hub_root
 
-    hub = FolderHub(Path(hub_path) if hub_path else default_hub_root())
-    repos = hub.repos()
+    repos = zoo.list(hub=hub_path)
     if not repos:
-        click.echo(f"no packages in the hub at {hub.root}", err=True)
+        click.echo(f"no packages in the hub at {hub_path or default_hub_root()}", err=True)
         return
     rows = [[f"{r.owner}/{r.name}", r.version, r.license, r.revision[:12], ", ".join(r.tags)]
             for r in repos]

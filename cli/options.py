@@ -11,6 +11,12 @@ unsafe_option = click.option("--unsafe", is_flag=True,
                                   "files you trust.")
 
 
+def warn_all(warnings: tuple[str, ...] | list[str]) -> None:
+    """The zoo's warnings (a Package's), one `zoo: warning:` line each."""
+    for warning in warnings:
+        click.echo(f"zoo: warning: {warning}", err=True)
+
+
 def progress(message: str) -> None:
     """Progress on a terminal only, so scripts and CI see just results and errors."""
     stream = click.get_text_stream("stderr")

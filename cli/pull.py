@@ -1,7 +1,6 @@
 """zoo pull: a verified, license-checked package; with rebuild options, a derived one
 (cut, freeze, head)."""
 
-from pathlib import Path
 
 import click
 from zoo.cli.options import (
@@ -11,6 +10,7 @@ from zoo.cli.options import (
     show_progress,
     size_option,
     unsafe_option,
+    warn_all,
 )
 
 
@@ -77,29 +77,24 @@ def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str |
                zoo pull mobilenetv2 --cut-at out_relu --freeze-until out_relu \\
                    --input-size 32x32 --head flatten,dense:10:softmax --out mnv2-small
     """
-    from zoo.build.rebuild import RebuildSpec, parse_size
-    from zoo.hub.hf import set_progress
-    from zoo.api.pulling import pull as pull_package
+    import zoo
 
-    set_progress(show_progress(quiet))
-    spec = RebuildSpec(cut_at=cut_at, drop_top=drop_top, freeze_until=freeze_until,
-                       unfreeze_from=unfreeze_from, freeze=freeze, trainable=trainable,
-                       head=head, input_size=parse_size(input_size) if input_size else None)
-    result = pull_package(ref, Path(out), spec, allow_license=allow_license,
-                          policy_path=Path(policy) if policy else None, license=license_,
-                          trust_keys=tuple(Path(k) for k in trust_keys),
-                          require_signature=require_signature,
-                          name=name, authors=list(authors), unsafe=unsafe, force=force,
-                          seed=seed, lock=Path(lock) if lock else None, use_lock=locked)
-    for warning in result.warnings:
-        click.echo(f"zoo: warning: {warning}", err=True)
-    layer_map = result.card.layer_map
-    source = f"{result.snapshot.ref.at(None)}@{result.snapshot.revision[:12]}"
-    click.echo(f"{'derived' if not spec.is_empty else 'pulled'} {result.card.name} from "
-               f"{source}: {layer_map.total_params:,} parameters, "
+    zoo.progress_bars(show_progress(quiet))
+    package = zoo.derive(ref, out, cut_at=cut_at, drop_top=drop_top, freeze_until=freeze_until,
+                         freeze=freeze, unfreeze_from=unfreeze_from, trainable=trainable,
+                         input_size=input_size, head=head, seed=seed, license=license_,
+                         name=name, authors=authors, allow_license=allow_license,
+                         policy=policy, trust_keys=trust_keys,
+                         require_signature=require_signature, lock=lock, locked=locked,
+                         unsafe=unsafe, force=force)
+    warn_all(package.warnings)
+    rebuilt = any((cut_at, drop_top is not None, freeze_until, freeze, unfreeze_from,
+                   trainable, input_size, head))
+    card, layer_map = package.card, package.card.layer_map
+    click.echo(f"{'derived' if rebuilt else 'pulled'} {card.name} from "
+               f"{package.ref}@{package.revision[:12]}: {layer_map.total_params:,} parameters, "
                f"{layer_map.trainable_params:,} trainable, "
-               f"{layer_map.non_trainable_params:,} frozen; license "
-               f"{result.card.license} -> {out}")
+               f"{layer_map.non_trainable_params:,} frozen; license {card.license} -> {out}")
 
 
 COMMANDS = [pull]

@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from zoo.cards.card import Card
+    from zoo import Package
 
 
 def format_table(header: list[str], rows: list[list[Any]]) -> str:
@@ -14,13 +14,14 @@ def format_table(header: list[str], rows: list[list[Any]]) -> str:
 
 def _distribution(run: Any) -> str:
     """How a phase was spread (its card's `distribution`), as `inspect` shows it."""
-    if not isinstance(run, dict):
+    if run is None:
         return ""
-    return (f", {run.get('strategy')} on {run.get('replicas')} replica(s), "
-            f"{run.get('workers')} worker(s), global batch {run.get('global_batch')}")
+    return (f", {run.strategy} on {run.replicas} replica(s), "
+            f"{run.workers} worker(s), global batch {run.global_batch}")
 
 
-def format_card(card: "Card", where: str) -> str:
+def format_card(package: "Package", where: str) -> str:
+    card = package.card
     layer_map, pre = card.layer_map, card.preprocessing
     lines = [f"{card.name} {card.version}  ({where})",
              f"license:   {card.license}"
@@ -39,13 +40,13 @@ def format_card(card: "Card", where: str) -> str:
                   f"cut at:    {lineage.cut_layer}   head: {lineage.head}",
                   f"frozen:    {', '.join(lineage.frozen_layers) or 'none'}"]
         for run in lineage.finetune:  # the schedules, as fine-tuning recorded them
-            for phase in run.get("phases", []):
-                lines.append(f"finetuned: phase {phase.get('phase')}, {phase.get('epochs_run')} "
-                             f"epochs, lr {phase.get('learning_rate')}, "
-                             f"{phase.get('trainable_params', 0):,} trainable"
-                             + (f", unfrozen from {phase['unfreeze_from']}"
-                                if phase.get("unfreeze_from") else "")
-                             + _distribution(phase.get("distribution")))
+            for phase in run.phases:
+                lines.append(f"finetuned: phase {phase.phase}, {phase.epochs_run} "
+                             f"epochs, lr {phase.learning_rate}, "
+                             f"{phase.trainable_params:,} trainable"
+                             + (f", unfrozen from {phase.unfreeze_from}"
+                                if phase.unfreeze_from else "")
+                             + _distribution(phase.distribution))
     rows = [[layer.index, layer.name, layer.class_name,
              "" if layer.output_shape is None else tuple(layer.output_shape),
              f"{layer.params:,}",

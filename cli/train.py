@@ -1,6 +1,5 @@
 """zoo train: train one of the zoo's base networks and package it."""
 
-from pathlib import Path
 
 import click
 from zoo.cli.options import force_option, out_option, progress
@@ -34,12 +33,11 @@ def train(recipe: str, out: str, data: str | None, test_data: str | None, seed: 
                zoo data mnist5k --classes 0-4 --split train --out src.npz
                zoo train cnn --data src.npz --out cnn-pkg
     """
-    from zoo.train.recipes import train_recipe
+    import zoo
 
     progress(f"training {recipe} (seed {seed})…")
-    card = train_recipe(recipe, Path(out), data=Path(data) if data else None,
-                        test=Path(test_data) if test_data else None, seed=seed, epochs=epochs,
-                        license=license_, force=force)
+    card = zoo.train_recipe(recipe, out, data=data, test=test_data, seed=seed, epochs=epochs,
+                            license=license_, force=force).card
     metric = card.metrics["accuracy"]
     click.echo(f"{card.name} {card.version}: {card.layer_map.total_params:,} "
                f"parameters, {metric.split} accuracy {metric.value:.4f} -> {out}")

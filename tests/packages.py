@@ -1,7 +1,7 @@
 """Hand-built packages for tests of the hub layers, made without Keras: a `.keras`
 zip whose config is a layerless Sequential (it passes the config scan; nothing
 loads it), any bytes as its weights, and the card written as JSON by hand
-(`new_card` asks Keras for its version)."""
+(`CardData.card` asks Keras for its version)."""
 
 import hashlib
 import io

@@ -22,14 +22,13 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 __version__ = "0.1.0"
 
-from zoo.api.consume import backbone, pull  # noqa: E402
+from zoo.api.consume import backbone, derive, pull  # noqa: E402
 from zoo.api.deploy import export, predict  # noqa: E402
 from zoo.api.hub import clean_cache, inspect, mirror, serve, stop_serving, verify_cache  # noqa: E402
 from zoo.api.hub import list_packages as list  # noqa: E402,A001
-from zoo.api.package import Package  # noqa: E402
+from zoo.api.package import Package, progress_bars  # noqa: E402
 from zoo.api.produce import Published, dataset, import_backbone, pack, publish, save, train_recipe  # noqa: E402
 from zoo.api.tuning import Finetuned, compare, evaluate, finetune  # noqa: E402
-from zoo.cards.card import Card  # noqa: E402
 from zoo.errors import (  # noqa: E402
     CardError,
     DataError,
@@ -43,6 +42,7 @@ from zoo.errors import (  # noqa: E402
     UnsafeModelError,
     UnsafePathError,
     ZooError,
+    ZooWarning,
 )
 
 __all__ = [
@@ -50,13 +50,13 @@ __all__ = [
     # producing
     "train_recipe", "dataset", "pack", "import_backbone", "save", "publish",
     # consuming
-    "pull", "backbone", "finetune", "evaluate", "compare", "export", "predict",
+    "pull", "backbone", "derive", "finetune", "evaluate", "compare", "export", "predict",
     # hubs
-    "list", "inspect", "serve", "stop_serving", "mirror", "verify_cache", "clean_cache",
+    "list", "inspect", "progress_bars", "serve", "stop_serving", "mirror", "verify_cache", "clean_cache",
     # values
-    "Package", "Card", "Finetuned", "Published",
+    "Package", "Finetuned", "Published",
     # errors
-    "ZooError", "RefError", "IntegrityError", "UnsafePathError", "UnsafeModelError",
+    "ZooError", "ZooWarning", "RefError", "IntegrityError", "UnsafePathError", "UnsafeModelError",
     "SignatureError", "CardError", "LicenseRefused", "LayerNotFound", "DataError",
     "ModelError", "ExportError",
 ]

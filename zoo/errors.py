@@ -5,6 +5,11 @@ class ZooError(Exception):
     """Anything the user can fix: bad input, refused package, failed check."""
 
 
+class ZooWarning(UserWarning):
+    """What the zoo warns about (a license your policy only warns on, an unsigned
+    package): Python warnings in a notebook, `zoo: warning:` lines from the CLI."""
+
+
 class RefError(ZooError):
     """A hub reference that does not parse or names nothing."""
 

@@ -33,6 +33,46 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
         raise
 
 
+@contextlib.contextmanager
+def staged_folder(dest: Path, *, within: Path | None = None, prefix: str | None = None,
+                  replace: bool = False) -> Iterator[Path]:
+    """A fresh, empty folder that is renamed to `dest` only if the block succeeds and
+    removed if it fails: a refusal or a crash never leaves half a folder at `dest`.
+    The one way the zoo stages a folder (packages, pulled snapshots, pinned imports).
+
+    It is made in `within` (default: beside `dest`; either way on `dest`'s file
+    system, so the rename is atomic), named `prefix` + random (default
+    `.NAME.staging-`). With `replace`, a `dest` already there (a link included,
+    never followed) is moved aside before the rename and removed after it, so
+    readers see the old folder or the new one; without, the rename replaces nothing
+    but an empty folder."""
+    dest = Path(dest)
+    within = Path(within) if within is not None else dest.parent
+    within.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=within, prefix=prefix or f".{dest.name}.staging-"))
+    try:
+        yield staging
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if replace and os.path.lexists(dest):
+            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+            os.replace(dest, old)
+            os.replace(staging, dest)
+            _discard(old)
+        else:
+            os.replace(staging, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _discard(path: Path) -> None:
+    """Remove what `dest` was: a folder's tree (rmtree removes links inside, never
+    what they point to), or a file or link."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     with atomic_writer(path) as handle:
         handle.write(data)

@@ -21,10 +21,11 @@ from zoo.build.pack import (
     pack_model,
     raw_pixel_scaling,
 )
-from zoo.cards.card import Card, ImportSource, TrainingData
+from zoo.cards.card import Card, ImportSource
+from zoo.cards.card_data import CardData
 from zoo.cards.digest import sha256_file
 from zoo.cards.hf_license import readme_file_license
-from zoo.cards.license_policy import LicensePolicy, LicenseTerms, parse_license, policy_file
+from zoo.cards.license_policy import LicenseTerms, load_policy, parse_license
 from zoo.errors import LicenseRefused, ZooError
 from zoo.files import regular_files
 from zoo.hub.pinned import fetch_pinned
@@ -149,8 +150,7 @@ def import_backbone(request: ImportRequest, out: Path, *, force: bool = False) -
     if out.exists() and not force:  # before any download, not after
         raise ZooError(f"{out} already exists; choose another --out or pass --force")
     folder = local_folder(request.source)
-    policy = LicensePolicy.load(policy_file(request.policy_path),
-                                request.allow_license)
+    policy = load_policy(request.policy_path).licenses(request.allow_license)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.import-") as tmp:
         if folder is not None:
@@ -182,17 +182,14 @@ def import_backbone(request: ImportRequest, out: Path, *, force: bool = False) -
                           class_name=fmt.class_name, keras_version=fmt.keras_version,
                           keras_hub_version=fmt.keras_hub_version)
     at = f"@{source.revision[:12]}" if source.revision else ""
-    card = pack_model(
-        model, out, force=force, cut_names=cuts or None,
-        preprocessing=default_preprocessing(model, scaling),
-        imported_from=record, name=name, version=request.version, license=license,
+    card_data = CardData.imported(
+        record, name=name, version=request.version, license=license,
         authors=list(request.authors) or ([source.owner] if source.owner else []),
-        intended_use="Backbone for transfer learning.",
         description=(f"Imported by `zoo import` from {source.where}{at}: a {fmt.format} "
                      f"({fmt.class_name or 'model'}), written by Keras "
                      f"{fmt.keras_version or '?'}"
                      + (f" and keras-hub {fmt.keras_hub_version}" if fmt.keras_hub_version
                         else "") + "."),
-        training_data=TrainingData(name="unknown (the source does not say)"),
-        tags=["imported", fmt.format.replace(" ", "-")])
+        preprocessing=default_preprocessing(model, scaling))
+    card = pack_model(model, out, card_data, force=force, cut_names=cuts or None)
     return ImportResult(card, warnings, fmt.task_files)

@@ -8,8 +8,6 @@ README from it: the one way a package is finished.
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from zoo.cards.card import (
 from zoo.cards.digest import sha256_file
 from zoo.cards.readme import render_readme
 from zoo.errors import CardError, IntegrityError, UnsafeModelError, UnsafePathError, ZooError
-from zoo.files import atomic_write_text, copy_files, regular_files
+from zoo.files import atomic_write_text, copy_files, regular_files, staged_folder
 from zoo.paths import cache_root
 from zoo.tensors import sample_bytes
 from zoo.trust.model_scan import check_archive, scan_model_file
@@ -94,26 +92,6 @@ def read_verified_card(package_dir: Path) -> Card:
     return card
 
 
-def _move_into_place(staging: Path, out: Path, force: bool) -> None:
-    refuse_existing(out, force)
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        os.replace(staging, out)
-        _discard(old)
-    else:
-        os.replace(staging, out)
-
-
-def _discard(path: Path) -> None:
-    """Remove what `out` was: a folder's tree (rmtree removes links inside, never
-    what they point to), or a file."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
 def refuse_existing(out: Path, force: bool) -> None:
     """An `--out` that exists needs --force; one that is a link is refused outright:
     replacing it would leave the link's target behind as if it were the package."""
@@ -131,13 +109,9 @@ def staged_package(out: Path, force: bool = False) -> Iterator[Path]:
     """A fresh staging folder that becomes `out` only if the block succeeds."""
     out = Path(out).absolute()
     refuse_existing(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
-    try:
+    with staged_folder(out, replace=force) as staging:
         yield staging
-        _move_into_place(staging, out, force)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        refuse_existing(out, force)  # what appeared, or became a link, meanwhile
 
 
 @contextlib.contextmanager

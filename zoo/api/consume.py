@@ -3,8 +3,10 @@
 
 from pathlib import Path
 from typing import TYPE_CHECKING
+from warnings import warn
 
-from zoo.api.package import Package, PathLike, Size, optional_path, size_tuple, texts
+from zoo.api.package import Package, PathLike, Size, as_path, optional_path, size_tuple, texts
+from zoo.errors import ZooError, ZooWarning
 
 if TYPE_CHECKING:
     import keras
@@ -111,8 +113,6 @@ def backbone(ref: "str | Package", *, cut_at: str | int | None = None,
                         input_size=input_size, head=head)  # refused before any download
     if isinstance(ref, Package):
         if ref.ref is None or ref.revision is None:
-            from zoo.errors import ZooError
-
             raise ZooError(f"{ref.path} is a package folder, not one from a hub: publish it "
                            "(zoo.publish) and pass its reference, so the lineage can name it")
         ref = f"{ref.ref}@{ref.revision}"
@@ -122,8 +122,43 @@ def backbone(ref: "str | Package", *, cut_at: str | int | None = None,
     snapshot = checked.snapshot
     base = load_model(snapshot.path, unsafe=unsafe)
     rebuilt = rebuild(base, snapshot.card.layer_map, spec, seed=seed)
+    for warning in checked.warnings:
+        warn(warning, ZooWarning, stacklevel=2)
     remember(rebuilt.model, base_lineage(checked, rebuilt), snapshot.card,
              base_layers=set(snapshot.card.layer_map.names()),
              adapter_layers=set(rebuilt.adapter_layers), head_layers=set(rebuilt.head_layers))
     record_lock(checked)
     return rebuilt.model
+
+
+def derive(ref: str, out: PathLike, *, cut_at: str | int | None = None,
+           drop_top: int | None = None, freeze_until: str | int | None = None,
+           freeze: tuple[str, ...] | str = (), unfreeze_from: str | int | None = None,
+           trainable: tuple[str, ...] | str = (), input_size: Size | None = None,
+           head: str | None = None, seed: int = 0, license: str | None = None,
+           name: str | None = None, authors: tuple[str, ...] | str = (),
+           allow_license: tuple[str, ...] | str = (), policy: PathLike | None = None,
+           trust_keys: tuple[PathLike, ...] | PathLike = (), require_signature: bool = False,
+           lock: PathLike | None = None, locked: bool = False, unsafe: bool = False,
+           force: bool = False) -> Package:
+    """`zoo.backbone` written straight to a derived package, like `zoo pull` with
+    rebuild options: the same checks, rebuild and lineage, the license carried
+    forward (the base's AND `license`); without rebuild options, a plain copy.
+
+    Example:
+        >>> pkg = zoo.derive("iris@v1", "iris4-model", drop_top=1, freeze_until="hidden2",
+        ...                  head="dense:4:softmax", license="MIT")
+        >>> pkg.card.lineage.frozen_layers
+    """
+    from zoo.api.pulling import write_pulled
+
+    spec = rebuild_spec(cut_at=cut_at, drop_top=drop_top, freeze_until=freeze_until,
+                        freeze=freeze, unfreeze_from=unfreeze_from, trainable=trainable,
+                        input_size=input_size, head=head)
+    checked = _checked_fetch(ref, allow_license=allow_license, policy=policy,
+                             trust_keys=trust_keys, require_signature=require_signature,
+                             lock=lock, locked=locked)
+    result = write_pulled(checked, as_path(out, "out"), spec, license=license, name=name,
+                          authors=list(texts(authors)), unsafe=unsafe, force=force, seed=seed)
+    return Package(result.out, card=result.card, ref=str(checked.snapshot.ref.at(None)),
+                   revision=checked.snapshot.revision, warnings=tuple(result.warnings))

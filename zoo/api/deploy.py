@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zoo.api.package import Package, PathLike, as_path, optional_path, package_dir
-from zoo.deploy.settings import DEFAULT_MIN_AGREEMENT, DEFAULT_TOLERANCE
+from zoo.deploy.settings import DEFAULT_MIN_AGREEMENT, DEFAULT_TOLERANCE, export_key
 
 if TYPE_CHECKING:
     from zoo.cards.card import ExportRecord
@@ -34,7 +34,7 @@ def export(package: Package | PathLike, format: str, *, out: PathLike | None = N
         >>> zoo.export("tuned", "onnx", quantize="int8", data="test.npz", bundle="edge")
     """
     from zoo.deploy.bundle import write_bundle
-    from zoo.deploy.export import export_key, export_package
+    from zoo.deploy.export import export_package
 
     folder = package_dir(package)
     record = export_package(folder, format, quantize=quantize, tolerance=tolerance,

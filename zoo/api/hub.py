@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from zoo.api.package import Package, PathLike, optional_path
 
 if TYPE_CHECKING:
-    from zoo.cards.card import Card
     from zoo.hub.cache import CacheProblem
     from zoo.hub.folder import RepoSummary
     from zoo.hub.mirror import MirrorResult
@@ -28,25 +27,20 @@ def list_packages(hub: PathLike | None = None) -> list["RepoSummary"]:
     return FolderHub(optional_path(hub, "hub") or default_hub_root()).repos()
 
 
-def inspect(target: Package | PathLike) -> "Card":
-    """A package's card after every check a pull makes (hashes, config scan, layer
-    map against model.keras), like `zoo inspect`: a folder or a hub reference.
+def inspect(target: Package | PathLike) -> Package:
+    """A package (a folder or a hub reference) after every check a pull makes:
+    hashes, the config scan, the layer map against model.keras; like `zoo inspect`.
+    Nothing is loaded into Keras; the card is `.card`.
 
     Example:
-        >>> card = zoo.inspect("acme/iris@v1")
+        >>> card = zoo.inspect("acme/iris@v1").card
         >>> [c.name for c in card.layer_map.cut_points]
     """
     from zoo.hub.cache import checked_package
 
-    where = target.path if isinstance(target, Package) else target
-    return checked_package(str(where))[0]
-
-
-def where_inspected(target: PathLike) -> tuple["Card", str]:
-    """`inspect`, and where the package was found (a folder, or ref@revision)."""
-    from zoo.hub.cache import checked_package
-
-    return checked_package(str(target))
+    folder = target.path if isinstance(target, Package) else target
+    card, located = checked_package(str(folder))
+    return Package(located.path, card=card, ref=located.ref, revision=located.revision)
 
 
 def serve(hub: PathLike | None = None, *, host: str = "127.0.0.1", port: int = 8090,

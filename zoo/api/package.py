@@ -4,13 +4,14 @@ API accepts (paths, sizes) turned into what the layers below take."""
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from warnings import warn
 
-from zoo.cards.card import Card
-from zoo.errors import ZooError
-from zoo.package import read_verified_card
+from zoo.errors import ZooError, ZooWarning
 
 if TYPE_CHECKING:
     import keras
+
+    from zoo.cards.card import Card
 
 PathLike = str | Path
 Size = tuple[int, int] | tuple[int, int, int] | str
@@ -32,23 +33,35 @@ class Package:
     """
 
     path: Path
-    card: Card = field(repr=False)
+    card: "Card" = field(repr=False)
     ref: str | None = None
     revision: str | None = None
     warnings: tuple[str, ...] = field(default=(), repr=False)
+    notes: tuple[str, ...] = field(default=(), repr=False)  # e.g. what an import left out
 
     def __init__(self, path: PathLike, *, ref: str | None = None, revision: str | None = None,
-                 warnings: tuple[str, ...] = (), card: Card | None = None) -> None:
+                 warnings: tuple[str, ...] = (), notes: tuple[str, ...] = (),
+                 card: "Card | None" = None) -> None:
+        from zoo.package import read_verified_card
+
         folder = Path(path)
         object.__setattr__(self, "path", folder)
         object.__setattr__(self, "card", card if card is not None else read_verified_card(folder))
         object.__setattr__(self, "ref", ref)
         object.__setattr__(self, "revision", revision)
         object.__setattr__(self, "warnings", tuple(warnings))
+        object.__setattr__(self, "notes", tuple(notes))
+        for warning in warnings:  # a notebook sees them; the CLI prints them as warnings
+            warn(warning, ZooWarning, stacklevel=3)
 
     @property
     def name(self) -> str:
         return self.card.name
+
+    @property
+    def where(self) -> str:
+        """Where it came from: ref@revision for a hub's, else its folder."""
+        return f"{self.ref}@{self.revision}" if self.ref else str(self.path)
 
     def load(self, *, unsafe: bool = False) -> "keras.Model":
         """The package's Keras model, loaded in Keras safe mode after its config was
@@ -93,6 +106,17 @@ def size_tuple(size: Size | None) -> tuple[int, ...] | None:
 
     text = size_text(size)
     return parse_size(text) if text is not None else None
+
+
+def progress_bars(enabled: bool) -> None:
+    """Show or hide download and upload progress bars (huggingface_hub's tqdm bars).
+
+    Example:
+        >>> zoo.progress_bars(False)
+    """
+    from zoo.hub.hf import set_progress
+
+    set_progress(enabled)
 
 
 def texts(values: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:

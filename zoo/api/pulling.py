@@ -2,20 +2,20 @@
 hand it over as it is or rebuild it into a derived package with lineage."""
 
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
+from zoo.build.freezing import BATCHNORM_POLICY
 from zoo.build.pack import pack_model
 from zoo.build.rebuild import RebuildSpec, Rebuilt, rebuild
 from zoo.cards.card import README_FILE, Card, Lineage
+from zoo.cards.card_data import CardData
 from zoo.cards.hf_license import readme_file_license
 from zoo.cards.license_policy import (
     LicensePolicy,
     LicenseTerms,
     card_license_expression,
-    combine_licenses,
-    policy_file,
-    read_policy,
+    load_policy,
 )
 from zoo.hub import open_hub
 from zoo.hub.cache import Snapshot, fetch
@@ -31,28 +31,6 @@ class PullResult:
     out: Path
     card: Card
     warnings: list[str]
-
-
-def derived_card_fields(base: Card, *, name: str | None, license: str | None,
-                        authors: list[str]) -> dict:
-    """Card fields a derived package inherits from its base: license carried forward.
-    A derived card as `base` (a derived package saved again) is its own template."""
-    again = base.lineage is not None
-    fields = {
-        "name": name or (base.name if again else f"{base.name}-derived"),
-        "version": "0.1.0",
-        "license": combine_licenses(card_license_expression(base), license),
-        "authors": authors or list(base.authors),
-        "intended_use": base.intended_use if again
-        else f"Transfer learning from {base.name} {base.version}.",
-        "training_data": base.training_data if again else replace(
-            base.training_data, name=f"{base.training_data.name} (base network)"),
-        "tags": list(base.tags) if again else ["derived", *base.tags],
-        "license_link": base.license_link,
-    }
-    if base.license == "other":
-        fields["license_name"] = base.license_name
-    return fields
 
 
 def fetch_checked(ref_text: str, policy: LicensePolicy, lock: Path | None = None,
@@ -95,10 +73,10 @@ def checked_snapshot(ref_text: str, *, allow_license: tuple[str, ...] = (),
                      use_lock: bool = False) -> Checked:
     """Fetch and check a revision under the user's policy file (read once: both
     halves of the policy from one reading; a named file that is missing is refused)."""
-    policy_path = policy_file(policy_path)
-    table = read_policy(policy_path)
-    policy = LicensePolicy.from_table(table, policy_path, allow_license)
-    signatures = SignaturePolicy.from_table(table, policy_path, trust_keys, require_signature)
+    rules = load_policy(policy_path)
+    policy = rules.licenses(allow_license)
+    signatures = SignaturePolicy.from_table(rules.table, rules.path, trust_keys,
+                                            require_signature)
     snapshot, warnings, signer = fetch_checked(ref_text, policy, lock, use_lock, signatures)
     return Checked(snapshot, warnings, signer, lock if not use_lock else None)
 
@@ -131,7 +109,8 @@ def base_lineage(checked: Checked, rebuilt: Rebuilt) -> Lineage:
                    base_license=card_license_expression(snapshot.card),
                    base_name=snapshot.card.name,
                    base_signed_by=checked.signer,
-                   **rebuilt.lineage_fields())
+                   cut_layer=rebuilt.cut_layer, frozen_layers=rebuilt.frozen_layers,
+                   batchnorm_policy=BATCHNORM_POLICY, head=rebuilt.head)
 
 
 def write_pulled(checked: Checked, out: Path, spec: RebuildSpec, *, license: str | None = None,
@@ -148,15 +127,10 @@ def write_pulled(checked: Checked, out: Path, spec: RebuildSpec, *, license: str
         return PullResult(snapshot, Path(out), card, warnings)
     base = load_model(snapshot.path, unsafe=unsafe)
     rebuilt = rebuild(base, snapshot.card.layer_map, spec, seed=seed)
-    fields = derived_card_fields(snapshot.card, name=name, license=license, authors=authors or [])
-    pre = replace(snapshot.card.preprocessing,
-                  input_shape=[None if d is None else int(d)
-                               for d in rebuilt.model.inputs[0].shape[1:]])
-    if rebuilt.head:
-        pre.label_names = None  # a new head has new classes, named at fine-tuning
+    card_data = CardData.derived(snapshot.card, base_lineage(checked, rebuilt), name=name,
+                                 license=license, authors=authors or ())
     stages = {**{n: "adapter" for n in rebuilt.adapter_layers},
               **{n: "head" for n in rebuilt.head_layers}}
-    card = pack_model(rebuilt.model, Path(out), force=force, preprocessing=pre, stages=stages,
-                      lineage=base_lineage(checked, rebuilt), **fields)
+    card = pack_model(rebuilt.model, Path(out), card_data, force=force, stages=stages)
     record_lock(checked)
     return PullResult(snapshot, Path(out), card, warnings)

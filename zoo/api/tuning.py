@@ -2,17 +2,19 @@
 `zoo.evaluate` and `zoo.compare`, on data files or in-memory arrays."""
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.api.package import Package, PathLike, as_path, optional_path, package_dir
-from zoo.cards.card import Card
 from zoo.errors import ZooError
 from zoo.train.settings import COMPARE_SETTINGS, Distribution, FitSettings, Phase2
 
 if TYPE_CHECKING:
     import keras
+
+    from zoo.cards.card import Card
 
     from zoo.train.compare import CompareRow
     from zoo.data.datasets import Table
@@ -29,7 +31,7 @@ class Finetuned:
 
     model: "keras.Model | None" = field(repr=False)
     history: dict[str, list[float]] = field(repr=False)
-    card: Card = field(repr=False)
+    card: "Card" = field(repr=False)
     package: Package | None = None
 
 
@@ -56,7 +58,8 @@ def finetune(package_or_model: "Package | PathLike | keras.Model", data: Data, *
              strategy: str = "none", devices: int | None = None,
              worker_timeout: float = Distribution.worker_timeout,
              listen_all_interfaces: bool = False, label_column: str | None = None,
-             out: PathLike | None = None, force: bool = False) -> Finetuned:
+             out: PathLike | None = None, force: bool = False,
+             progress: Callable[[str], None] | None = None) -> Finetuned:
     """Fine-tune the trainable layers of a package, like `zoo finetune`.
 
     `package_or_model` is a package (a `zoo.Package` or its folder) or a model
@@ -66,7 +69,9 @@ def finetune(package_or_model: "Package | PathLike | keras.Model", data: Data, *
     that prefix once (in onnxruntime, checked against Keras on a sample) and
     trains the rest on the cached features. `phase2_unfreeze_from` adds a second
     phase that also trains the layers from there on, at `phase2_lr`.
-    `strategy` "mirrored" or "multi-worker" trains on tf.distribute.
+    `strategy` "mirrored" or "multi-worker" trains on tf.distribute (multi-worker
+    needs `listen_all_interfaces`: TensorFlow's worker server listens on every
+    interface). `progress` gets a line when training starts.
 
     Example:
         >>> tuned = zoo.finetune("effnet-head", "train.npz", epochs=10, patience=3,
@@ -90,8 +95,15 @@ def finetune(package_or_model: "Package | PathLike | keras.Model", data: Data, *
             source = package_dir(package_or_model)
         else:
             source = save(package_or_model, Path(tmp) / "model").path
-        written = fit_package(source, lambda: _table(data, source, label_column),
-                              target or Path(tmp) / "tuned", settings, force=force)
+        def load() -> "Table":
+            table = _table(data, source, label_column)
+            if progress is not None:
+                progress(f"fine-tuning on {len(table.y)} samples of {len(table.label_names)} "
+                         f"classes for {epochs} epochs{' + phase 2' if settings.phase2 else ''}…")
+            return table
+
+        written = fit_package(source, load, target or Path(tmp) / "tuned", settings,
+                              force=force)
         if not written.written:
             return Finetuned(None, written.card.history or {}, written.card)
         tuned = Package(target or Path(tmp) / "tuned", card=written.card)
@@ -121,7 +133,7 @@ def evaluate(package: Package | PathLike, data: Data, *, label_column: str | Non
         text = str(package)
         if record and not Path(text).is_dir():
             raise ZooError("--record writes into a package folder; pull the reference first")
-        folder, _ = package_folder(text)
+        folder = package_folder(text).path
     return evaluate_package(folder, _table(data, folder, label_column), record=record)
 
 

@@ -1,6 +1,7 @@
 """Producing and reshaping networks: Keras Applications, preprocessing built
 into the model, `pack`, and the one rebuild (cut, freeze, new head).
 
-May import: `zoo.errors`, `zoo.paths`, `zoo.package`, `zoo.cards`. Not the hub,
-training or deploy layers. TensorFlow/Keras are imported inside functions.
+May import: `zoo.errors`, `zoo.files`, `zoo.paths`, `zoo.tensors`, `zoo.cards`, `zoo.trust`, `zoo.package`, `zoo.data`.
+Not the hub, training or deploy layers. TensorFlow/Keras are imported inside
+functions.
 """

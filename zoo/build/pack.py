@@ -1,24 +1,30 @@
 """Turning a Keras model into a sealed package with its card."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from zoo.build import preprocessing
 from zoo.build.settings import APPLICATION_AUTHORS, PackRequest
-from zoo.cards.card import Card, Preprocessing, TrainingData, new_card
+from zoo.cards.card import Card, Preprocessing
+from zoo.cards.card_data import CardData
 from zoo.cards.layer_map import build_layer_map
 from zoo.cards.license_policy import check_card_license
 from zoo.errors import KERAS_ERRORS, ModelError, ZooError, keras_reason
 from zoo.package import load_keras_file, save_model, seal, staged_package
 
 
+def input_shape_of(model: Any) -> list[int | None]:
+    """The model's input shape without the batch, as the card writes it."""
+    return [None if d is None else int(d) for d in model.inputs[0].shape[1:]]
+
+
 def default_preprocessing(model: Any, scaling: str = "none",
                           label_names: list[str] | None = None,
                           feature_names: list[str] | None = None) -> Preprocessing:
-    spec = model.inputs[0]
-    return Preprocessing(input_shape=[None if d is None else int(d) for d in spec.shape[1:]],
-                         dtype=str(spec.dtype), scaling=scaling,
+    return Preprocessing(input_shape=input_shape_of(model),
+                         dtype=str(model.inputs[0].dtype), scaling=scaling,
                          label_names=list(label_names) if label_names else None,
                          feature_names=list(feature_names) if feature_names else None)
 
@@ -30,20 +36,22 @@ def raw_pixel_scaling(mode: str) -> str:
     return f"{preprocessing.describe(mode)}; done inside the model, feed raw 0-255 pixels"
 
 
-def pack_model(model: Any, out: Path, *, force: bool = False,
+def pack_model(model: Any, out: Path, card_data: CardData, *, force: bool = False,
                stages: dict[str, str] | None = None, cut_names: tuple[str, ...] | None = None,
-               unsafe: bool = False, **card_fields: Any) -> Card:
-    """Write `model` and its card as a package at `out` (atomically).
+               unsafe: bool = False) -> Card:
+    """Write `model` and its card (what `card_data` says, and what is measured of the
+    model) as a package at `out` (atomically).
 
     The layer map is built from the model as written and read back, never from the
     graph in memory: saving can add layers (a replayed graph's `keras.ops` calls
-    become op layers such as ConvertToTensor), and the card must describe the file."""
-    card_fields.setdefault("preprocessing", default_preprocessing(model))
-    check_card_license(new_card(layer_map=build_layer_map(model, stages, cut_names),
-                                **card_fields))  # refuse a bad license before saving
+    become op layers such as ConvertToTensor), and the card must describe the file.
+    The card's input shape is the model's, whatever preprocessing `card_data` holds."""
+    pre = replace(card_data.preprocessing or default_preprocessing(model),
+                  input_shape=input_shape_of(model))
+    check_card_license(card_data)  # refuse a bad license before saving
     with staged_package(out, force=force) as staging:
         saved = load_keras_file(save_model(model, staging), unsafe=unsafe)
-        card = new_card(layer_map=build_layer_map(saved, stages, cut_names), **card_fields)
+        card = card_data.card(build_layer_map(saved, stages, cut_names), pre)
         seal(staging, card)
     return card
 
@@ -154,9 +162,9 @@ def without_noop_conversions(model: Any) -> Any:
                                     call_function=call)
 
 
-def pack_file(model_path: Path, out: Path, *, unsafe: bool = False, preprocess: str = "none",
-              input_size: tuple[int, ...] | None = None, label_names: list[str] | None = None,
-              force: bool = False, **card_fields: Any) -> Card:
+def pack_file(model_path: Path, out: Path, card_data: CardData, *, unsafe: bool = False,
+              preprocess: str = "none", input_size: tuple[int, ...] | None = None,
+              label_names: list[str] | None = None, force: bool = False) -> Card:
     """Package an existing model file (Sequential or Functional, nested models too): a
     Keras 3 .keras file, or a legacy Keras 2 .h5/.hdf5 file the user brings (its config
     is scanned before Keras reads it; the package is Keras 3 native from then on)."""
@@ -164,38 +172,45 @@ def pack_file(model_path: Path, out: Path, *, unsafe: bool = False, preprocess: 
     model = with_plain_io(load_keras_file(model_path, unsafe=unsafe, allow_hdf5=True))
     if preprocess != "none" or input_size is not None:
         model = without_noop_conversions(with_raw_input(model, preprocess, input_size))
-    if note := legacy_hdf5_note(model_path):
-        card_fields.setdefault("description", note)
-    card_fields.setdefault("training_data", TrainingData(name="unknown"))
-    pre = default_preprocessing(model, raw_pixel_scaling(preprocess), label_names)
-    return pack_model(model, out, force=force, preprocessing=pre, unsafe=unsafe, **card_fields)
+    note = legacy_hdf5_note(model_path)
+    card_data = replace(card_data, description=card_data.description or note,
+                        preprocessing=default_preprocessing(
+                            model, raw_pixel_scaling(preprocess), label_names))
+    return pack_model(model, out, card_data, force=force, unsafe=unsafe)
 
 
-def pack_application(spec: str, out: Path, *, weights: str = "none",
-                     input_size: tuple[int, ...] | None = None, force: bool = False,
-                     **card_fields: Any) -> Card:
-    """Package a Keras Applications architecture (no classifier top) taking raw pixels."""
+def application_card_data(spec: str, *, weights: str = "none", name: str | None = None,
+                          license: str | None = None, version: str = "1.0.0",
+                          authors: tuple[str, ...] = APPLICATION_AUTHORS,
+                          license_name: str | None = None,
+                          license_link: str | None = None) -> CardData:
+    """What the card of keras:NAME says: the architecture's name, and the license of what
+    is packed (Keras' code for random weights, the weights' terms otherwise), unless
+    the caller states their own."""
     from zoo.build import applications
 
     arch = applications.architecture(spec)
+    return CardData.application(
+        arch.name, weights=weights, name=name, version=version, authors=authors,
+        license=license or (arch.license if weights == "none" else arch.weights_license),
+        license_name=license_name, license_link=license_link)
+
+
+def pack_application(spec: str, out: Path, card_data: CardData | None = None, *,
+                     weights: str = "none", input_size: tuple[int, ...] | None = None,
+                     force: bool = False) -> Card:
+    """Package a Keras Applications architecture (no classifier top) taking raw pixels;
+    without `card_data`, the card `application_card_data` gives it."""
+    from zoo.build import applications
+
+    arch = applications.architecture(spec)
+    card_data = card_data or application_card_data(spec, weights=weights)
     size = input_size or (arch.input_size, arch.input_size)
     shape = (*size[:2], size[2] if len(size) == 3 else 3)
     model = applications.build(arch, weights, shape)
-    random = weights == "none"
-    card_fields.setdefault("name", arch.name.lower())
-    card_fields.setdefault("license", arch.license if random else arch.weights_license)
-    card_fields.setdefault("description", (
-        f"Keras Applications {arch.name} without its classifier top, "
-        + ("with RANDOM weights (--weights none): for mechanics, not accuracy."
-           if random else f"with weights from {weights}.")))
-    card_fields.setdefault("intended_use", "Image feature extractor for transfer learning.")
-    card_fields.setdefault("training_data", TrainingData(
-        name="none (random weights)" if random else "imagenet" if weights == "imagenet"
-        else f"weights file {Path(weights).name}"))
-    card_fields.setdefault("tags", ["image", "cnn", f"keras-applications-{arch.name.lower()}"])
-    pre = default_preprocessing(model, raw_pixel_scaling(arch.preprocess))
-    return pack_model(model, out, force=force, preprocessing=pre, cut_names=arch.stages,
-                      **card_fields)
+    card_data = replace(card_data, preprocessing=default_preprocessing(
+        model, raw_pixel_scaling(arch.preprocess)))
+    return pack_model(model, out, card_data, force=force, cut_names=arch.stages)
 
 
 def pack(request: PackRequest, out: Path, *, force: bool = False) -> Card:
@@ -206,21 +221,23 @@ def pack(request: PackRequest, out: Path, *, force: bool = False) -> Card:
     from zoo.build.rebuild import parse_size
 
     size = parse_size(request.input_size) if request.input_size else None
-    fields: dict[str, Any] = {"version": request.version, "authors": list(request.authors)}
-    for key in ("name", "license", "license_name", "license_link"):
-        if getattr(request, key):
-            fields[key] = getattr(request, key)
     if request.is_application:
         if request.preprocess != "none":
             raise ZooError("keras:NAME brings its own preprocessing; --preprocess is for files")
-        fields["authors"] = fields["authors"] or list(APPLICATION_AUTHORS)
-        return pack_application(request.model, out, weights=request.weights, input_size=size,
-                                force=force, **fields)
+        card_data = application_card_data(
+            request.model, weights=request.weights, name=request.name,
+            license=request.license, version=request.version,
+            authors=request.authors or APPLICATION_AUTHORS,
+            license_name=request.license_name, license_link=request.license_link)
+        return pack_application(request.model, out, card_data, weights=request.weights,
+                                input_size=size, force=force)
     if not request.name or not request.license:
         raise ZooError("packing a model file needs --name and --license "
                        "(e.g. --name my-net --license MIT)")
-    return pack_file(Path(request.model), out, unsafe=request.unsafe,
+    card_data = CardData.network(
+        request.name, request.license, version=request.version, authors=request.authors,
+        license_name=request.license_name, license_link=request.license_link,
+        intended_use=request.intended_use, training_data=request.training_data)
+    return pack_file(Path(request.model), out, card_data, unsafe=request.unsafe,
                      preprocess=request.preprocess, input_size=size,
-                     label_names=read_labels(request.labels), force=force,
-                     intended_use=request.intended_use,
-                     training_data=TrainingData(name=request.training_data), **fields)
+                     label_names=read_labels(request.labels), force=force)

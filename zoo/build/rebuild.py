@@ -14,7 +14,7 @@ from typing import Any
 from zoo.cards.card import LayerEntry, LayerMap
 from zoo.cards.layer_map import graph_operations, resolve_layer, unknown_layer
 from zoo.errors import KERAS_ERRORS, LayerNotFound, ModelError, ZooError, keras_reason
-from zoo.build.freezing import BATCHNORM_POLICY, apply_freeze
+from zoo.build.freezing import apply_freeze
 from zoo.build.heads import build_head, head_layer_names, head_to_string, parse_head
 
 RANGE_HELP = "a layer range is A:B, A: or :B, by name or index (e.g. 'block3_conv2:')"
@@ -57,10 +57,6 @@ class Rebuilt:
     head: str | None
     head_layers: list[str]
     adapter_layers: list[str]
-
-    def lineage_fields(self) -> dict:
-        return {"cut_layer": self.cut_layer, "frozen_layers": self.frozen_layers,
-                "batchnorm_policy": BATCHNORM_POLICY, "head": self.head}
 
 
 def parse_size(text: str) -> tuple[int, ...]:

@@ -2,6 +2,7 @@
 files, image folders, and the built-in sets that ship inside packages. It sits
 below build, training and deploy, which all read data.
 
-May import: `zoo.errors`, `zoo.cards`. Not the hub, build, training or deploy
-layers. TensorFlow/Keras are imported inside functions.
+May import: `zoo.errors`, `zoo.files`, `zoo.paths`, `zoo.tensors`, `zoo.cards`.
+Not the hub, build, training or deploy layers. TensorFlow/Keras are imported
+inside functions.
 """

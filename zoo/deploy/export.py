@@ -42,6 +42,8 @@ from zoo.deploy.settings import (
     QUANTIZE,
     check_min_agreement,
     check_tolerance,
+    export_key,
+    export_path,
 )
 from zoo.errors import ExportError
 from zoo.files import place_file, place_tree
@@ -57,16 +59,6 @@ INPUT_NAME = "input"
 # graph inputs (`_weights_as_inputs`), ConvNeXtLarge and XLarge among the 40.
 FROZEN_WEIGHTS_LIMIT = 512 * 2**20
 ONNX_PROTO_LIMIT = 2**31 - 2**24  # protobuf's 2 GiB, less room for the graph itself
-
-
-def export_key(fmt: str, quantize: str | None) -> str:
-    return f"{fmt}-{quantize}" if quantize else fmt
-
-
-def export_path(fmt: str, quantize: str | None) -> str:
-    if fmt == "savedmodel":
-        return "exports/saved_model"
-    return f"exports/model{'.' + quantize if quantize else ''}.{fmt}"
 
 
 def _labelled(model: Any, data: Path | None, label_names: list[str] | None = None

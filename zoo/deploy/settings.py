@@ -38,3 +38,15 @@ def check_tolerance(value: object) -> float:
 def check_min_agreement(value: object) -> float:
     """The lowest top-1 agreement with Keras accepted: a finite fraction in [0, 1]."""
     return _finite(value, "the minimum agreement", 0.0, 1.0, f"{DEFAULT_MIN_AGREEMENT:g}")
+
+
+def export_key(fmt: str, quantize: str | None) -> str:
+    """An export's key in the card (and a bundle's manifest): 'onnx', 'onnx-int8', …"""
+    return f"{fmt}-{quantize}" if quantize else fmt
+
+
+def export_path(fmt: str, quantize: str | None) -> str:
+    """Where an export lives inside its package."""
+    if fmt == "savedmodel":
+        return "exports/saved_model"
+    return f"exports/model{'.' + quantize if quantize else ''}.{fmt}"

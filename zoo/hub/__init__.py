@@ -2,8 +2,8 @@
 the Hugging Face Hub behind one interface, the verified pull cache, `zoo.lock`,
 publishing, and serving a folder hub over the Hub API.
 
-May import: `zoo.errors`, `zoo.paths`, `zoo.package`, `zoo.cards`, `zoo.trust`.
-Not the build, training or deploy layers; no TensorFlow.
+May import: `zoo.errors`, `zoo.files`, `zoo.paths`, `zoo.tensors`, `zoo.cards`, `zoo.trust`, `zoo.package`.
+Not the data, build, training or deploy layers; no TensorFlow.
 """
 
 from zoo.hub.base import Hub, PublishResult, RepoFile

@@ -30,7 +30,6 @@ reuse as on download, and a damaged blob is replaced by the fresh verified copy.
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -49,6 +48,7 @@ from zoo.cards.card import (
 )
 from zoo.cards.digest import sha256_file
 from zoo.errors import CardError, IntegrityError, UnsafePathError, ZooError
+from zoo.files import staged_folder
 from zoo.hub import Hub, open_hub
 from zoo.hub.base import RepoFile
 from zoo.hub.refs import HubRef
@@ -155,24 +155,32 @@ def _cached(root: Path, snapshot: Path) -> Card | None:
         return None
 
 
-def package_folder(target: str) -> tuple[Path, str]:
-    """A package folder as given, or the verified snapshot of a hub reference;
-    with a label saying which."""
+@dataclass(frozen=True)
+class Located:
+    """A package folder as given, or the verified snapshot of a hub reference."""
+
+    path: Path
+    ref: str | None = None  # the reference without its revision, for a hub's
+    revision: str | None = None
+
+
+def package_folder(target: str) -> Located:
+    """A package folder as given, or the verified snapshot of a hub reference."""
     if Path(target).is_dir():
-        return Path(target), str(target)
+        return Located(Path(target))
     from zoo.hub.refs import parse_ref
 
     snapshot = fetch(parse_ref(target))
-    return snapshot.path, str(snapshot.ref.at(snapshot.revision))
+    return Located(snapshot.path, str(snapshot.ref.at(None)), snapshot.revision)
 
 
-def checked_package(target: str) -> tuple[Card, str]:
+def checked_package(target: str) -> tuple[Card, Located]:
     """The card of a package folder or hub reference after every check a pull makes
     (hashes, config scan, layer map against model.keras), and where it is."""
-    package, where = package_folder(target)
-    card = read_card(package)
-    check_snapshot(package, card)
-    return card, where
+    located = package_folder(target)
+    card = read_card(located.path)
+    check_snapshot(located.path, card)
+    return card, located
 
 
 def snapshot_path(root: Path, ref: HubRef, revision: str) -> Path:
@@ -247,19 +255,14 @@ def fetch(ref: HubRef) -> Snapshot:
     with FileLock(str(locks / f"{ref.owner}--{ref.name}--{revision}.lock")):
         card = _cached(root, snapshot)
         if card is None:
-            incoming = Path(tempfile.mkdtemp(dir=cache_folder(root, "tmp"), prefix="pull-"))
-            try:
+            with staged_folder(snapshot, within=cache_folder(root, "tmp"),
+                               prefix="pull-") as incoming:
                 try:
                     card = _download(hub, ref, revision, incoming)
                 except (IntegrityError, CardError) as exc:
                     why = str(exc).replace(f"{incoming}/", "").replace(f"{incoming}: ", "")
                     raise type(exc)(f"refusing {ref.at(None)}@{revision[:12]}: {why}") from exc
                 _store_blobs(incoming, card, cache_folder(root, "blobs"))
-                snapshot.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(incoming, snapshot)
-            finally:
-                if incoming.exists():
-                    remove_inside(root, incoming)
     return Snapshot(ref, revision, snapshot, card, sha256_file(snapshot / CARD_FILE))
 
 

@@ -16,12 +16,13 @@ from a work tree), and what a revision holds is read bounded: its entries counte
 in one listing first, blobs streamed, each size checked before it is read.
 """
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -322,23 +323,37 @@ class FolderHub:
         of the repository is touched, so a crash leaves it as it was or published."""
         if tag and not valid_tag(tag):
             raise RefError(f"bad tag '{tag}'; e.g. 'v1' or '2026-11-22'")
-        repo = self.repo_dir(owner, name)
-        repo.parent.mkdir(parents=True, exist_ok=True)
-        with self.locked(owner, name):
-            created = self._init_repo(repo)
-            try:
-                return self._commit(repo, Path(folder), digests or {}, owner, name, tag,
-                                    move_tag, message)
-            except BaseException:
-                if created:  # nothing was published: leave no empty repository behind
-                    shutil.rmtree(created, ignore_errors=True)
-                raise
+        with self.writing(owner, name) as repo:
+            return self._commit(repo, Path(folder), digests or {}, owner, name, tag,
+                                move_tag, message)
 
     def locked(self, owner: str, name: str) -> FileLock:
         """The lock every writer of a repository holds."""
         folder = self.repo_dir(owner, name).parent
         folder.mkdir(parents=True, exist_ok=True)
         return FileLock(str(folder / f".{name}.lock"))
+
+    @contextlib.contextmanager
+    def writing(self, owner: str, name: str) -> Iterator[Path]:
+        """The repository `owner/name` under the lock every writer holds, made if it is
+        not one yet (a .git that leads elsewhere is refused); if the block fails, what
+        this made is removed, so a refused publish or mirror leaves no empty repository
+        behind."""
+        repo = self.repo_dir(owner, name)
+        repo.parent.mkdir(parents=True, exist_ok=True)
+        with self.locked(owner, name):
+            created = self._init_repo(repo)
+            try:
+                yield repo
+            except BaseException:
+                if created:
+                    shutil.rmtree(created, ignore_errors=True)
+                raise
+
+    def scratch(self, repo: Path, prefix: str) -> tempfile.TemporaryDirectory:
+        """A temporary folder inside the repository's .git: on the same file system as
+        its LFS objects (a staged one moves in with a rename), and in no work tree."""
+        return tempfile.TemporaryDirectory(dir=repo / ".git", prefix=prefix)
 
     def _commit(self, repo: Path, folder: Path, digests: dict[str, str], owner: str,
                 name: str, tag: str | None, move_tag: bool, message: str) -> PublishResult:
@@ -348,8 +363,7 @@ class FolderHub:
         created = not parent or self.git(repo, "rev-parse", f"{parent}^{{tree}}") != tree
         revision = parent
         if created:
-            revision = self.git(repo, "commit-tree", tree, *(["-p", parent] if parent else []),
-                                "-m", message)
+            revision = self.write_commit(repo, tree, f"{message}\n", parent)
         if current_tag and current_tag != revision and not move_tag:
             raise RefError(f"tag '{tag}' already names {current_tag[:12]} in {owner}/{name}; "
                            "pass --move-tag to point it at the new revision")
@@ -404,10 +418,39 @@ class FolderHub:
         repository holds, built in a temporary index; returns the tree's sha."""
         listing = b"".join(f"100644 blob {blob}\t{path}".encode() + b"\0"
                            for path, blob in entries)
-        with tempfile.TemporaryDirectory(dir=repo / ".git", prefix="tree-") as tmp:
+        with self.scratch(repo, "tree-") as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             self.git(repo, "update-index", "-z", "--index-info", env=env, stdin=listing)
             return self.git(repo, "write-tree", env=env)
+
+    def write_commit(self, repo: Path, tree: str, message: str, parent: str | None = None,
+                     date: str | None = None) -> str:
+        """A commit of `tree` (on `parent`) whose message is `message` byte for byte,
+        authored and committed at `date` (git's raw "<unix seconds> <+hhmm>"; None:
+        now); no ref moves (see `move_refs`). Returns its sha."""
+        dates = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date} if date else {}
+        return self.git(repo, "commit-tree", tree, *(["-p", parent] if parent else []),
+                        "-F", "-", env=dates, stdin=message.encode())
+
+    def trailers(self, repo: Path, key: str) -> list[tuple[str, str]]:
+        """(commit, the value of its `key` trailer, '' if none) for every commit a ref
+        reaches, newest first; git reads only a message's last paragraph as trailers.
+        A repository with no commit gives none."""
+        out = self.git(repo, "log", "--all", "--format=%H %(trailers:key="
+                       f"{key},valueonly,separator=%x20)", check=False)
+        return [(commit, value) for commit, _, value
+                in (line.partition(" ") for line in out.splitlines())]
+
+    def ref_values(self, repo: Path, *namespaces: str) -> dict[str, tuple[str, str]]:
+        """The refs under these namespaces (e.g. 'refs/tags'): full name → (its value,
+        the commit it names; they differ for an annotated tag)."""
+        out = self.git(repo, "for-each-ref", "--format=%(refname) %(objectname) "
+                       "%(*objectname)", *namespaces)
+        current = {}
+        for line in out.splitlines():
+            name, value, *peeled = line.split()
+            current[name] = (value, peeled[0] if peeled else value)
+        return current
 
     def move_refs(self, repo: Path, updates: list[tuple[str, str, str | None]]) -> None:
         """Move every ref or none, each only if it still names what was read."""

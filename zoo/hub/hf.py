@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from zoo.cards.card import read_card
 from zoo.errors import IntegrityError, RefError, UnsafePathError, ZooError, first_line
@@ -268,11 +269,20 @@ class HfHub:
         if missing := [path for path in wanted if path not in listing]:
             raise IntegrityError(f"refusing hf://{repo_id}@{revision[:12]}: {missing[0]!r} is "
                                  "not a file of the revision")
+        for path in wanted:
+            if path != ATTRIBUTES_FILE:
+                self.download_file(owner, name, revision, path, listing[path].size,
+                                   confined(Path(dest), path))
+
+    def download_file(self, owner: str, name: str, revision: str, path: str, size: int,
+                      target: Path) -> None:
+        """One file of a commit into `target`, cut off at the `size` bytes a listing gives
+        and refused unless it is exactly that long; what huggingface_hub raises becomes
+        one line. For `download` and for a caller that checks its own listing first
+        (the mirror, which copies `.gitattributes` too)."""
+        repo_id = f"{owner}/{name}"
         try:
-            for path in wanted:
-                if path != ATTRIBUTES_FILE:
-                    _download_bounded(repo_id, revision, path, listing[path].size,
-                                      confined(Path(dest), path))
+            _download_bounded(repo_id, revision, path, size, target)
         except _hub_errors() as exc:
             raise _hub_error(exc, repo_id, revision) from exc
 
@@ -286,6 +296,41 @@ class HfHub:
                                     for ref in _api().list_repo_refs(repo_id).tags}, where)
         except _hub_errors() as exc:
             raise _hub_error(exc, repo_id, None) from exc
+
+    def commits(self, owner: str, name: str, revision: str) -> list[dict[str, Any]]:
+        """The commits of `revision`, newest first, as the server lists them (`id`,
+        `title`, `message`, `date`): unchecked, for a caller that checks every value
+        (the mirror); what huggingface_hub raises becomes one line."""
+        repo_id = f"{owner}/{name}"
+        api = _api()
+        try:
+            try:
+                return [{"id": c.commit_id, "title": c.title, "message": c.message,
+                         "date": c.created_at}
+                        for c in api.list_repo_commits(repo_id, revision=revision)]
+            except KeyError:
+                # olah lists authors as {name, avatar}, not {user, …}, and list_repo_commits
+                # fails on them (KeyError: 'user'): read the same endpoint through
+                # huggingface_hub's own session, headers, pagination and error checks.
+                from huggingface_hub.utils import build_hf_headers, paginate
+
+                url = f"{api.endpoint}/api/models/{repo_id}/commits/{quote(revision, safe='')}"
+                return list(paginate(url, params={}, headers=build_hf_headers()))
+        except _hub_errors() as exc:
+            raise _hub_error(exc, repo_id, revision) from exc
+
+    def branches_and_tags(self, owner: str, name: str) -> list[tuple[str, Any, Any]]:
+        """Every branch and tag as ("heads" or "tags", name, commit sha), as the server
+        lists them: unchecked, for a caller that checks each name and sha before git
+        sees it (the mirror); what huggingface_hub raises becomes one line."""
+        repo_id = f"{owner}/{name}"
+        try:
+            listed = _api().list_repo_refs(repo_id)
+        except _hub_errors() as exc:
+            raise _hub_error(exc, repo_id, None) from exc
+        return [(kind, item.name, item.target_commit)
+                for kind, items in (("heads", listed.branches), ("tags", listed.tags))
+                for item in items]
 
     def publish(self, package_dir: Path, owner: str, name: str, *, tag: str | None = None,
                 move_tag: bool = False, private: bool = False) -> PublishResult:

@@ -16,18 +16,16 @@ and a new repository is removed.
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
 
 from zoo.cards.digest import sha256_file
 from zoo.errors import IntegrityError, RefError, ZooError
 from zoo.hub.base import RepoFile
 from zoo.hub.folder import FolderHub, valid_tag
-from zoo.hub.hf import HfHub, _api, _download_bounded, _hub_error, _hub_errors, offline
+from zoo.hub.hf import HfHub, offline
 from zoo.hub.lfs import lfs_pointer, object_path
 from zoo.hub.pinned import check_download
 from zoo.hub.refs import HubRef, parse_ref
@@ -96,45 +94,24 @@ def _parse_commit(item: object, repo_id: str) -> UpstreamCommit:
     return UpstreamCommit(sha, text or f"Commit {sha}", _git_date(date))
 
 
-def history(repo_id: str, revision: str) -> list[UpstreamCommit]:
-    """The commits of `revision` on the upstream hub, oldest first."""
-    api = _api()
-    try:
-        try:
-            items = [{"id": c.commit_id, "title": c.title, "message": c.message,
-                      "date": c.created_at} for c in api.list_repo_commits(repo_id,
-                                                                         revision=revision)]
-        except KeyError:
-            # olah lists authors as {name, avatar}, not {user, …}, and list_repo_commits
-            # fails on them (KeyError: 'user'): read the same endpoint through
-            # huggingface_hub's own session, headers, pagination and error checks.
-            from huggingface_hub.utils import build_hf_headers, paginate
-
-            url = f"{api.endpoint}/api/models/{repo_id}/commits/{quote(revision, safe='')}"
-            items = list(paginate(url, params={}, headers=build_hf_headers()))
-    except _hub_errors() as exc:
-        raise _hub_error(exc, repo_id, revision) from exc
-    return [_parse_commit(item, repo_id) for item in reversed(items)]
+def history(ref: HubRef, revision: str) -> list[UpstreamCommit]:
+    """The commits of `revision` on the upstream hub, oldest first, each checked."""
+    items = HfHub().commits(ref.owner, ref.name, revision)
+    return [_parse_commit(item, ref.repo_id) for item in reversed(items)]
 
 
-def upstream_refs(repo_id: str) -> dict[str, str]:
+def upstream_refs(ref: HubRef) -> dict[str, str]:
     """Upstream branches and tags as git ref names → commit sha, each name and sha
     checked before git sees it."""
-    try:
-        listed = _api().list_repo_refs(repo_id)
-    except _hub_errors() as exc:
-        raise _hub_error(exc, repo_id, None) from exc
     refs = {}
-    for kind, items in (("heads", listed.branches), ("tags", listed.tags)):
-        for item in items:
-            # valid_tag's rule (git check-ref-format, no 40-hex names) is the one for
-            # branch names too
-            if not isinstance(item.name, str) or not isinstance(item.target_commit, str) \
-                    or not valid_tag(item.name) or not COMMIT.fullmatch(item.target_commit):
-                raise IntegrityError(f"refusing hf://{repo_id}: its ref {str(item.name)[:80]!r} "
-                                     f"→ {str(item.target_commit)[:60]!r} is not a valid name "
-                                     "and commit sha")
-            refs[f"refs/{kind}/{item.name}"] = item.target_commit
+    for kind, name, commit in HfHub().branches_and_tags(ref.owner, ref.name):
+        # valid_tag's rule (git check-ref-format, no 40-hex names) is the one for
+        # branch names too
+        if not isinstance(name, str) or not isinstance(commit, str) \
+                or not valid_tag(name) or not COMMIT.fullmatch(commit):
+            raise IntegrityError(f"refusing hf://{ref.repo_id}: its ref {str(name)[:80]!r} "
+                                 f"→ {str(commit)[:60]!r} is not a valid name and commit sha")
+        refs[f"refs/{kind}/{name}"] = commit
     return refs
 
 
@@ -156,27 +133,24 @@ class _Mirror:
         repo_id = self.ref.repo_id
         # first, for its one-line answer to a missing repository or revision
         head = HfHub().resolve(self.ref.owner, self.ref.name, self.ref.revision)
-        listed = history(repo_id, head)  # `resolve` answers a checked commit sha
+        listed = history(self.ref, head)  # `resolve` answers a checked commit sha
         if not listed or listed[-1].sha != head:
             raise IntegrityError(f"refusing hf://{repo_id}: the history the hub lists for "
                                  f"{self.ref.revision or 'main'} does not end at its commit "
                                  f"{head!r}")
         histories, seen = [listed], {c.sha for c in listed}
-        refs = upstream_refs(repo_id)
+        refs = upstream_refs(self.ref)
         for name in [] if self.ref.revision else sorted(refs):
             if refs[name] not in seen:  # a tag inside a listed history needs no listing
-                histories.append(history(repo_id, refs[name]))
+                histories.append(history(self.ref, refs[name]))
                 seen.update(c.sha for c in histories[-1])
         return histories, {name: sha for name, sha in refs.items() if sha in seen}, head
 
     def mirrored(self) -> dict[str, str]:
         """Upstream sha → mirrored commit, from the trailers of every commit the refs
         reach (git reads only a message's last paragraph as trailers, which is ours)."""
-        out = self.hub.git(self.repo, "log", "--all", "--format=%H %(trailers:key="
-                           f"{TRAILER},valueonly,separator=%x20)", check=False)
         known = {}
-        for line in out.splitlines():
-            commit, _, value = line.partition(" ")
+        for commit, value in self.hub.trailers(self.repo, TRAILER):
             upstream = value.rsplit("@", 1)[-1].strip()
             if COMMIT.fullmatch(upstream):
                 known.setdefault(upstream, commit)
@@ -184,26 +158,14 @@ class _Mirror:
 
     def current_refs(self) -> dict[str, tuple[str, str]]:
         """The mirror's refs: name → (value, commit it names)."""
-        out = self.hub.git(self.repo, "for-each-ref", "--format=%(refname) %(objectname) "
-                           "%(*objectname)", "refs/heads", "refs/tags", KEPT.rstrip("/"))
-        current = {}
-        for line in out.splitlines():
-            name, value, *peeled = line.split()
-            current[name] = (value, peeled[0] if peeled else value)
-        return current
+        return self.hub.ref_values(self.repo, "refs/heads", "refs/tags", KEPT.rstrip("/"))
 
     def run(self) -> MirrorResult:
         histories, refs, head = self.plan()
-        with self.hub.locked(self.ref.owner, self.ref.name):
-            created = self.hub._init_repo(self.repo)
-            try:
-                with tempfile.TemporaryDirectory(dir=self.repo / ".git",
-                                                 prefix="mirror-") as tmp:
-                    return self._mirror(histories, refs, head, Path(tmp))
-            except BaseException:
-                if created:  # nothing was mirrored: leave no repository behind
-                    shutil.rmtree(created, ignore_errors=True)
-                raise
+        # a refusal removes a repository this run made: nothing was mirrored
+        with self.hub.writing(self.ref.owner, self.ref.name) as repo, \
+                self.hub.scratch(repo, "mirror-") as tmp:
+            return self._mirror(histories, refs, head, Path(tmp))
 
     def _mirror(self, histories: list[list[UpstreamCommit]], refs: dict[str, str],
                 head: str, tmp: Path) -> MirrorResult:
@@ -251,11 +213,7 @@ class _Mirror:
         shutil.rmtree(downloads, ignore_errors=True)
         tree = self.hub.write_tree_of(self.repo, [(f.path, f.blob_id) for f in files])
         message = f"{upstream.message}\n\n{TRAILER}: hf://{self.ref.repo_id}@{upstream.sha}\n"
-        dates = {"GIT_AUTHOR_DATE": upstream.date, "GIT_COMMITTER_DATE": upstream.date} \
-            if upstream.date else {}
-        commit = self.hub.git(self.repo, "commit-tree", tree,
-                              *(["-p", parent] if parent else []), "-F", "-",
-                              env=dates, stdin=message.encode())
+        commit = self.hub.write_commit(self.repo, tree, message, parent, upstream.date)
         self.result.new_commits += 1
         self.say(f"{where}: mirrored as {commit[:12]} ({len(files)} files)")
         return commit
@@ -282,10 +240,8 @@ class _Mirror:
         against the listing."""
         path = confined(downloads, listed.path)
         self.say(f"{where}: fetching {listed.path} ({listed.size:,} bytes)")
-        try:
-            _download_bounded(self.ref.repo_id, sha, listed.path, listed.size, path)
-        except _hub_errors() as exc:
-            raise _hub_error(exc, self.ref.repo_id, sha) from exc
+        HfHub().download_file(self.ref.owner, self.ref.name, sha, listed.path, listed.size,
+                              path)
         check_download(path, listed, where)
         self.result.fetched += 1
         return path

@@ -8,14 +8,13 @@ git blob id (sha1 of "blob SIZE\\0" + content, what `list_repo_tree` and
 """
 
 import hashlib
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from zoo.cards.digest import sha256_file
 from zoo.errors import IntegrityError
+from zoo.files import staged_folder
 from zoo.hub import open_hub
 from zoo.hub.base import RepoFile
 from zoo.hub.refs import HubRef
@@ -77,14 +76,10 @@ def fetch_pinned(ref: HubRef, choose: Callable[[dict[str, RepoFile]], list[str]]
         raise IntegrityError(f"refusing {pinned}: its files add up to {total:,} bytes, more "
                              f"than the {MAX_REVISION_BYTES:,} an import downloads")
     dest = Path(dest)
-    incoming = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.incoming-"))
-    try:
+    with staged_folder(dest, prefix=f".{dest.name}.incoming-") as incoming:
         for path in paths:
             confined(incoming, path)
         hub.download(ref.owner, ref.name, revision, incoming, paths)
         sha256 = {path: check_download(confined(incoming, path), listing[path], str(pinned))
                   for path in paths}
-        incoming.rename(dest)
-    finally:
-        shutil.rmtree(incoming, ignore_errors=True)
     return PinnedFiles(pinned, dest, sha256)

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.cards.card import DistributionRecord
 from zoo.errors import ZooError, first_line
 from zoo.train.cluster import TF_CONFIG, Cluster, check_listening, read_cluster
 from zoo.train.settings import Distribution, FitSettings
@@ -125,12 +126,12 @@ class Replicas:
         """Replicas in sync, over every worker."""
         return int(self.strategy.num_replicas_in_sync)
 
-    def record(self, global_batch: int) -> dict[str, Any]:
+    def record(self, global_batch: int) -> DistributionRecord:
         """What the lineage says of the run."""
-        return {"strategy": self.name, "replicas": self.count, "workers": self.workers,
-                "global_batch": global_batch,
-                "local_devices": list(self.strategy.extended.worker_devices),
-                "worker_timeout": self.worker_timeout}
+        return DistributionRecord(strategy=self.name, replicas=self.count,
+                                  workers=self.workers, global_batch=global_batch,
+                                  local_devices=list(self.strategy.extended.worker_devices),
+                                  worker_timeout=self.worker_timeout)
 
     def waiting(self, what: str) -> None:
         """From now on this worker may wait on the others, while `what`."""

@@ -22,10 +22,11 @@ import numpy as np
 
 from filelock import FileLock
 
+from zoo.cards.card import FeatureCacheRecord
 from zoo.cards.layer_map import separator_names
 from zoo.files import atomic_writer
 from zoo.paths import cache_root
-from zoo.train.onnx_prefix import onnx_features
+from zoo.train.onnx_prefix import PrefixRun, onnx_features
 
 RANDOM_CLASSES = ("Random", "Dropout", "Gaussian", "Noise")
 
@@ -84,7 +85,7 @@ def _cached(path: Path, shape: tuple[int | None, ...]) -> np.ndarray | None:
 
 
 def prefix_features(model: Any, prefix: str, x: np.ndarray, graph: str, key: str
-                    ) -> tuple[np.ndarray, dict]:
+                    ) -> tuple[np.ndarray, FeatureCacheRecord]:
     """The prefix's output on x: from the cache if present, else from its ONNX graph in
     onnxruntime (checked against Keras), else from Keras; and how it was computed."""
     path = cache_root() / "features" / f"{key}.npy"
@@ -94,12 +95,16 @@ def prefix_features(model: Any, prefix: str, x: np.ndarray, graph: str, key: str
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path.with_suffix(".lock"))):
         if path.is_file() and (features := _cached(path, shape)) is not None:
-            return features, {"hit": True}
-        return _computed(model, cut, x, graph, path)
+            return features, FeatureCacheRecord(prefix=prefix, key=key, graph=graph, hit=True)
+        features, run = _computed(model, cut, x, graph, path)
+    return features, FeatureCacheRecord(
+        prefix=prefix, key=key, graph=graph, hit=False, runtime=run.runtime,
+        graph_hit=run.graph_hit, check_samples=run.check_samples,
+        max_abs_diff=run.max_abs_diff, tolerance=run.tolerance, reason=run.reason)
 
 
 def _computed(model: Any, cut: Any, x: np.ndarray, graph: str, path: Path
-              ) -> tuple[np.ndarray, dict]:
+              ) -> tuple[np.ndarray, PrefixRun]:
     """Features computed now (see `prefix_features`) and saved to `path`."""
     import keras
 
@@ -110,7 +115,7 @@ def _computed(model: Any, cut: Any, x: np.ndarray, graph: str, path: Path
     features = features.astype(np.float32, copy=False)
     with atomic_writer(path) as handle:
         np.save(handle, features)
-    return features, {"hit": False, **run.to_json()}
+    return features, run
 
 
 def suffix_model(model: Any, prefix: str) -> Any:

@@ -15,7 +15,7 @@ agree either, Keras computes the features. `PrefixRun` says which, and why.
 
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ BATCH = 256
 
 @dataclass
 class PrefixRun:
-    """How the prefix's features were computed, for the card."""
+    """How the prefix's features were computed (the card's `FeatureCacheRecord` says it)."""
 
     runtime: str  # "onnxruntime" or "keras"
     graph_hit: bool = False  # the ONNX graph came from the cache
@@ -40,9 +40,6 @@ class PrefixRun:
     max_abs_diff: float | None = None
     tolerance: float | None = None
     reason: str | None = None  # why Keras ran instead
-
-    def to_json(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 def graph_path(key: str) -> Path:

@@ -7,6 +7,7 @@ from zoo.build import preprocessing
 from zoo.build.pack import default_preprocessing, pack_model, raw_pixel_scaling
 from zoo.cards.card import Card, Metric, TrainingData
 from zoo.data.datasets import Table, builtin, load_table, split
+from zoo.cards.card_data import CardData
 from zoo.errors import DataError, ZooError
 from zoo.train.settings import RECIPE_EPOCHS, RECIPE_LICENSE
 
@@ -52,9 +53,8 @@ def train_iris(out: Path, *, seed: int = 0, epochs: int = IRIS_EPOCHS,
     model.fit(train.x, train.y, epochs=epochs, batch_size=16, verbose=0)
     loss, accuracy = model.evaluate(test.x, test.y, verbose=0)
     metric = {"split": "test", "dataset": test.name, "samples": int(len(test.y))}
-    return pack_model(
-        model, out, force=force,
-        name="iris", version="1.0.0", license=license, authors=list(authors),
+    return pack_model(model, out, CardData.network(
+        "iris", license, authors=authors,
         description="Heaton's iris network: a 4-50-25-3 dense classifier, the smallest "
                     "real backbone for transfer-learning examples.",
         intended_use="Base network for tabular transfer-learning examples; classifies iris "
@@ -66,7 +66,7 @@ def train_iris(out: Path, *, seed: int = 0, epochs: int = IRIS_EPOCHS,
                  "loss": Metric(value=float(loss), **metric)},
         preprocessing=default_preprocessing(model, "none (raw measurements in cm)",
                                             data.label_names, data.feature_names),
-        tags=["tabular", "iris"])
+        tags=["tabular", "iris"]), force=force)
 
 
 CNN_FILTERS = (16, 32, 64)
@@ -114,9 +114,8 @@ def train_cnn(train: Table, out: Path, *, test: Table | None = None, seed: int =
     loss, accuracy = model.evaluate(held_out.x, held_out.y, verbose=0)
     metric = {"split": "test" if test else "validation", "dataset": held_out.name,
               "samples": int(len(held_out.y))}
-    return pack_model(
-        model, out, force=force,
-        name="cnn", version="1.0.0", license=license, authors=list(authors),
+    return pack_model(model, out, CardData.network(
+        "cnn", license, authors=authors,
         description=f"A small CNN feature extractor ({len(CNN_FILTERS)} conv/BN/ReLU blocks) "
                     f"trained on {train.name}.",
         intended_use="Base network for small grayscale image tasks (digits-like inputs).",
@@ -126,4 +125,4 @@ def train_cnn(train: Table, out: Path, *, test: Table | None = None, seed: int =
         metrics={"accuracy": Metric(value=float(accuracy), **metric),
                  "loss": Metric(value=float(loss), **metric)},
         preprocessing=default_preprocessing(model, raw_pixel_scaling("unit"), train.label_names),
-        tags=["image", "cnn"])
+        tags=["image", "cnn"]), force=force)

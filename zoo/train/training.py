@@ -12,7 +12,7 @@ both phases, the schedule in its lineage, and a PNG of the curves.
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,6 +22,9 @@ from zoo.build.freezing import apply_freeze, frozen_layer_names
 from zoo.cards.card import (
     Card,
     ConfusionMatrix,
+    FeatureCacheRecord,
+    FinetunePhase,
+    FinetuneRun,
     LayerMap,
     Metric,
     TrainingData,
@@ -162,11 +165,12 @@ def fit_package(package_dir: Path, load_table: Callable[[], Table], out: Path,
     history, cached, scorer, scored = _phase1(model, card, table, data, settings, replicas)
     history["phase"] = [1.0] * len(history["loss"])
     distribution = replicas.record(settings.batch_size) if replicas else None
-    schedule = [{"phase": 1, "epochs_run": len(history["loss"]),
-                 "trainable_params": trainable_params(model), **asdict(settings),
-                 "feature_cache": cached, "distribution": distribution,
-                 "seconds": _since(started)}]
-    schedule[0].pop("phase2")
+    schedule = [FinetunePhase(
+        phase=1, epochs_run=len(history["loss"]), trainable_params=trainable_params(model),
+        epochs=settings.epochs, batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate, validation_split=settings.validation_split,
+        seed=settings.seed, patience=settings.patience, feature_cache=cached,
+        distribution=distribution, seconds=_since(started))]
     if settings.phase2:
         started = time.perf_counter()
         unfreeze_from(model, card.layer_map, settings.phase2.unfreeze_from)
@@ -175,9 +179,11 @@ def fit_package(package_dir: Path, load_table: Callable[[], Table], out: Path,
         for key, values in second.items():
             history.setdefault(key, []).extend(values)
         history["phase"] += [2.0] * len(second["loss"])
-        schedule.append({"phase": 2, "epochs_run": len(second["loss"]),
-                         "trainable_params": trainable_params(model), **asdict(settings.phase2),
-                         "distribution": distribution, "seconds": _since(started)})
+        schedule.append(FinetunePhase(
+            phase=2, epochs_run=len(second["loss"]), trainable_params=trainable_params(model),
+            unfreeze_from=settings.phase2.unfreeze_from,
+            learning_rate=settings.phase2.learning_rate, epochs=settings.phase2.epochs,
+            distribution=distribution, seconds=_since(started)))
         scorer, scored = model, data
     compile_model(scorer, settings.learning_rate)  # the trained part, on what it trained on
     val_loss, val_accuracy = scorer.evaluate(scored[1], scored[3], verbose=0)
@@ -194,7 +200,7 @@ def fit_package(package_dir: Path, load_table: Callable[[], Table], out: Path,
 
 def _phase1(model: Any, card: Card, table: Table, data: tuple[np.ndarray, ...],
             settings: FitSettings, replicas: Replicas | None
-            ) -> tuple[dict, dict | None, Any, tuple]:
+            ) -> tuple[dict, FeatureCacheRecord | None, Any, tuple]:
     """Phase 1, on cached frozen-prefix features when the model allows it; returns the
     history, the cache record, and the model and data to score it with."""
     prefix = frozen_prefix(model) if settings.feature_cache else None
@@ -206,14 +212,14 @@ def _phase1(model: Any, card: Card, table: Table, data: tuple[np.ndarray, ...],
     graph = graph_key(model, prefix, base_revision)
     key = cache_key(graph, table.sha256)
     started = time.perf_counter()
-    features, how = prefix_features(model, prefix, table.x, graph, key)
-    how["seconds"] = _since(started)
+    features, cached = prefix_features(model, prefix, table.x, graph, key)
+    cached.seconds = _since(started)
     feature_data = split_validation(replace(table, x=features), settings.validation_split,
                                     settings.seed)
     suffix = suffix_model(model, prefix)
     history = fit(suffix, feature_data, settings.epochs, settings.learning_rate, settings,
                   FEATURE_STEPS_PER_EXECUTION, replicas)
-    return history, {"prefix": prefix, "key": key, "graph": graph, **how}, suffix, feature_data
+    return history, cached, suffix, feature_data
 
 
 def _since(started: float) -> float:
@@ -226,7 +232,8 @@ def trainable_params(model: Any) -> int:
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
-def _record_training(card: Card, model: Any, table: Table, history: dict, schedule: list,
+def _record_training(card: Card, model: Any, table: Table, history: dict,
+                     schedule: list[FinetunePhase],
                      val_loss: float, val_accuracy: float, val_samples: int) -> None:
     metric = {"split": "validation", "dataset": table.name, "samples": val_samples}
     card.metrics = {"accuracy": Metric(value=val_accuracy, **metric),
@@ -240,7 +247,7 @@ def _record_training(card: Card, model: Any, table: Table, history: dict, schedu
     card.confusion_matrix = None
     if card.lineage is not None:
         card.lineage.frozen_layers = frozen_layer_names(model)
-        card.lineage.finetune.append({"data_sha256": table.sha256, "phases": schedule})
+        card.lineage.finetune.append(FinetuneRun(data_sha256=table.sha256, phases=schedule))
 
 
 @dataclass(frozen=True)

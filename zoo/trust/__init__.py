@@ -10,6 +10,6 @@ hostile until checked here.
   `keras_names.json` (Keras is imported only to generate it).
 - `signing`: OpenSSF model signing of whole packages with keys the user trusts.
 
-May import: `zoo.errors`, `zoo.files`, `zoo.paths`, `zoo.cards`. No TensorFlow,
-no Keras: the checks run before either sees a byte.
+May import: `zoo.errors`, `zoo.files`, `zoo.paths`, `zoo.tensors`, `zoo.cards`.
+No TensorFlow, no Keras: the checks run before either sees a byte.
 """

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.cards.card import SIGNATURE_FILE
-from zoo.cards.license_policy import read_policy
+from zoo.cards.license_policy import PolicyFile
 from zoo.errors import SignatureError, ZooError, first_line
 # Not signed: the signature itself, and the file a git hub adds for LFS.
 UNSIGNED_FILES = (SIGNATURE_FILE, ".gitattributes")
@@ -116,7 +116,8 @@ class SignaturePolicy:
     def load(cls, path: Path | None, trust_keys: Iterable[Path] = (),
              require: bool = False) -> "SignaturePolicy":
         """The policy file's signature rules (None: no file), widened by the options."""
-        return cls.from_table(read_policy(path), path, trust_keys, require)
+        policy = PolicyFile.read(path)
+        return cls.from_table(policy.table, policy.path, trust_keys, require)
 
     @classmethod
     def from_table(cls, data: dict[str, Any], path: Path | None,
