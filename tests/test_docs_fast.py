@@ -15,9 +15,6 @@ ZOO = Path(sys.executable).parent / "zoo"
 PAGES = [pytest.param(page, id=page_name(page)) for page in pages()]
 # the words of a command that name it: `zoo hub serve` is the group `hub`, command `serve`
 GROUPS = {"hub", "cache"}
-# links to what another branch of the same change brings (the notebooks); the lead
-# empties this when it is merged
-ARRIVING = {"examples/notebooks/"}
 
 
 @cache
@@ -45,9 +42,7 @@ def test_every_relative_link_resolves(page):
     missing = [href for href in links(page)
                if not re.match(r"[a-z][a-z0-9+.-]*:", href) and not href.startswith("#")
                and not (page.parent / href.split("#")[0]).exists()]
-    assert not set(missing) - ARRIVING, f"{page_name(page)} links to missing {missing}"
-    if missing:
-        pytest.xfail(f"{missing} arrive with another branch")
+    assert missing == [], f"{page_name(page)} links to missing {missing}"
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -269,3 +269,14 @@ def test_checker_refuses_a_package_without_a_rule_or_a_rule_naming_nothing(tmp_p
 def test_checker_refuses_a_module_in_no_layer(tmp_path):
     roots = toy_package(tmp_path, {"stray.py": "x = 1\n"})
     assert any("toy.stray is in no layer" in str(v) for v in violations(roots, TOY_RULES, "toy"))
+
+
+def test_every_package_is_in_the_wheel():
+    """pyproject's explicit package list names every package folder, so a wheel (not
+    only an editable install) holds all of the zoo."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {name for name, path in find_modules(ROOTS).items() if path.name == "__init__.py"}
+    assert found - listed == set()
