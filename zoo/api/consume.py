@@ -5,7 +5,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from warnings import warn
 
-from zoo.api.package import Package, PathLike, Size, as_path, optional_path, size_tuple, texts
+from zoo.api.package import Package, PathLike, Size, as_path, as_ref, optional_path, size_tuple, \
+    texts
 from zoo.errors import ZooError, ZooWarning
 
 if TYPE_CHECKING:
@@ -19,9 +20,9 @@ def _checked_fetch(ref: str, *, allow_license: tuple[str, ...] | str, policy: Pa
                    lock: PathLike | None, locked: bool):
     from zoo.api.pulling import checked_snapshot
 
-    return checked_snapshot(ref, allow_license=texts(allow_license),
+    return checked_snapshot(as_ref(ref), allow_license=texts(allow_license, "allow_license"),
                             policy_path=optional_path(policy, "policy"),
-                            trust_keys=tuple(Path(k) for k in texts(trust_keys)),
+                            trust_keys=tuple(map(Path, texts(trust_keys, "trust_keys"))),
                             require_signature=require_signature,
                             lock=optional_path(lock, "lock"), use_lock=locked)
 
@@ -71,8 +72,9 @@ def rebuild_spec(*, cut_at: str | int | None = None, drop_top: int | None = None
         return None if value is None else str(value)
 
     return RebuildSpec(cut_at=name(cut_at), drop_top=drop_top, freeze_until=name(freeze_until),
-                       unfreeze_from=name(unfreeze_from), freeze=texts(freeze),
-                       trainable=texts(trainable), head=head, input_size=size_tuple(input_size))
+                       unfreeze_from=name(unfreeze_from), freeze=texts(freeze, "freeze"),
+                       trainable=texts(trainable, "trainable"), head=head,
+                       input_size=size_tuple(input_size))
 
 
 def backbone(ref: "str | Package", *, cut_at: str | int | None = None,
@@ -159,6 +161,7 @@ def derive(ref: str, out: PathLike, *, cut_at: str | int | None = None,
                              trust_keys=trust_keys, require_signature=require_signature,
                              lock=lock, locked=locked)
     result = write_pulled(checked, as_path(out, "out"), spec, license=license, name=name,
-                          authors=list(texts(authors)), unsafe=unsafe, force=force, seed=seed)
+                          authors=list(texts(authors, "authors")), unsafe=unsafe, force=force,
+                          seed=seed)
     return Package(result.out, card=result.card, ref=str(checked.snapshot.ref.at(None)),
                    revision=checked.snapshot.revision, warnings=tuple(result.warnings))

@@ -1,12 +1,13 @@
 """`zoo.Package`: a package folder and its verified card, and the argument types the
 API accepts (paths, sizes) turned into what the layers below take."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from warnings import warn
 
-from zoo.errors import ZooError, ZooWarning
+from zoo.errors import RefError, ZooError, ZooWarning
 
 if TYPE_CHECKING:
     import keras
@@ -44,7 +45,7 @@ class Package:
                  card: "Card | None" = None) -> None:
         from zoo.package import read_verified_card
 
-        folder = Path(path)
+        folder = as_path(path, "package")
         object.__setattr__(self, "path", folder)
         object.__setattr__(self, "card", card if card is not None else read_verified_card(folder))
         object.__setattr__(self, "ref", ref)
@@ -90,6 +91,27 @@ def optional_path(value: PathLike | None, what: str) -> Path | None:
     return None if value is None else as_path(value, what)
 
 
+def as_ref(value: Any) -> str:
+    """A hub reference is text; anything else would fail deep in the parser as a
+    TypeError or AttributeError instead of the zoo's own refusal."""
+    if isinstance(value, str):
+        return value
+    raise RefError(f"a hub reference is text such as 'acme/iris@v1', not {type(value).__name__}")
+
+
+def writable_dir(package: "Package | PathLike", action: str) -> Path:
+    """The folder of a package a call writes into, never a pull cache snapshot: the
+    cache stands for the hub's revision (lineage records its card's sha256), so a
+    snapshot changed in place would make every later pull of it lie."""
+    from zoo.paths import cache_root
+
+    folder = package_dir(package)
+    if folder.resolve().is_relative_to(cache_root().resolve() / "snapshots"):
+        raise ZooError(f"{folder} is a read-only pull cache snapshot; {action} writes into "
+                       "the package: pull a copy first (zoo.pull(ref, out=FOLDER))")
+    return folder
+
+
 def size_text(size: Size | None) -> str | None:
     """(H, W) or (H, W, C) or 'HxW[xC]' → the 'HxW[xC]' text the CLI's rules check."""
     if size is None or isinstance(size, str):
@@ -119,10 +141,15 @@ def progress_bars(enabled: bool) -> None:
     set_progress(enabled)
 
 
-def texts(values: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
-    """One string or several → a tuple (a lone string is one value, not its letters)."""
+def texts(values: PathLike | Iterable[PathLike] | None, what: str) -> tuple[str, ...]:
+    """One string or several → a tuple (a lone string is one value, not its letters;
+    bytes or a number are refused, not read as a list of characters or digits)."""
     if values is None:
         return ()
-    if isinstance(values, str):
-        return (values,)
-    return tuple(str(v) for v in values)
+    if isinstance(values, (str, Path)):
+        return (str(values),)
+    if isinstance(values, Iterable) and not isinstance(values, (bytes, bytearray)):
+        items = tuple(values)
+        if all(isinstance(v, (str, Path)) for v in items):
+            return tuple(str(v) for v in items)
+    raise ZooError(f"{what} must be a string or a list of strings, not {values!r:.60}")

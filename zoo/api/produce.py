@@ -5,8 +5,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.api.package import Package, PathLike, Size, as_path, optional_path, package_dir, \
-    size_text, texts
+from zoo.api.package import Package, PathLike, Size, as_path, as_ref, optional_path, \
+    package_dir, size_text, texts
 from zoo.errors import ZooError
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
     target = as_path(out, "out")
     label_text = labels if isinstance(labels, str) or labels is None else _label_list(labels)
     fields = dict(name=name, license=license, license_name=license_name,
-                  license_link=license_link, authors=texts(authors),
+                  license_link=license_link, authors=texts(authors, "authors"),
                   version=version or defaults.version,
                   intended_use=intended_use or defaults.intended_use,
                   training_data=training_data or defaults.training_data, weights=weights,
@@ -113,18 +113,38 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
 
 def _label_list(labels: list[str]) -> str:
     """Labels as the comma-separated list `zoo pack --labels` takes."""
-    names = [str(label).strip() for label in labels]
+    if not isinstance(labels, (list, tuple)) or not all(isinstance(v, str) for v in labels):
+        raise ZooError("labels must be a list of names, e.g. ['cat', 'dog']")
+    names = [label.strip() for label in labels]
     if any("," in name or not name for name in names):
         raise ZooError("labels must be non-empty names without commas, e.g. ['cat', 'dog']")
     return ",".join(names)
 
 
+def _label_names(labels: list[str] | str, model: "keras.Model") -> list[str]:
+    """`zoo.save`'s labels read as `zoo.pack` reads them, one per output of the model."""
+    from zoo.build.pack import read_labels
+
+    names = read_labels(labels if isinstance(labels, str) else _label_list(labels)) or []
+    outputs = model.outputs[0].shape[-1]
+    if len(names) != outputs:
+        raise ZooError(f"{len(names)} labels for a model with {outputs} outputs; give one "
+                       "name per output")
+    return names
+
+
 def _check_keras_model(model: Any) -> None:
+    """A keras.Model the zoo can write and load back: a Sequential or functional one.
+    A subclassed model's layers live in Python code that safe mode will not run."""
     import keras
 
     if not isinstance(model, keras.Model):
         raise ZooError(f"expected a keras.Model or a path to a model file, not "
                        f"{type(model).__name__}")
+    if not any(cls.__name__ in ("Functional", "Sequential") for cls in type(model).__mro__):
+        raise ZooError(f"{type(model).__name__} is a subclassed keras.Model; the zoo packs "
+                       "Sequential and functional models (keras.Model(inputs, outputs)), "
+                       "whose layers it can load back in safe mode")
 
 
 def import_backbone(source: str, out: PathLike, *, name: str | None = None,
@@ -147,8 +167,9 @@ def import_backbone(source: str, out: PathLike, *, name: str | None = None,
 
     target = as_path(out, "out")
     result = run_import(ImportRequest(
-        source=source, name=name, license=license, version=version, authors=texts(authors),
-        input_size=size_text(input_size), allow_license=texts(allow_license),
+        source=source, name=name, license=license, version=version,
+        authors=texts(authors, "authors"), input_size=size_text(input_size),
+        allow_license=texts(allow_license, "allow_license"),
         policy_path=optional_path(policy, "policy")), target, force=force)
     notes = (f"left out the task preset's {', '.join(result.left_out)} (the zoo adds its own "
              "head)",) if result.left_out else ()
@@ -157,7 +178,7 @@ def import_backbone(source: str, out: PathLike, *, name: str | None = None,
 
 def save(model: "keras.Model", out: PathLike, *, name: str | None = None,
          license: str | None = None, authors: tuple[str, ...] | str = (),
-         labels: list[str] | None = None, force: bool = False) -> Package:
+         labels: list[str] | str | None = None, force: bool = False) -> Package:
     """Write a Keras model as a package; a model built on a zoo backbone keeps its lineage.
 
     When `model` holds layers of a `zoo.backbone` (or of a package loaded with
@@ -180,21 +201,22 @@ def save(model: "keras.Model", out: PathLike, *, name: str | None = None,
 
     _check_keras_model(model)
     target = as_path(out, "out")
+    label_names = _label_names(labels, model) if labels is not None else None
     origin = origin_of(model)
     if origin is None:
         if not name or not license:
             raise ZooError("the model holds no zoo backbone, so it is saved as a new package: "
                            "give it a name and a license (e.g. name='my-net', license='MIT')")
         return pack(model, target, name=name, license=license, authors=authors,
-                    labels=labels, force=force)
+                    labels=label_names, force=force)
     from zoo.build.pack import pack_model
     from zoo.cards.card_data import CardData
 
     parts = derived_parts(model, origin)
     data = CardData.derived(origin.card, parts.lineage, name=name, license=license,
-                            authors=texts(authors))
-    if labels:
-        data.preprocessing.label_names = list(labels)
+                            authors=texts(authors, "authors"))
+    if label_names is not None:
+        data.preprocessing.label_names = label_names
     card = pack_model(model, target, data, force=force, stages=parts.stages)
     return Package(target, card=card)
 
@@ -216,13 +238,16 @@ class Published(str):
 
 def hub_ref(name: str, hub: PathLike | None) -> str:
     """`name` on `hub`: a folder hub path, "hf://", or None for the default hub."""
+    name = as_ref(name)
     if hub is None:
         return name
-    text = str(hub)
+    text = str(as_path(hub, "hub"))
     if text.startswith("hf://"):
         return "hf://" + name.removeprefix("hf://")
     if "://" in text:
         raise ZooError(f"hub must be a folder hub's path or 'hf://', not '{text}'")
+    if Path(text).exists() and not Path(text).is_dir():
+        raise ZooError(f"hub {text} is a file, not a folder hub")
     return f"{Path(text).resolve().as_uri()}/{name}"
 
 

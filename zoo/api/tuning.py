@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.api.package import Package, PathLike, as_path, optional_path, package_dir
+from zoo.api.package import Package, PathLike, as_path, optional_path, package_dir, \
+    writable_dir
 from zoo.errors import ZooError
 from zoo.train.settings import COMPARE_SETTINGS, Distribution, FitSettings, Phase2
 
@@ -134,6 +135,8 @@ def evaluate(package: Package | PathLike, data: Data, *, label_column: str | Non
         if record and not Path(text).is_dir():
             raise ZooError("--record writes into a package folder; pull the reference first")
         folder = package_folder(text).path
+    if record:
+        writable_dir(folder, "record=True")
     return evaluate_package(folder, _table(data, folder, label_column), record=record)
 
 
