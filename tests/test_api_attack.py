@@ -58,6 +58,29 @@ def test_publish_refuses_a_hub_that_is_a_file(tmp_path):
     assert hub.read_text() == "{}"
 
 
+def test_list_refuses_a_hub_that_is_a_file_as_the_cli_does(tmp_path):
+    from tests.conftest import zoo as run
+
+    hub = tmp_path / "card.json"
+    hub.write_text("{}")
+    with pytest.raises(zoo.ZooError, match="is a file, not a folder hub"):
+        zoo.list(hub)
+    assert run("list", "--hub", hub).exit_code == 2
+
+
+@pytest.mark.parametrize("hub", [None, 3, b"hub"])
+def test_mirror_refuses_a_hub_that_is_not_a_path(hub):
+    with pytest.raises(zoo.ZooError, match="hub must be a path"):
+        zoo.mirror("hf://acme/iris", hub)
+
+
+def test_dataset_takes_classes_as_numbers_and_refuses_other_things():
+    assert zoo.dataset("digits", classes=[5, 6]).label_names == \
+        zoo.dataset("digits", classes="5,6").label_names
+    with pytest.raises(zoo.ZooError, match="classes must be text"):
+        zoo.dataset("digits", classes=[None])
+
+
 @pytest.mark.parametrize("keys", [3, b"key.pem", 1.5, [3]])
 def test_pull_refuses_trust_keys_that_are_not_paths(keys):
     with pytest.raises(zoo.ZooError, match="trust_keys must be a string or a list"):
@@ -183,6 +206,17 @@ def test_save_and_pack_refuse_a_subclassed_model_holding_a_backbone(iris_v1, iri
     with pytest.raises(zoo.ZooError, match="subclassed"):
         zoo.pack(net, tmp_path / "net", name="net", license="MIT")
     assert not (tmp_path / "net").exists()
+
+
+@pytest.mark.slow
+def test_finetune_of_a_model_without_a_zoo_backbone_says_to_pack_it(tmp_path):
+    import keras
+
+    plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    with pytest.raises(zoo.ZooError, match=r"pack a model of your own first: zoo.pack"):
+        zoo.finetune(plain, (np.zeros((8, 4), np.float32), np.zeros(8, int)), epochs=1)
+    with pytest.raises(zoo.ZooError, match="expected a keras.Model"):
+        zoo.finetune(object(), (np.zeros((8, 4), np.float32), np.zeros(8, int)), epochs=1)
 
 
 @pytest.mark.slow

@@ -27,9 +27,9 @@ class Package:
     without `out`, its `path` is the read-only cache snapshot.
 
     Example:
-        >>> pkg = zoo.Package("iris-pkg")
+        >>> pkg = zoo.Package("iris-pkg")   # made by zoo.train_recipe("iris", "iris-pkg")
         >>> pkg.card.license
-        'MIT'
+        'Apache-2.0'
         >>> model = pkg.load()
     """
 
@@ -89,6 +89,14 @@ def as_path(value: Any, what: str) -> Path:
 
 def optional_path(value: PathLike | None, what: str) -> Path | None:
     return None if value is None else as_path(value, what)
+
+
+def hub_folder(value: PathLike, what: str = "hub") -> Path:
+    """A folder hub's path: a file there is refused here, as the CLI's `--hub` refuses it."""
+    folder = as_path(value, what)
+    if folder.exists() and not folder.is_dir():
+        raise ZooError(f"{what} {folder} is a file, not a folder hub")
+    return folder
 
 
 def as_ref(value: Any) -> str:

@@ -5,8 +5,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.api.package import Package, PathLike, Size, as_path, as_ref, optional_path, \
-    package_dir, size_text, texts
+from zoo.api.package import Package, PathLike, Size, as_path, as_ref, hub_folder, \
+    optional_path, package_dir, size_text, texts
 from zoo.errors import ZooError
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def train_recipe(recipe: str, out: PathLike, *, data: PathLike | None = None,
 
 
 def dataset(name: str, out: PathLike | None = None, *, split: str = "train",
-            classes: str | list[str] | None = None, per_class: int | None = None
+            classes: str | list[str | int] | None = None, per_class: int | None = None
             ) -> "Table":
     """A built-in data set as arrays (`.x`, `.y`, `.label_names`), written to a .csv
     or .npz file `out` when given, like `zoo data`.
@@ -56,8 +56,12 @@ def dataset(name: str, out: PathLike | None = None, *, split: str = "train",
     from zoo.data.datasets import builtin, parse_classes, select, write_table
     from zoo.data.datasets import split as split_table
 
-    chosen = parse_classes(classes if isinstance(classes, str) else ",".join(classes)) \
-        if classes else None
+    if classes is not None and not isinstance(classes, str):
+        if not all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in classes):
+            raise ZooError(f"classes must be text such as '0-4' or a list of class names or "
+                           f"numbers, not {classes!r:.60}")
+        classes = ",".join(map(str, classes))
+    chosen = parse_classes(classes) if classes else None
     table = select(split_table(builtin(name), split), chosen, per_class)
     if out is not None:
         write_table(table, as_path(out, "out"))
@@ -103,7 +107,7 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
     if isinstance(model, (str, Path)):
         card = pack_request(PackRequest(model=str(model), **fields), target, force=force)
         return Package(target, card=card)
-    _check_keras_model(model)
+    check_keras_model(model)
     with tempfile.TemporaryDirectory(prefix="zoo-pack-") as tmp:
         path = Path(tmp) / "model.keras"
         model.save(path)  # then packed like a file: the same scan, the same card
@@ -133,7 +137,7 @@ def _label_names(labels: list[str] | str, model: "keras.Model") -> list[str]:
     return names
 
 
-def _check_keras_model(model: Any) -> None:
+def check_keras_model(model: Any) -> None:
     """A keras.Model the zoo can write and load back: a Sequential or functional one.
     A subclassed model's layers live in Python code that safe mode will not run."""
     import keras
@@ -199,7 +203,7 @@ def save(model: "keras.Model", out: PathLike, *, name: str | None = None,
     """
     from zoo.api.lineage import derived_parts, origin_of
 
-    _check_keras_model(model)
+    check_keras_model(model)
     target = as_path(out, "out")
     label_names = _label_names(labels, model) if labels is not None else None
     origin = origin_of(model)
@@ -246,9 +250,7 @@ def hub_ref(name: str, hub: PathLike | None) -> str:
         return "hf://" + name.removeprefix("hf://")
     if "://" in text:
         raise ZooError(f"hub must be a folder hub's path or 'hf://', not '{text}'")
-    if Path(text).exists() and not Path(text).is_dir():
-        raise ZooError(f"hub {text} is a file, not a folder hub")
-    return f"{Path(text).resolve().as_uri()}/{name}"
+    return f"{hub_folder(text).resolve().as_uri()}/{name}"
 
 
 def publish(package: Package | PathLike, name: str, *, tag: str | None = None,

@@ -49,6 +49,19 @@ def _table(data: Data, package: Path, label_column: str | None) -> "Table":
     return load_data_for(package, as_path(data, "data (a path or (x, y) arrays)"), label_column)
 
 
+def _zoo_model(model: Any) -> "keras.Model":
+    """A model `zoo.finetune` can save with its lineage: one built on a zoo backbone.
+    Any other needs the name and license only `zoo.pack` asks for."""
+    from zoo.api.lineage import origin_of
+    from zoo.api.produce import check_keras_model
+
+    check_keras_model(model)
+    if origin_of(model) is None:
+        raise ZooError("zoo.finetune takes a package or a model built on zoo.backbone; pack "
+                       "a model of your own first: zoo.pack(model, out, name=..., license=...)")
+    return model
+
+
 def finetune(package_or_model: "Package | PathLike | keras.Model", data: Data, *,
              epochs: int = FitSettings.epochs, batch_size: int = FitSettings.batch_size,
              lr: float = FitSettings.learning_rate,
@@ -95,7 +108,7 @@ def finetune(package_or_model: "Package | PathLike | keras.Model", data: Data, *
         if isinstance(package_or_model, (Package, str, Path)):
             source = package_dir(package_or_model)
         else:
-            source = save(package_or_model, Path(tmp) / "model").path
+            source = save(_zoo_model(package_or_model), Path(tmp) / "model").path
         def load() -> "Table":
             table = _table(data, source, label_column)
             if progress is not None:
