@@ -289,6 +289,39 @@ def test_a_backbone_shared_by_two_inputs_is_one_base_and_two_backbones_are_refus
 
 
 @pytest.mark.slow
+def test_a_derived_package_is_new_so_backbone_does_not_rebuild_its_base_instead(
+        iris_v1, tmp_path):
+    derived = zoo.derive("iris@v1", tmp_path / "derived", drop_top=1, head="dense:4:softmax")
+    assert (derived.ref, derived.revision) == (None, None)
+    assert derived.card.lineage.base_revision == iris_v1
+    with pytest.raises(zoo.ZooError, match="not one from a hub"):
+        zoo.backbone(derived)  # it once rebuilt iris@v1 itself, the head left out
+    copy = zoo.derive("iris@v1", tmp_path / "copy")  # no rebuild options: the revision
+    assert (copy.ref, copy.revision) == ("zoo/iris", iris_v1)
+
+
+@pytest.mark.slow
+def test_a_loaded_pull_records_as_signer_only_a_key_that_verified_it(iris_pkg, tmp_path):
+    """The lineage's base_signed_by is the key that checked the base, as zoo.backbone
+    records it; a card's own claim, unsigned and unchecked, is not a signer."""
+    import shutil
+
+    from zoo.cards.card import read_card
+    from zoo.package import seal
+
+    claims = tmp_path / "claims"
+    shutil.copytree(iris_pkg, claims)
+    card = read_card(claims)
+    card.signed_by = "sha256:" + "0" * 64  # no model.sig: nothing checks this
+    seal(claims, card)
+    zoo.publish(claims, "claims", tag="v1")
+    from_backbone = zoo.save(zoo.backbone("claims@v1", drop_top=1), tmp_path / "b")
+    from_load = zoo.save(zoo.pull("claims@v1").load(), tmp_path / "l")
+    assert from_backbone.card.lineage.base_signed_by is None
+    assert from_load.card.lineage.base_signed_by is None
+
+
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="zoo.publish(hub=FOLDER) sends the folder as a file:// "
                    "URI and parse_ref guesses the hub root from which folders are hubs "
                    "already: into a fresh folder 'acme/iris' lands in FOLDER/acme as zoo/iris")

@@ -57,7 +57,7 @@ def pull(ref: str, *, out: PathLike | None = None, allow_license: tuple[str, ...
         where = write_pulled(checked, optional_path(out, "out"), RebuildSpec(),
                              force=force).out
     return Package(where, ref=str(snapshot.ref.at(None)), revision=snapshot.revision,
-                   warnings=tuple(checked.warnings))
+                   signer=checked.signer, warnings=tuple(checked.warnings))
 
 
 def rebuild_spec(*, cut_at: str | int | None = None, drop_top: int | None = None,
@@ -145,7 +145,9 @@ def derive(ref: str, out: PathLike, *, cut_at: str | int | None = None,
            force: bool = False) -> Package:
     """`zoo.backbone` written straight to a derived package, like `zoo pull` with
     rebuild options: the same checks, rebuild and lineage, the license carried
-    forward (the base's AND `license`); without rebuild options, a plain copy.
+    forward (the base's AND `license`); without rebuild options, a plain copy (as
+    `zoo.pull(ref, out=...)`). A derived package is new: its `ref` is None and its
+    card's lineage names the base revision.
 
     Example:
         >>> pkg = zoo.derive("iris@v1", "iris4-model", drop_top=1, freeze_until="hidden2",
@@ -163,5 +165,8 @@ def derive(ref: str, out: PathLike, *, cut_at: str | int | None = None,
     result = write_pulled(checked, as_path(out, "out"), spec, license=license, name=name,
                           authors=list(texts(authors, "authors")), unsafe=unsafe, force=force,
                           seed=seed)
+    if not spec.is_empty:  # a new package: its card's lineage names the revision it came from
+        return Package(result.out, card=result.card, warnings=tuple(result.warnings))
     return Package(result.out, card=result.card, ref=str(checked.snapshot.ref.at(None)),
-                   revision=checked.snapshot.revision, warnings=tuple(result.warnings))
+                   revision=checked.snapshot.revision, signer=checked.signer,
+                   warnings=tuple(result.warnings))

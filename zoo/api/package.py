@@ -23,8 +23,10 @@ class Package:
     """A package on disk: `model.keras`, its `card.json` and the files the card lists.
 
     `Package(path)` reads the card and checks every file's sha256 against it. A
-    package that came from a hub (`zoo.pull`) also knows its `ref` and `revision`;
-    without `out`, its `path` is the read-only cache snapshot.
+    package that came from a hub (`zoo.pull`) also knows its `ref` and `revision`,
+    and `signer`: the trusted key that verified its signature (None when none was
+    checked; the card's `signed_by` is only a claim); without `out`, its `path` is the
+    read-only cache snapshot.
 
     Example:
         >>> pkg = zoo.Package("iris-pkg")   # made by zoo.train_recipe("iris", "iris-pkg")
@@ -37,12 +39,13 @@ class Package:
     card: "Card" = field(repr=False)
     ref: str | None = None
     revision: str | None = None
+    signer: str | None = field(default=None, repr=False)
     warnings: tuple[str, ...] = field(default=(), repr=False)
     notes: tuple[str, ...] = field(default=(), repr=False)  # e.g. what an import left out
 
     def __init__(self, path: PathLike, *, ref: str | None = None, revision: str | None = None,
-                 warnings: tuple[str, ...] = (), notes: tuple[str, ...] = (),
-                 card: "Card | None" = None) -> None:
+                 signer: str | None = None, warnings: tuple[str, ...] = (),
+                 notes: tuple[str, ...] = (), card: "Card | None" = None) -> None:
         from zoo.package import read_verified_card
 
         folder = as_path(path, "package")
@@ -50,6 +53,7 @@ class Package:
         object.__setattr__(self, "card", card if card is not None else read_verified_card(folder))
         object.__setattr__(self, "ref", ref)
         object.__setattr__(self, "revision", revision)
+        object.__setattr__(self, "signer", signer)
         object.__setattr__(self, "warnings", tuple(warnings))
         object.__setattr__(self, "notes", tuple(notes))
         for warning in warnings:  # a notebook sees them; the CLI prints them as warnings
