@@ -101,10 +101,17 @@ def test_a_list_of_strings_in_any_iterable_is_still_accepted():
 
 
 @pytest.mark.parametrize("size", [(96.0, 96), (True, False), (-1, 4), (0, 0), (4,),
-                                  (1, 2, 3, 4), 96, "abc"])
+                                  (1, 2, 3, 4), 96, "abc", (np.float32(9), 9)])
 def test_backbone_refuses_a_bad_size_before_any_download(size):
     with pytest.raises(zoo.ZooError, match="bad size"):
         zoo.backbone("no-such-repo", input_size=size)
+
+
+def test_a_size_may_hold_numpy_integers_as_shapes_do():
+    from zoo.api.package import size_tuple
+
+    assert size_tuple(tuple(np.zeros((1, 64, 48, 3)).shape[1:3])) == (64, 48)
+    assert size_tuple((np.int64(64), np.int32(48), np.uint8(3))) == (64, 48, 3)
 
 
 @pytest.mark.parametrize("drop_top", ["1", True])

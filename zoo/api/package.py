@@ -3,6 +3,7 @@ API accepts (paths, sizes) turned into what the layers below take."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from warnings import warn
@@ -128,9 +129,9 @@ def size_text(size: Size | None) -> str | None:
     """(H, W) or (H, W, C) or 'HxW[xC]' → the 'HxW[xC]' text the CLI's rules check."""
     if size is None or isinstance(size, str):
         return size
-    if isinstance(size, (tuple, list)) and all(
-            isinstance(d, int) and not isinstance(d, bool) for d in size):
-        return "x".join(str(d) for d in size)
+    if isinstance(size, (tuple, list)) and all(  # numpy's ints too: sizes come from shapes
+            isinstance(d, Integral) and not isinstance(d, bool) for d in size):
+        return "x".join(str(int(d)) for d in size)
     raise ZooError(f"bad size {size!r}: expected (H, W) or (H, W, C), e.g. (96, 96), "
                    "or 'HxW'")
 
