@@ -157,6 +157,29 @@ def hub_card_sha256(zoo_home: Path, repo: str, revision: str) -> str:
 
 
 @pytest.mark.slow
+def test_package_refuses_a_tampered_or_symlinked_file_as_inspect_and_the_cli_do(iris_pkg,
+                                                                                tmp_path):
+    import os
+    import shutil
+
+    from tests.conftest import refused
+
+    tampered, linked = tmp_path / "tampered", tmp_path / "linked"
+    shutil.copytree(iris_pkg, tampered)
+    (tampered / "README.md").write_text("changed")
+    shutil.copytree(iris_pkg, linked)
+    os.replace(linked / "model.keras", tmp_path / "elsewhere.keras")
+    (linked / "model.keras").symlink_to(tmp_path / "elsewhere.keras")
+    for folder, error, says in [(tampered, zoo.IntegrityError, "sha256 of README.md"),
+                                (linked, zoo.UnsafePathError, "a symbolic link")]:
+        with pytest.raises(error, match=says):
+            zoo.Package(folder)
+        with pytest.raises(error, match=says):
+            zoo.inspect(folder)
+        assert says in refused("inspect", folder)
+
+
+@pytest.mark.slow
 def test_export_refuses_the_pull_cache_snapshot_and_leaves_it_as_the_hub_has_it(
         iris_v1, zoo_home):
     from tests.conftest import refused

@@ -245,7 +245,8 @@ def hub_ref(name: str, hub: PathLike | None) -> str:
     name = as_ref(name)
     if hub is None:
         return name
-    text = str(as_path(hub, "hub"))
+    as_path(hub, "hub")  # of a type a path can be, but read as given: a Path would
+    text = str(hub)      # fold 's3://bucket' into 's3:/bucket'
     if text.startswith("hf://"):
         return "hf://" + name.removeprefix("hf://")
     if "://" in text:
