@@ -131,6 +131,26 @@ def test_finetune_refuses_zero_epochs_before_loading_anything(tmp_path):
         zoo.finetune(tmp_path / "no-package", (np.zeros((4, 4)), np.zeros(4, int)), epochs=0)
 
 
+def test_a_pulled_package_names_as_signer_only_the_key_that_verified_it(tmp_path,
+                                                                        monkeypatch):
+    from packages import make_package
+    from test_signing_fast import key_pair
+    from zoo.hub import FolderHub
+    from zoo.hub.publish import signed_copy
+    from zoo.trust.signing import public_key_id
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    private, public = key_pair(tmp_path, "acme")
+    signed = signed_copy(make_package(tmp_path / "pkg", name="toy"), private, tmp_path / "s")
+    hub = FolderHub(tmp_path / "hub")
+    hub.publish(signed, "zoo", "toy", tag="v1")
+    ref = f"file://{hub.root}/toy@v1"
+    assert zoo.pull(ref, trust_keys=public).signer == public_key_id(public)
+    with pytest.warns(zoo.ZooWarning, match="signed .* but not checked"):
+        unchecked = zoo.pull(ref)
+    assert unchecked.signer is None and unchecked.card.signed_by == public_key_id(public)
+
+
 # --- the slow tier: real models, a real folder hub --------------------------------
 
 @pytest.fixture(scope="module")
