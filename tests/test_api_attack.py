@@ -151,6 +151,20 @@ def test_a_pulled_package_names_as_signer_only_the_key_that_verified_it(tmp_path
     assert unchecked.signer is None and unchecked.card.signed_by == public_key_id(public)
 
 
+def test_outputs_inside_the_caches_own_folders_are_refused_and_beside_them_not(
+        tmp_path, monkeypatch):
+    from zoo.api.package import output_path
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path))  # a cache set to a folder of one's own
+    for inside in ("snapshots/zoo/iris/abc", "blobs/x", "tmp/pull-1"):
+        with pytest.raises(zoo.ZooError, match="inside the pull cache's own folders"):
+            output_path(tmp_path / inside)
+    assert output_path(tmp_path / "mine") == tmp_path / "mine"
+    with pytest.raises(zoo.ZooError, match="inside the pull cache"):
+        zoo.dataset("iris", tmp_path / "snapshots" / "iris.csv")
+    assert not (tmp_path / "snapshots").exists()
+
+
 # --- the slow tier: real models, a real folder hub --------------------------------
 
 @pytest.fixture(scope="module")
@@ -214,6 +228,28 @@ def test_export_refuses_the_pull_cache_snapshot_and_leaves_it_as_the_hub_has_it(
     again = zoo.pull("iris@v1")
     assert hashlib.sha256((again.path / "card.json").read_bytes()).hexdigest() == \
         hub_card_sha256(zoo_home, "zoo/iris", iris_v1)
+
+
+@pytest.mark.slow
+def test_nothing_is_written_over_a_cache_snapshot_so_the_hub_revision_stays_what_it_was(
+        iris_v1, zoo_home, iris_pkg):
+    import keras
+
+    from tests.conftest import refused
+
+    snapshot = zoo.pull("iris@v1")
+    before = tree_digest(snapshot.path)
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="other")])
+    with pytest.raises(zoo.ZooError, match="inside the pull cache") as error:
+        zoo.save(other, snapshot.path, name="other", license="MIT", force=True)
+    one_line(error)  # it once replaced the snapshot: zoo.pull("iris@v1") gave "other"
+    with pytest.raises(zoo.ZooError, match="inside the pull cache"):
+        zoo.pull("iris@v1", out=snapshot.path, force=True)
+    assert "inside the pull cache" in refused("pack", iris_pkg / "model.keras", "--name", "x",
+                                              "--license", "MIT", "--out", snapshot.path,
+                                              "--force")
+    assert tree_digest(snapshot.path) == before
+    assert zoo.pull("iris@v1").card.name == "iris"
 
 
 @pytest.mark.slow

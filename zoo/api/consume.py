@@ -5,8 +5,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from warnings import warn
 
-from zoo.api.package import Package, PathLike, Size, as_path, as_ref, optional_path, size_tuple, \
-    texts
+from zoo.api.package import Package, PathLike, Size, as_ref, optional_path, output_path, \
+    size_tuple, texts
 from zoo.errors import ZooError, ZooWarning
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def pull(ref: str, *, out: PathLike | None = None, allow_license: tuple[str, ...
     snapshot = checked.snapshot
     where = snapshot.path
     if out is not None:
-        where = write_pulled(checked, optional_path(out, "out"), RebuildSpec(),
+        where = write_pulled(checked, output_path(out), RebuildSpec(),
                              force=force).out
     return Package(where, ref=str(snapshot.ref.at(None)), revision=snapshot.revision,
                    signer=checked.signer, warnings=tuple(checked.warnings))
@@ -162,7 +162,7 @@ def derive(ref: str, out: PathLike, *, cut_at: str | int | None = None,
     checked = _checked_fetch(ref, allow_license=allow_license, policy=policy,
                              trust_keys=trust_keys, require_signature=require_signature,
                              lock=lock, locked=locked)
-    result = write_pulled(checked, as_path(out, "out"), spec, license=license, name=name,
+    result = write_pulled(checked, output_path(out), spec, license=license, name=name,
                           authors=list(texts(authors, "authors")), unsafe=unsafe, force=force,
                           seed=seed)
     if not spec.is_empty:  # a new package: its card's lineage names the revision it came from

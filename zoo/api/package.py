@@ -116,13 +116,40 @@ def writable_dir(package: "Package | PathLike", action: str) -> Path:
     """The folder of a package a call writes into, never a pull cache snapshot: the
     cache stands for the hub's revision (lineage records its card's sha256), so a
     snapshot changed in place would make every later pull of it lie."""
-    from zoo.paths import cache_root
-
     folder = package_dir(package)
-    if folder.resolve().is_relative_to(cache_root().resolve() / "snapshots"):
+    if _in_cache(folder):
         raise ZooError(f"{folder} is a read-only pull cache snapshot; {action} writes into "
                        "the package: pull a copy first (zoo.pull(ref, out=FOLDER))")
     return folder
+
+
+def output_path(value: PathLike, what: str = "out") -> Path:
+    """Where a call writes a new package or file: any folder but the pull cache's, where
+    a package written over a snapshot would be served as that hub revision."""
+    target = as_path(value, what)
+    if _in_cache(target):
+        raise ZooError(f"{what} {target} is inside the pull cache's own folders "
+                       f"({_cache_root()}); write packages elsewhere")
+    return target
+
+
+def optional_output(value: PathLike | None, what: str = "out") -> Path | None:
+    return None if value is None else output_path(value, what)
+
+
+def _cache_root() -> Path:
+    from zoo.paths import cache_root
+
+    return cache_root().resolve()
+
+
+def _in_cache(path: Path) -> bool:
+    """Inside the cache's snapshots, blobs or downloads (a cache set to a parent of
+    the user's own folders still leaves those writable)."""
+    from zoo.hub.cache import REMOVABLE
+
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(_cache_root() / folder) for folder in REMOVABLE)
 
 
 def size_text(size: Size | None) -> str | None:

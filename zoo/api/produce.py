@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.api.package import Package, PathLike, Size, as_path, as_ref, hub_folder, \
-    optional_path, package_dir, size_text, texts
+    optional_path, output_path, package_dir, size_text, texts
 from zoo.errors import ZooError
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def train_recipe(recipe: str, out: PathLike, *, data: PathLike | None = None,
     from zoo.train.settings import RECIPE_LICENSE
     from zoo.train.recipes import train_recipe as run_recipe
 
-    target = as_path(out, "out")
+    target = output_path(out)
     card = run_recipe(recipe, target, data=optional_path(data, "data"),
                         test=optional_path(test, "test"), seed=seed, epochs=epochs,
                         license=license or RECIPE_LICENSE, force=force)
@@ -64,7 +64,7 @@ def dataset(name: str, out: PathLike | None = None, *, split: str = "train",
     chosen = parse_classes(classes) if classes else None
     table = select(split_table(builtin(name), split), chosen, per_class)
     if out is not None:
-        write_table(table, as_path(out, "out"))
+        write_table(table, output_path(out))
     return table
 
 
@@ -95,7 +95,7 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
     from zoo.build.settings import PackRequest
 
     defaults = PackRequest(model="")
-    target = as_path(out, "out")
+    target = output_path(out)
     label_text = labels if isinstance(labels, str) or labels is None else _label_list(labels)
     fields = dict(name=name, license=license, license_name=license_name,
                   license_link=license_link, authors=texts(authors, "authors"),
@@ -169,7 +169,7 @@ def import_backbone(source: str, out: PathLike, *, name: str | None = None,
     """
     from zoo.imports import ImportRequest, import_backbone as run_import
 
-    target = as_path(out, "out")
+    target = output_path(out)
     result = run_import(ImportRequest(
         source=source, name=name, license=license, version=version,
         authors=texts(authors, "authors"), input_size=size_text(input_size),
@@ -204,7 +204,7 @@ def save(model: "keras.Model", out: PathLike, *, name: str | None = None,
     from zoo.api.lineage import derived_parts, origin_of
 
     check_keras_model(model)
-    target = as_path(out, "out")
+    target = output_path(out)
     label_names = _label_names(labels, model) if labels is not None else None
     origin = origin_of(model)
     if origin is None:

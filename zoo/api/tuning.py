@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.api.package import Package, PathLike, as_path, optional_path, package_dir, \
+from zoo.api.package import Package, PathLike, as_path, optional_output, package_dir, \
     writable_dir
 from zoo.errors import ZooError
 from zoo.train.settings import COMPARE_SETTINGS, Distribution, FitSettings, Phase2
@@ -103,7 +103,7 @@ def finetune(package_or_model: "Package | PathLike | keras.Model", data: Data, *
                            if phase2_unfreeze_from else None, feature_cache,
                            Distribution(strategy, devices, worker_timeout,
                                         listen_all_interfaces))
-    target = optional_path(out, "out")
+    target = optional_output(out)
     with tempfile.TemporaryDirectory(prefix="zoo-finetune-") as tmp:
         if isinstance(package_or_model, (Package, str, Path)):
             source = package_dir(package_or_model)
