@@ -443,3 +443,17 @@ def test_finetune_refuses_empty_arrays_as_a_data_error(iris_v1, tmp_path):
     model = zoo.backbone("iris@v1", drop_top=1, head="dense:4:softmax")
     with pytest.raises(zoo.DataError):
         zoo.finetune(model, (np.zeros((0, 4), np.float32), np.zeros(0, int)), epochs=1)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="derived_parts (zoo/api/lineage.py) describes only the "
+                   "top-level layers added: a zoo.backbone(head=...) nested in a Sequential "
+                   "keeps its head inside the nested model, which counts as base, so the "
+                   "lineage's head names only the outer layers")
+def test_a_nested_backbone_with_a_zoo_head_keeps_that_head_in_the_lineage(iris_v1, tmp_path):
+    import keras
+
+    base = zoo.backbone("iris@v1", drop_top=1, freeze_until="hidden2", head="dense:4:softmax")
+    model = keras.Sequential([base, keras.layers.Dense(2, name="extra")])
+    saved = zoo.save(model, tmp_path / "nested", license="MIT")
+    assert "dense:4:softmax" in saved.card.lineage.head
