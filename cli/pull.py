@@ -88,11 +88,12 @@ def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str |
                          require_signature=require_signature, lock=lock, locked=locked,
                          unsafe=unsafe, force=force)
     warn_all(package.warnings)
-    rebuilt = any((cut_at, drop_top is not None, freeze_until, freeze, unfreeze_from,
-                   trainable, input_size, head))
     card, layer_map = package.card, package.card.layer_map
-    click.echo(f"{'derived' if rebuilt else 'pulled'} {card.name} from "
-               f"{package.ref}@{package.revision[:12]}: {layer_map.total_params:,} parameters, "
+    base = card.lineage if package.ref is None else None  # derived: a new package
+    source = f"{base.base_ref}@{base.base_revision[:12]}" if base else \
+        f"{package.ref}@{package.revision[:12]}"
+    click.echo(f"{'derived' if base else 'pulled'} {card.name} from "
+               f"{source}: {layer_map.total_params:,} parameters, "
                f"{layer_map.trainable_params:,} trainable, "
                f"{layer_map.non_trainable_params:,} frozen; license {card.license} -> {out}")
 

@@ -5,7 +5,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from warnings import warn
 
-from zoo.api.package import Package, PathLike, Size, as_path, optional_path, size_tuple, texts
+from zoo.api.package import Package, PathLike, Size, as_ref, optional_path, output_path, \
+    size_tuple, texts
 from zoo.errors import ZooError, ZooWarning
 
 if TYPE_CHECKING:
@@ -19,9 +20,9 @@ def _checked_fetch(ref: str, *, allow_license: tuple[str, ...] | str, policy: Pa
                    lock: PathLike | None, locked: bool):
     from zoo.api.pulling import checked_snapshot
 
-    return checked_snapshot(ref, allow_license=texts(allow_license),
+    return checked_snapshot(as_ref(ref), allow_license=texts(allow_license, "allow_license"),
                             policy_path=optional_path(policy, "policy"),
-                            trust_keys=tuple(Path(k) for k in texts(trust_keys)),
+                            trust_keys=tuple(map(Path, texts(trust_keys, "trust_keys"))),
                             require_signature=require_signature,
                             lock=optional_path(lock, "lock"), use_lock=locked)
 
@@ -53,10 +54,10 @@ def pull(ref: str, *, out: PathLike | None = None, allow_license: tuple[str, ...
     snapshot = checked.snapshot
     where = snapshot.path
     if out is not None:
-        where = write_pulled(checked, optional_path(out, "out"), RebuildSpec(),
+        where = write_pulled(checked, output_path(out), RebuildSpec(),
                              force=force).out
     return Package(where, ref=str(snapshot.ref.at(None)), revision=snapshot.revision,
-                   warnings=tuple(checked.warnings))
+                   signer=checked.signer, warnings=tuple(checked.warnings))
 
 
 def rebuild_spec(*, cut_at: str | int | None = None, drop_top: int | None = None,
@@ -71,8 +72,9 @@ def rebuild_spec(*, cut_at: str | int | None = None, drop_top: int | None = None
         return None if value is None else str(value)
 
     return RebuildSpec(cut_at=name(cut_at), drop_top=drop_top, freeze_until=name(freeze_until),
-                       unfreeze_from=name(unfreeze_from), freeze=texts(freeze),
-                       trainable=texts(trainable), head=head, input_size=size_tuple(input_size))
+                       unfreeze_from=name(unfreeze_from), freeze=texts(freeze, "freeze"),
+                       trainable=texts(trainable, "trainable"), head=head,
+                       input_size=size_tuple(input_size))
 
 
 def backbone(ref: "str | Package", *, cut_at: str | int | None = None,
@@ -143,7 +145,9 @@ def derive(ref: str, out: PathLike, *, cut_at: str | int | None = None,
            force: bool = False) -> Package:
     """`zoo.backbone` written straight to a derived package, like `zoo pull` with
     rebuild options: the same checks, rebuild and lineage, the license carried
-    forward (the base's AND `license`); without rebuild options, a plain copy.
+    forward (the base's AND `license`); without rebuild options, a plain copy (as
+    `zoo.pull(ref, out=...)`). A derived package is new: its `ref` is None and its
+    card's lineage names the base revision.
 
     Example:
         >>> pkg = zoo.derive("iris@v1", "iris4-model", drop_top=1, freeze_until="hidden2",
@@ -158,7 +162,11 @@ def derive(ref: str, out: PathLike, *, cut_at: str | int | None = None,
     checked = _checked_fetch(ref, allow_license=allow_license, policy=policy,
                              trust_keys=trust_keys, require_signature=require_signature,
                              lock=lock, locked=locked)
-    result = write_pulled(checked, as_path(out, "out"), spec, license=license, name=name,
-                          authors=list(texts(authors)), unsafe=unsafe, force=force, seed=seed)
+    result = write_pulled(checked, output_path(out), spec, license=license, name=name,
+                          authors=list(texts(authors, "authors")), unsafe=unsafe, force=force,
+                          seed=seed)
+    if not spec.is_empty:  # a new package: its card's lineage names the revision it came from
+        return Package(result.out, card=result.card, warnings=tuple(result.warnings))
     return Package(result.out, card=result.card, ref=str(checked.snapshot.ref.at(None)),
-                   revision=checked.snapshot.revision, warnings=tuple(result.warnings))
+                   revision=checked.snapshot.revision, signer=checked.signer,
+                   warnings=tuple(result.warnings))

@@ -4,7 +4,8 @@ deploy bundles) and `zoo.predict` (a bundle, without TensorFlow)."""
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zoo.api.package import Package, PathLike, as_path, optional_path, package_dir
+from zoo.api.package import Package, PathLike, as_path, optional_output, optional_path, \
+    output_path, writable_dir
 from zoo.deploy.settings import DEFAULT_MIN_AGREEMENT, DEFAULT_TOLERANCE, export_key
 
 if TYPE_CHECKING:
@@ -36,14 +37,14 @@ def export(package: Package | PathLike, format: str, *, out: PathLike | None = N
     from zoo.deploy.bundle import write_bundle
     from zoo.deploy.export import export_package
 
-    folder = package_dir(package)
+    folder = writable_dir(package, "an export")
     record = export_package(folder, format, quantize=quantize, tolerance=tolerance,
                             data=optional_path(data, "data"),
                             calibration=optional_path(calibration, "calibration"),
                             min_agreement=min_agreement, calibration_method=calibration_method,
-                            out=optional_path(out, "out"))
+                            out=optional_output(out))
     if bundle is not None:
-        write_bundle(folder, export_key(format, quantize), as_path(bundle, "bundle"),
+        write_bundle(folder, export_key(format, quantize), output_path(bundle, "bundle"),
                      force=force)
     return record
 

@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zoo.api.package import Package, PathLike, optional_path
+from zoo.api.package import Package, PathLike, as_ref, hub_folder, optional_path
 
 if TYPE_CHECKING:
     from zoo.hub.cache import CacheProblem
@@ -24,12 +24,13 @@ def list_packages(hub: PathLike | None = None) -> list["RepoSummary"]:
     from zoo.hub import FolderHub
     from zoo.paths import default_hub_root
 
-    return FolderHub(optional_path(hub, "hub") or default_hub_root()).repos()
+    return FolderHub(hub_folder(hub) if hub is not None else default_hub_root()).repos()
 
 
 def inspect(target: Package | PathLike) -> Package:
-    """A package (a folder or a hub reference) after every check a pull makes:
+    """A package (a folder or a hub reference) after the integrity checks a pull makes:
     hashes, the config scan, the layer map against model.keras; like `zoo inspect`.
+    Your license policy and trusted keys are not applied (`zoo.pull` applies them).
     Nothing is loaded into Keras; the card is `.card`.
 
     Example:
@@ -57,7 +58,7 @@ def serve(hub: PathLike | None = None, *, host: str = "127.0.0.1", port: int = 8
     from zoo.hub.serve import start
     from zoo.paths import default_hub_root
 
-    return start(optional_path(hub, "hub") or default_hub_root(), host, port,
+    return start(hub_folder(hub) if hub is not None else default_hub_root(), host, port,
                  optional_path(state, "state"))
 
 
@@ -83,7 +84,7 @@ def mirror(ref: str, hub: PathLike, *, progress: Callable[[str], None] | None = 
     """
     from zoo.hub.mirror import mirror as mirror_repo
 
-    return mirror_repo(ref, Path(hub), progress)
+    return mirror_repo(as_ref(ref), hub_folder(hub), progress)
 
 
 def verify_cache() -> Iterator["CacheProblem"]:

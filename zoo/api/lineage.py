@@ -83,7 +83,8 @@ def remember_package(model: Any, package: "Package") -> None:
         lineage = Lineage(base_ref=package.ref, base_revision=package.revision,
                           base_card_sha256=sha256_file(package.path / CARD_FILE),
                           base_license=card_license_expression(card), base_name=card.name,
-                          base_signed_by=card.signed_by, cut_layer=card.layer_map.names()[-1],
+                          base_signed_by=package.signer,  # verified, not the card's claim
+                          cut_layer=card.layer_map.names()[-1],
                           batchnorm_policy=BATCHNORM_POLICY)
         remember(model, lineage, card, base_layers={n for n, s in stages.items() if s == "base"})
 

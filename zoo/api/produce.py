@@ -5,8 +5,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.api.package import Package, PathLike, Size, as_path, optional_path, package_dir, \
-    size_text, texts
+from zoo.api.package import Package, PathLike, Size, as_path, as_ref, hub_folder, \
+    optional_path, output_path, package_dir, size_text, texts
 from zoo.errors import ZooError
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def train_recipe(recipe: str, out: PathLike, *, data: PathLike | None = None,
     from zoo.train.settings import RECIPE_LICENSE
     from zoo.train.recipes import train_recipe as run_recipe
 
-    target = as_path(out, "out")
+    target = output_path(out)
     card = run_recipe(recipe, target, data=optional_path(data, "data"),
                         test=optional_path(test, "test"), seed=seed, epochs=epochs,
                         license=license or RECIPE_LICENSE, force=force)
@@ -39,7 +39,7 @@ def train_recipe(recipe: str, out: PathLike, *, data: PathLike | None = None,
 
 
 def dataset(name: str, out: PathLike | None = None, *, split: str = "train",
-            classes: str | list[str] | None = None, per_class: int | None = None
+            classes: str | list[str | int] | None = None, per_class: int | None = None
             ) -> "Table":
     """A built-in data set as arrays (`.x`, `.y`, `.label_names`), written to a .csv
     or .npz file `out` when given, like `zoo data`.
@@ -56,11 +56,15 @@ def dataset(name: str, out: PathLike | None = None, *, split: str = "train",
     from zoo.data.datasets import builtin, parse_classes, select, write_table
     from zoo.data.datasets import split as split_table
 
-    chosen = parse_classes(classes if isinstance(classes, str) else ",".join(classes)) \
-        if classes else None
+    if classes is not None and not isinstance(classes, str):
+        if not all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in classes):
+            raise ZooError(f"classes must be text such as '0-4' or a list of class names or "
+                           f"numbers, not {classes!r:.60}")
+        classes = ",".join(map(str, classes))
+    chosen = parse_classes(classes) if classes else None
     table = select(split_table(builtin(name), split), chosen, per_class)
     if out is not None:
-        write_table(table, as_path(out, "out"))
+        write_table(table, output_path(out))
     return table
 
 
@@ -91,10 +95,10 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
     from zoo.build.settings import PackRequest
 
     defaults = PackRequest(model="")
-    target = as_path(out, "out")
+    target = output_path(out)
     label_text = labels if isinstance(labels, str) or labels is None else _label_list(labels)
     fields = dict(name=name, license=license, license_name=license_name,
-                  license_link=license_link, authors=texts(authors),
+                  license_link=license_link, authors=texts(authors, "authors"),
                   version=version or defaults.version,
                   intended_use=intended_use or defaults.intended_use,
                   training_data=training_data or defaults.training_data, weights=weights,
@@ -103,7 +107,7 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
     if isinstance(model, (str, Path)):
         card = pack_request(PackRequest(model=str(model), **fields), target, force=force)
         return Package(target, card=card)
-    _check_keras_model(model)
+    check_keras_model(model)
     with tempfile.TemporaryDirectory(prefix="zoo-pack-") as tmp:
         path = Path(tmp) / "model.keras"
         model.save(path)  # then packed like a file: the same scan, the same card
@@ -113,18 +117,38 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
 
 def _label_list(labels: list[str]) -> str:
     """Labels as the comma-separated list `zoo pack --labels` takes."""
-    names = [str(label).strip() for label in labels]
+    if not isinstance(labels, (list, tuple)) or not all(isinstance(v, str) for v in labels):
+        raise ZooError("labels must be a list of names, e.g. ['cat', 'dog']")
+    names = [label.strip() for label in labels]
     if any("," in name or not name for name in names):
         raise ZooError("labels must be non-empty names without commas, e.g. ['cat', 'dog']")
     return ",".join(names)
 
 
-def _check_keras_model(model: Any) -> None:
+def _label_names(labels: list[str] | str, model: "keras.Model") -> list[str]:
+    """`zoo.save`'s labels read as `zoo.pack` reads them, one per output of the model."""
+    from zoo.build.pack import read_labels
+
+    names = read_labels(labels if isinstance(labels, str) else _label_list(labels)) or []
+    outputs = model.outputs[0].shape[-1]
+    if len(names) != outputs:
+        raise ZooError(f"{len(names)} labels for a model with {outputs} outputs; give one "
+                       "name per output")
+    return names
+
+
+def check_keras_model(model: Any) -> None:
+    """A keras.Model the zoo can write and load back: a Sequential or functional one.
+    A subclassed model's layers live in Python code that safe mode will not run."""
     import keras
 
     if not isinstance(model, keras.Model):
         raise ZooError(f"expected a keras.Model or a path to a model file, not "
                        f"{type(model).__name__}")
+    if not any(cls.__name__ in ("Functional", "Sequential") for cls in type(model).__mro__):
+        raise ZooError(f"{type(model).__name__} is a subclassed keras.Model; the zoo packs "
+                       "Sequential and functional models (keras.Model(inputs, outputs)), "
+                       "whose layers it can load back in safe mode")
 
 
 def import_backbone(source: str, out: PathLike, *, name: str | None = None,
@@ -145,10 +169,11 @@ def import_backbone(source: str, out: PathLike, *, name: str | None = None,
     """
     from zoo.imports import ImportRequest, import_backbone as run_import
 
-    target = as_path(out, "out")
+    target = output_path(out)
     result = run_import(ImportRequest(
-        source=source, name=name, license=license, version=version, authors=texts(authors),
-        input_size=size_text(input_size), allow_license=texts(allow_license),
+        source=source, name=name, license=license, version=version,
+        authors=texts(authors, "authors"), input_size=size_text(input_size),
+        allow_license=texts(allow_license, "allow_license"),
         policy_path=optional_path(policy, "policy")), target, force=force)
     notes = (f"left out the task preset's {', '.join(result.left_out)} (the zoo adds its own "
              "head)",) if result.left_out else ()
@@ -157,7 +182,7 @@ def import_backbone(source: str, out: PathLike, *, name: str | None = None,
 
 def save(model: "keras.Model", out: PathLike, *, name: str | None = None,
          license: str | None = None, authors: tuple[str, ...] | str = (),
-         labels: list[str] | None = None, force: bool = False) -> Package:
+         labels: list[str] | str | None = None, force: bool = False) -> Package:
     """Write a Keras model as a package; a model built on a zoo backbone keeps its lineage.
 
     When `model` holds layers of a `zoo.backbone` (or of a package loaded with
@@ -178,23 +203,24 @@ def save(model: "keras.Model", out: PathLike, *, name: str | None = None,
     """
     from zoo.api.lineage import derived_parts, origin_of
 
-    _check_keras_model(model)
-    target = as_path(out, "out")
+    check_keras_model(model)
+    target = output_path(out)
+    label_names = _label_names(labels, model) if labels is not None else None
     origin = origin_of(model)
     if origin is None:
         if not name or not license:
             raise ZooError("the model holds no zoo backbone, so it is saved as a new package: "
                            "give it a name and a license (e.g. name='my-net', license='MIT')")
         return pack(model, target, name=name, license=license, authors=authors,
-                    labels=labels, force=force)
+                    labels=label_names, force=force)
     from zoo.build.pack import pack_model
     from zoo.cards.card_data import CardData
 
     parts = derived_parts(model, origin)
     data = CardData.derived(origin.card, parts.lineage, name=name, license=license,
-                            authors=texts(authors))
-    if labels:
-        data.preprocessing.label_names = list(labels)
+                            authors=texts(authors, "authors"))
+    if label_names is not None:
+        data.preprocessing.label_names = label_names
     card = pack_model(model, target, data, force=force, stages=parts.stages)
     return Package(target, card=card)
 
@@ -216,14 +242,16 @@ class Published(str):
 
 def hub_ref(name: str, hub: PathLike | None) -> str:
     """`name` on `hub`: a folder hub path, "hf://", or None for the default hub."""
+    name = as_ref(name)
     if hub is None:
         return name
-    text = str(hub)
+    as_path(hub, "hub")  # of a type a path can be, but read as given: a Path would
+    text = str(hub)      # fold 's3://bucket' into 's3:/bucket'
     if text.startswith("hf://"):
         return "hf://" + name.removeprefix("hf://")
     if "://" in text:
         raise ZooError(f"hub must be a folder hub's path or 'hf://', not '{text}'")
-    return f"{Path(text).resolve().as_uri()}/{name}"
+    return f"{hub_folder(text).resolve().as_uri()}/{name}"
 
 
 def publish(package: Package | PathLike, name: str, *, tag: str | None = None,

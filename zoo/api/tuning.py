@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.api.package import Package, PathLike, as_path, optional_path, package_dir
+from zoo.api.package import Package, PathLike, as_path, optional_output, package_dir, \
+    writable_dir
 from zoo.errors import ZooError
 from zoo.train.settings import COMPARE_SETTINGS, Distribution, FitSettings, Phase2
 
@@ -46,6 +47,19 @@ def _table(data: Data, package: Path, label_column: str | None) -> "Table":
         return fit_to_input(table_from_arrays(*data, label_names=pre.label_names),
                             tuple(pre.input_shape))
     return load_data_for(package, as_path(data, "data (a path or (x, y) arrays)"), label_column)
+
+
+def _zoo_model(model: Any) -> "keras.Model":
+    """A model `zoo.finetune` can save with its lineage: one built on a zoo backbone.
+    Any other needs the name and license only `zoo.pack` asks for."""
+    from zoo.api.lineage import origin_of
+    from zoo.api.produce import check_keras_model
+
+    check_keras_model(model)
+    if origin_of(model) is None:
+        raise ZooError("zoo.finetune takes a package or a model built on zoo.backbone; pack "
+                       "a model of your own first: zoo.pack(model, out, name=..., license=...)")
+    return model
 
 
 def finetune(package_or_model: "Package | PathLike | keras.Model", data: Data, *,
@@ -89,12 +103,12 @@ def finetune(package_or_model: "Package | PathLike | keras.Model", data: Data, *
                            if phase2_unfreeze_from else None, feature_cache,
                            Distribution(strategy, devices, worker_timeout,
                                         listen_all_interfaces))
-    target = optional_path(out, "out")
+    target = optional_output(out)
     with tempfile.TemporaryDirectory(prefix="zoo-finetune-") as tmp:
         if isinstance(package_or_model, (Package, str, Path)):
             source = package_dir(package_or_model)
         else:
-            source = save(package_or_model, Path(tmp) / "model").path
+            source = save(_zoo_model(package_or_model), Path(tmp) / "model").path
         def load() -> "Table":
             table = _table(data, source, label_column)
             if progress is not None:
@@ -134,6 +148,8 @@ def evaluate(package: Package | PathLike, data: Data, *, label_column: str | Non
         if record and not Path(text).is_dir():
             raise ZooError("--record writes into a package folder; pull the reference first")
         folder = package_folder(text).path
+    if record:
+        writable_dir(folder, "record=True")
     return evaluate_package(folder, _table(data, folder, label_column), record=record)
 
 
