@@ -94,7 +94,7 @@ def test_backbone_refuses_freeze_ranges_that_are_not_text_before_any_download(fr
 
 
 def test_a_list_of_strings_in_any_iterable_is_still_accepted():
-    from zoo.api.package import texts
+    from zoo.api.arguments import texts
 
     assert texts(("a", Path("b")), "x") == ("a", "b")
     assert texts(iter(["MIT"]), "x") == ("MIT",) and texts("MIT", "x") == ("MIT",)
@@ -108,24 +108,18 @@ def test_backbone_refuses_a_bad_size_before_any_download(size):
 
 
 def test_a_size_may_hold_numpy_integers_as_shapes_do():
-    from zoo.api.package import size_tuple
+    from zoo.api.arguments import size_tuple
 
     assert size_tuple(tuple(np.zeros((1, 64, 48, 3)).shape[1:3])) == (64, 48)
     assert size_tuple((np.int64(64), np.int32(48), np.uint8(3))) == (64, 48, 3)
 
 
 @pytest.mark.parametrize("drop_top", ["1", True])
-@pytest.mark.xfail(strict=True, reason="RebuildSpec (zoo/build/rebuild.py) compares drop_top "
-                   "with 0 unchecked: '1' raises TypeError, True passes as 1; the check "
-                   "belongs in RebuildSpec, where the CLI's value is checked too")
 def test_backbone_refuses_a_drop_top_that_is_not_a_count(drop_top):
     with pytest.raises(zoo.ZooError, match="drop.top"):
         zoo.backbone("no-such-repo", drop_top=drop_top)
 
 
-@pytest.mark.xfail(strict=True, reason="zoo.finetune's settings are checked only by the CLI's "
-                   "click ranges; FitSettings (zoo/train/settings.py) should refuse epochs < 1 "
-                   "(today: KeyError 'loss' after a load), lr <= 0 and batch_size < 1 itself")
 def test_finetune_refuses_zero_epochs_before_loading_anything(tmp_path):
     with pytest.raises(zoo.ZooError, match="epochs"):
         zoo.finetune(tmp_path / "no-package", (np.zeros((4, 4)), np.zeros(4, int)), epochs=0)
@@ -153,7 +147,7 @@ def test_a_pulled_package_names_as_signer_only_the_key_that_verified_it(tmp_path
 
 def test_outputs_inside_the_caches_own_folders_are_refused_and_beside_them_not(
         tmp_path, monkeypatch):
-    from zoo.api.package import output_path
+    from zoo.api.arguments import output_path
 
     monkeypatch.setenv("ZOO_CACHE", str(tmp_path))  # a cache set to a folder of one's own
     for inside in ("snapshots/zoo/iris/abc", "blobs/x", "tmp/pull-1"):
@@ -408,9 +402,6 @@ def test_a_loaded_pull_records_as_signer_only_a_key_that_verified_it(iris_pkg, t
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="zoo.publish(hub=FOLDER) sends the folder as a file:// "
-                   "URI and parse_ref guesses the hub root from which folders are hubs "
-                   "already: into a fresh folder 'acme/iris' lands in FOLDER/acme as zoo/iris")
 def test_publish_with_an_owner_to_a_fresh_folder_hub_lands_in_that_hub(iris_pkg, tmp_path):
     published = zoo.publish(iris_pkg, "acme/iris", hub=tmp_path / "fresh")
     assert [(r.owner, r.name) for r in zoo.list(tmp_path / "fresh")] == [("acme", "iris")]
@@ -418,8 +409,6 @@ def test_publish_with_an_owner_to_a_fresh_folder_hub_lands_in_that_hub(iris_pkg,
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the same guess: a new hub inside a folder hub becomes "
-                   "an owner of the outer hub")
 def test_publish_to_a_new_hub_inside_a_hub_does_not_write_into_the_outer_one(iris_pkg,
                                                                              tmp_path):
     zoo.publish(iris_pkg, "iris", hub=tmp_path / "outer")
@@ -428,17 +417,12 @@ def test_publish_to_a_new_hub_inside_a_hub_does_not_write_into_the_outer_one(iri
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="HubRef.__str__ (zoo/hub/refs.py) writes the hub path "
-                   "into a file:// URI unquoted, so '#', '?' or '%' in it break the ref "
-                   "zoo.publish returns")
 def test_the_ref_publish_returns_pulls_back_from_a_hub_path_with_a_hash(iris_pkg, tmp_path):
     published = zoo.publish(iris_pkg, "iris", hub=tmp_path / "hub#1")
     assert zoo.pull(f"{published.ref}@{published}").revision == published
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="zero rows reach a numpy reshape in the data layer "
-                   "(ValueError); zoo.data's table_from_arrays should refuse an empty table")
 def test_finetune_refuses_empty_arrays_as_a_data_error(iris_v1, tmp_path):
     model = zoo.backbone("iris@v1", drop_top=1, head="dense:4:softmax")
     with pytest.raises(zoo.DataError):
@@ -446,10 +430,6 @@ def test_finetune_refuses_empty_arrays_as_a_data_error(iris_v1, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="derived_parts (zoo/api/lineage.py) describes only the "
-                   "top-level layers added: a zoo.backbone(head=...) nested in a Sequential "
-                   "keeps its head inside the nested model, which counts as base, so the "
-                   "lineage's head names only the outer layers")
 def test_a_nested_backbone_with_a_zoo_head_keeps_that_head_in_the_lineage(iris_v1, tmp_path):
     import keras
 

@@ -24,10 +24,26 @@ __version__ = "0.1.0"
 
 from zoo.api.consume import backbone, derive, pull  # noqa: E402
 from zoo.api.deploy import export, predict  # noqa: E402
-from zoo.api.hub import clean_cache, inspect, mirror, serve, stop_serving, verify_cache  # noqa: E402
+from zoo.api.hub import (  # noqa: E402
+    clean_cache,
+    inspect,
+    mirror,
+    progress_bars,
+    serve,
+    stop_serving,
+    verify_cache,
+)
 from zoo.api.hub import list_packages as list  # noqa: E402,A001
-from zoo.api.package import Package, progress_bars  # noqa: E402
-from zoo.api.produce import Published, dataset, import_backbone, pack, publish, save, train_recipe  # noqa: E402
+from zoo.api.package import Package  # noqa: E402
+from zoo.api.produce import (  # noqa: E402
+    Published,
+    dataset,
+    import_backbone,
+    pack,
+    publish,
+    save,
+    train_recipe,
+)
 from zoo.api.tuning import Finetuned, compare, evaluate, finetune  # noqa: E402
 from zoo.errors import (  # noqa: E402
     CardError,
@@ -52,7 +68,8 @@ __all__ = [
     # consuming
     "pull", "backbone", "derive", "finetune", "evaluate", "compare", "export", "predict",
     # hubs
-    "list", "inspect", "progress_bars", "serve", "stop_serving", "mirror", "verify_cache", "clean_cache",
+    "list", "inspect", "progress_bars", "serve", "stop_serving", "mirror", "verify_cache",
+    "clean_cache",
     # values
     "Package", "Finetuned", "Published",
     # errors

@@ -2,5 +2,6 @@
 calls. Each function does what one command does and returns typed values
 instead of printing; TensorFlow loads inside the calls that need it.
 
-May import: `zoo.errors`, `zoo.files`, `zoo.paths`, `zoo.tensors`, `zoo.package`, `zoo.imports`, `zoo.cards`, `zoo.trust`, `zoo.hub`, `zoo.data`, `zoo.build`, `zoo.train`, `zoo.deploy`, `zoo.api`
+Every layer below it (its rule is in tests/test_layers_fast.py): the sub-packages,
+`zoo.package`, `zoo.imports` and the ground; never `zoo.cli`.
 """

@@ -5,8 +5,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from warnings import warn
 
-from zoo.api.package import Package, PathLike, Size, as_ref, optional_path, output_path, \
-    size_tuple, texts
+from zoo.api.arguments import PathLike, Size, as_ref, optional_path, output_path, size_tuple, texts
+from zoo.api.package import Package
 from zoo.errors import ZooError, ZooWarning
 
 if TYPE_CHECKING:

@@ -4,8 +4,8 @@ deploy bundles) and `zoo.predict` (a bundle, without TensorFlow)."""
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zoo.api.package import Package, PathLike, as_path, optional_output, optional_path, \
-    output_path, writable_dir
+from zoo.api.arguments import PathLike, as_path, optional_output, optional_path, output_path
+from zoo.api.package import Package, writable_dir
 from zoo.deploy.settings import DEFAULT_MIN_AGREEMENT, DEFAULT_TOLERANCE, export_key
 
 if TYPE_CHECKING:

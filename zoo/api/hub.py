@@ -5,7 +5,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zoo.api.package import Package, PathLike, as_ref, hub_folder, optional_path
+from zoo.api.arguments import PathLike, as_ref, hub_folder, optional_path
+from zoo.api.package import Package
 
 if TYPE_CHECKING:
     from zoo.hub.cache import CacheProblem
@@ -108,3 +109,14 @@ def clean_cache() -> list[Path]:
     from zoo.hub.cache import clean_cache as clean
 
     return clean()
+
+
+def progress_bars(enabled: bool) -> None:
+    """Show or hide download and upload progress bars (huggingface_hub's tqdm bars).
+
+    Example:
+        >>> zoo.progress_bars(False)
+    """
+    from zoo.hub.hf import set_progress
+
+    set_progress(enabled)

@@ -131,8 +131,11 @@ def derived_parts(model: Any, origin: Origin) -> DerivedParts:
              and layer.name not in origin.adapter_layers]
     stages = {layer.name: "head" for layer in added}
     stages.update({name: "adapter" for name in origin.adapter_layers})
-    head = origin.lineage.head
-    if {layer.name for layer in added} != origin.head_layers:  # the user built a head
-        head = ", ".join(f"{type(layer).__name__}:{layer.name}" for layer in added) or None
+    # The head: the one zoo.backbone(head=...) built (on top, or inside a nested
+    # backbone), then the layers the user added, by class and name.
+    parts = [origin.lineage.head] if origin.lineage.head and origin.head_layers else []
+    parts += [f"{type(layer).__name__}:{layer.name}" for layer in added
+              if layer.name not in origin.head_layers]
+    head = ", ".join(parts) or None
     lineage = replace(origin.lineage, frozen_layers=frozen, head=head)
     return DerivedParts(lineage=lineage, stages=stages)

@@ -5,14 +5,25 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.api.package import Package, PathLike, Size, as_path, as_ref, hub_folder, \
-    optional_path, output_path, package_dir, size_text, texts
+from zoo.api.arguments import (
+    PathLike,
+    Size,
+    as_path,
+    as_ref,
+    hub_folder,
+    optional_path,
+    output_path,
+    size_text,
+    texts,
+)
+from zoo.api.package import Package, package_dir
 from zoo.errors import ZooError
 
 if TYPE_CHECKING:
     import keras
 
     from zoo.data.datasets import Table
+    from zoo.hub.refs import HubRef
 
 
 def train_recipe(recipe: str, out: PathLike, *, data: PathLike | None = None,
@@ -83,8 +94,8 @@ def pack(model: "keras.Model | PathLike", out: PathLike, *, name: str | None = N
     EfficientNetB0, InceptionV3, ResNet50; `weights` "none" for random, "imagenet"
     to download, or a weights file). A model needs a `name` and a `license` (SPDX).
     `preprocess` builds the input scaling the model expects into it ("unit",
-    "tf", "torch", "caffe"), so the package takes raw 0-255 pixels; `input_size` fixes a dynamic input ((H, W) or (H,
-    W, C)), `labels` names the outputs.
+    "tf", "torch", "caffe"), so the package takes raw 0-255 pixels; `input_size`
+    fixes a dynamic input ((H, W) or (H, W, C)); `labels` names the outputs.
 
     Example:
         >>> pkg = zoo.pack(model, "my-net", name="my-net", license="MIT",
@@ -240,8 +251,10 @@ class Published(str):
         return published
 
 
-def hub_ref(name: str, hub: PathLike | None) -> str:
-    """`name` on `hub`: a folder hub path, "hf://", or None for the default hub."""
+def hub_ref(name: str, hub: PathLike | None) -> "str | HubRef":
+    """`name` on `hub`: a folder hub path, "hf://", or None for the default hub. A
+    folder hub's reference is built, not written as a file:// URI to be parsed back:
+    parsing guesses the hub's root from the folders that are hubs already."""
     name = as_ref(name)
     if hub is None:
         return name
@@ -251,7 +264,12 @@ def hub_ref(name: str, hub: PathLike | None) -> str:
         return "hf://" + name.removeprefix("hf://")
     if "://" in text:
         raise ZooError(f"hub must be a folder hub's path or 'hf://', not '{text}'")
-    return f"{hub_folder(text).resolve().as_uri()}/{name}"
+    from zoo.hub.refs import HubRef, parse_ref
+
+    if "://" in name:
+        raise ZooError(f"give a name such as 'acme/iris' with hub=, not the reference '{name}'")
+    named = parse_ref(name)  # the [OWNER/]NAME[@REV] grammar, checked
+    return HubRef(hub_folder(text).resolve(), named.owner, named.name, named.revision, "file")
 
 
 def publish(package: Package | PathLike, name: str, *, tag: str | None = None,

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.api.package import Package, PathLike, as_path, optional_output, package_dir, \
-    writable_dir
+from zoo.api.arguments import PathLike, as_path, optional_output
+from zoo.api.package import Package, package_dir, writable_dir
 from zoo.errors import ZooError
 from zoo.train.settings import COMPARE_SETTINGS, Distribution, FitSettings, Phase2
 
@@ -113,7 +113,8 @@ def finetune(package_or_model: "Package | PathLike | keras.Model", data: Data, *
             table = _table(data, source, label_column)
             if progress is not None:
                 progress(f"fine-tuning on {len(table.y)} samples of {len(table.label_names)} "
-                         f"classes for {epochs} epochs{' + phase 2' if settings.phase2 else ''}…")
+                         f"classes for {epochs} epochs"
+                         + (" + phase 2…" if settings.phase2 else "…"))
             return table
 
         written = fit_package(source, load, target or Path(tmp) / "tuned", settings,

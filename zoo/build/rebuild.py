@@ -35,7 +35,9 @@ class RebuildSpec:
         """Refuse what is wrong whatever the model, before anything is fetched or loaded."""
         if self.cut_at is not None and self.drop_top is not None:
             raise ZooError("give --cut-at or --drop-top, not both")
-        if self.drop_top is not None and self.drop_top < 0:
+        if self.drop_top is not None and (isinstance(self.drop_top, bool)
+                                          or not isinstance(self.drop_top, int)
+                                          or self.drop_top < 0):
             raise ZooError("--drop-top must be 0 or more")
         for option, ranges in (("--freeze", self.freeze), ("--trainable", self.trainable)):
             for text in ranges:

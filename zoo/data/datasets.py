@@ -147,6 +147,8 @@ def table_from_arrays(x: Any, y: Any, label_names: list[str] | None = None,
     if data["x"].dtype.kind not in "biuf" or data["y"].dtype.kind not in "iuUS":
         raise DataError(f"{name}: x must hold numbers and y integer or text labels "
                         f"(got {data['x'].dtype} and {data['y'].dtype})")
+    if len(data["x"]) == 0 or len(data["y"]) == 0:
+        raise DataError(f"{name}: no rows (x has shape {data['x'].shape})")
     digest = sha256_bytes(data["x"].tobytes() + data["y"].tobytes())
     return _arrays_table(data, name, name, digest, label_names)
 

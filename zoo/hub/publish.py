@@ -42,10 +42,10 @@ def signed_copy(package_dir: Path, private_key: Path, dest: Path) -> Path:
     return dest
 
 
-def publish(package_dir: Path, ref_text: str, tag: str | None = None,
+def publish(package_dir: Path, ref_text: str | HubRef, tag: str | None = None,
             move_tag: bool = False, private: bool = False,
             sign_key: Path | None = None) -> tuple[HubRef, PublishResult]:
-    ref = parse_ref(ref_text)
+    ref = ref_text if isinstance(ref_text, HubRef) else parse_ref(ref_text)
     if ref.revision:
         raise CardError(f"publish to '{ref.at(None)}' and name the revision with --tag "
                         f"'{ref.revision}'; a published revision is a new commit")

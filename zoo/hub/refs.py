@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 from zoo.errors import RefError, UnsafePathError
 from zoo.paths import default_hub_root
@@ -43,7 +43,9 @@ class HubRef:
         return f"{self.owner}/{self.name}"
 
     def __str__(self) -> str:
-        prefix = {"file": f"file://{self.hub_root}/", "hf": "hf://"}.get(self.scheme, "")
+        # the hub path quoted, so that '#', '?', '%' or a space in it read back as written
+        prefix = {"file": f"file://{quote(str(self.hub_root))}/",
+                  "hf": "hf://"}.get(self.scheme, "")
         suffix = f"@{self.revision}" if self.revision else ""
         return f"{prefix}{self.repo_id}{suffix}"
 

@@ -9,11 +9,30 @@ from dataclasses import dataclass
 from zoo.errors import ZooError
 
 
+def check_count(value: object, option: str) -> int:
+    """A whole number of at least 1 (epochs, batch size, patience)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ZooError(f"{option} must be a whole number of at least 1, not {value!r}")
+    return value
+
+
+def check_rate(value: object, option: str) -> float:
+    """A learning rate: a finite number above 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0 < value < float("inf"):
+        raise ZooError(f"{option} must be a number above 0, not {value!r}")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class Phase2:
     unfreeze_from: str
     learning_rate: float = 1e-5
     epochs: int = 5
+
+    def __post_init__(self) -> None:
+        check_count(self.epochs, "--phase2-epochs")
+        check_rate(self.learning_rate, "--phase2-lr")
 
 
 # How fine-tuning spreads over devices and hosts (zoo.train.distribute): in this process
@@ -54,6 +73,17 @@ class FitSettings:
     phase2: Phase2 | None = None
     feature_cache: bool = True
     distribution: Distribution = Distribution()
+
+    def __post_init__(self) -> None:
+        """The CLI's click ranges, for every caller (the Python API too)."""
+        check_count(self.epochs, "--epochs")
+        check_count(self.batch_size, "--batch-size")
+        check_rate(self.learning_rate, "--lr")
+        if self.patience is not None:
+            check_count(self.patience, "--patience")
+        split = self.validation_split
+        if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 < split < 1:
+            raise ZooError(f"--validation-split must be between 0 and 1, not {split!r}")
 
 
 # The zoo's own base networks (zoo.train.recipes) and the epochs each trains for by default.
