@@ -109,6 +109,7 @@ def finetune(package_or_model: "Package | PathLike | keras.Model", data: Data, *
             source = package_dir(package_or_model)
         else:
             source = save(_zoo_model(package_or_model), Path(tmp) / "model").path
+
         def load() -> "Table":
             table = _table(data, source, label_column)
             if progress is not None:
