@@ -130,3 +130,12 @@ def zoo_commands(script: str) -> list[list[str]]:
             elif current or not re.fullmatch(r"\w+=.*", word):
                 current.append(word)
     return [words[1:] for words in commands if len(words) > 1 and words[0] == "zoo"]
+
+
+def copied_elsewhere(page: Path) -> list[Block]:
+    """The runnable blocks of `page` that another page runs too, verbatim, as one of
+    its own blocks: the README's examples are the first steps of docs/cli.md and
+    docs/python.md, run there once rather than twice."""
+    others = {block.code for other in pages() if other != page
+              for block in blocks(other) if block.runs}
+    return [block for block in blocks(page) if block.runs and block.code in others]

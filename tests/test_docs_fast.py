@@ -9,7 +9,17 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from docs_pages import ROOT, DocsError, blocks, inline_code, links, page_name, pages, zoo_commands
+from docs_pages import (
+    ROOT,
+    DocsError,
+    blocks,
+    copied_elsewhere,
+    inline_code,
+    links,
+    page_name,
+    pages,
+    zoo_commands,
+)
 
 ZOO = Path(sys.executable).parent / "zoo"
 PAGES = [pytest.param(page, id=page_name(page)) for page in pages()]
@@ -136,3 +146,11 @@ def test_zoo_commands_are_found_through_continuations_and_chains():
 def test_an_unknown_command_or_option_is_caught():
     assert help_text("pull") is not None and help_text("no-such-command") is None
     assert not re.search(r"(?<![\w-])--no-such-option(?![\w-])", help_text("pull"))
+
+
+def test_the_readme_examples_run_as_first_steps_of_the_docs_pages():
+    """The README's examples are run by the pages that hold them verbatim (each once)."""
+    readme = next(page for page in pages() if page_name(page) == "README.md")
+    runnable = [block for block in blocks(readme) if block.runs]
+    assert {block.lang for block in runnable} == {"sh", "python"}
+    assert copied_elsewhere(readme) == runnable

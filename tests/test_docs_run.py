@@ -9,14 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from docs_pages import blocks, page_name, pages
+from docs_pages import blocks, copied_elsewhere, page_name, pages
 
 BIN = Path(sys.executable).parent
 
 
 def page_params():
     for page in pages():
-        runnable = [block for block in blocks(page) if block.runs]
+        copies = copied_elsewhere(page)
+        runnable = [block for block in blocks(page) if block.runs and block not in copies]
         if runnable:
             yield pytest.param(page, id=page_name(page))
 
