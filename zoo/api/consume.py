@@ -52,11 +52,11 @@ def pull(ref: str, *, out: PathLike | None = None, allow_license: tuple[str, ...
                              trust_keys=trust_keys, require_signature=require_signature,
                              lock=lock, locked=locked)
     snapshot = checked.snapshot
-    where = snapshot.path
+    where, card = snapshot.path, snapshot.card  # verified by the fetch: not hashed again
     if out is not None:
-        where = write_pulled(checked, output_path(out), RebuildSpec(),
-                             force=force).out
-    return Package(where, ref=str(snapshot.ref.at(None)), revision=snapshot.revision,
+        copied = write_pulled(checked, output_path(out), RebuildSpec(), force=force)
+        where, card = copied.out, copied.card
+    return Package(where, card=card, ref=str(snapshot.ref.at(None)), revision=snapshot.revision,
                    signer=checked.signer, warnings=tuple(checked.warnings))
 
 
