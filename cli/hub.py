@@ -1,4 +1,5 @@
-"""zoo hub: serve a folder hub over the Hub API, mirror Hub repositories into one."""
+"""zoo hub: serve a folder hub (Hub API and web pages), write its pages as a static
+site, mirror Hub repositories into one."""
 
 from pathlib import Path
 
@@ -9,8 +10,18 @@ from zoo.cli.options import progress, quiet_option, show_progress
 
 @click.group()
 def hub() -> None:
-    """Serve a folder hub to teams over the Hugging Face Hub API, and mirror Hub
-    repositories into one."""
+    """Serve a folder hub to teams (Hugging Face Hub API and web pages), write its pages
+    as a static site, and mirror Hub repositories into one."""
+
+
+policy_option = click.option(
+    "--policy", type=click.Path(dir_okay=False),
+    help="A license policy file: the pages say which packages it allows, and the index "
+         "filters by it.")
+trust_key_option = click.option(
+    "--trust-key", "trust_keys", multiple=True, type=click.Path(dir_okay=False),
+    help="A public key (PEM) the pages check signatures with (repeatable; the policy's "
+         "trusted_keys count too).")
 
 
 @hub.command()
@@ -21,14 +32,20 @@ def hub() -> None:
 @click.option("--port", default=8090, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--state", type=click.Path(file_okay=False),
               help="Folder for olah's config, cache and logs (default: a temporary one).")
-def serve(hub_path: str | None, host: str, port: int, state: str | None) -> None:
-    """Serve a folder hub read-only over the Hub API (olah) until Ctrl-C.
+@policy_option
+@trust_key_option
+def serve(hub_path: str | None, host: str, port: int, state: str | None, policy: str | None,
+          trust_keys: tuple[str, ...]) -> None:
+    """Serve a folder hub read-only over the Hub API (olah), with a web page for every
+    repository, until Ctrl-C.
 
-    Clients pull with HF_ENDPOINT pointing at it:
+    Clients pull with HF_ENDPOINT pointing at it; people open it in a browser:
 
     \b
-        zoo hub serve --hub /srv/zoo-hub --port 8090
+        zoo hub serve --hub /srv/zoo-hub --port 8090 --policy policy.toml
         HF_ENDPOINT=http://127.0.0.1:8090 zoo pull hf://zoo/iris@v1 --out iris
+        open http://127.0.0.1:8090/ (the index), /zoo/iris (a model page),
+             /zoo/iris/compare/v1...v2 (what changed between two revisions)
 
     The server treats the hub's repositories and every request as hostile: only
     GET/HEAD of the Hub API routes, owner/name/revision/file path checked by the
@@ -56,10 +73,11 @@ def serve(hub_path: str | None, host: str, port: int, state: str | None) -> None
     previous = {sig: signal.signal(sig, shutdown) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         root = Path(hub_path) if hub_path else default_hub_root()
-        process = zoo.serve(root, host=host, port=port, state=state)
+        process = zoo.serve(root, host=host, port=port, state=state, policy=policy,
+                            trusted_keys=trust_keys)
         try:
-            click.echo(f"serving {root} at http://{host}:{port} "
-                       f"(HF_ENDPOINT=http://{host}:{port}); Ctrl-C stops", err=True)
+            click.echo(f"serving {root} at http://{host}:{port} (pages: open it in a browser; "
+                       f"clients: HF_ENDPOINT=http://{host}:{port}); Ctrl-C stops", err=True)
             process.wait()
         except KeyboardInterrupt:
             pass
@@ -69,6 +87,37 @@ def serve(hub_path: str | None, host: str, port: int, state: str | None) -> None
         for sig, handler in previous.items():
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
     click.echo("stopped", err=True)
+
+
+@hub.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="The folder to write the site into (a site written there before is "
+                   "replaced).")
+@click.option("--hub", "hub_path", type=click.Path(file_okay=False),
+              help="The folder hub (default: the one under $ZOO_HOME).")
+@policy_option
+@trust_key_option
+@quiet_option
+def site(out: str, hub_path: str | None, policy: str | None, trust_keys: tuple[str, ...],
+         quiet: bool) -> None:
+    """Write a folder hub's web pages as a static site, for a hub on a shared drive.
+
+    The same pages `zoo hub serve` serves, with relative links: an index with a search
+    box and filters, a page per repository and revision (card, layer map, lineage
+    across the hub, files, signature and checks, exports), and each revision compared
+    with the one before.
+
+    \b
+        zoo hub site --hub /mnt/share/zoo-hub --out /mnt/share/zoo-site
+        open /mnt/share/zoo-site/index.html
+    """
+    import zoo
+
+    result = zoo.write_site(out, hub_path, policy=policy, trusted_keys=trust_keys,
+                            progress=None if quiet else progress)
+    click.echo(f"wrote {result.pages} pages for {result.repositories} "
+               f"repositor{'ies' if result.repositories != 1 else 'y'} to {result.path}; "
+               f"open {result.path / 'index.html'}")
 
 
 @hub.command()

@@ -26,12 +26,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(root: Path, state: Path) -> Iterator[str]:
-    """Serve the folder hub at `root`; yields its endpoint (for HF_ENDPOINT)."""
+def served(root: Path, state: Path, *options: str) -> Iterator[str]:
+    """Serve the folder hub at `root` (with more `zoo hub serve` options); yields its
+    endpoint (for HF_ENDPOINT, and the pages' address)."""
     port = free_port()
     zoo_bin = Path(sys.executable).parent / "zoo"
     server = subprocess.Popen([str(zoo_bin), "hub", "serve", "--hub", str(root), "--port",
-                               str(port), "--state", str(state)],
+                               str(port), "--state", str(state), *options],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 90
     try:

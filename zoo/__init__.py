@@ -32,6 +32,7 @@ from zoo.api.hub import (  # noqa: E402
     serve,
     stop_serving,
     verify_cache,
+    write_site,
 )
 from zoo.api.hub import list_packages as list  # noqa: E402,A001
 from zoo.api.package import Package  # noqa: E402
@@ -68,8 +69,8 @@ __all__ = [
     # consuming
     "pull", "backbone", "derive", "finetune", "evaluate", "compare", "export", "predict",
     # hubs
-    "list", "inspect", "progress_bars", "serve", "stop_serving", "mirror", "verify_cache",
-    "clean_cache",
+    "list", "inspect", "progress_bars", "serve", "stop_serving", "write_site", "mirror",
+    "verify_cache", "clean_cache",
     # values
     "Package", "Finetuned", "Published",
     # errors

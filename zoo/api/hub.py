@@ -1,17 +1,19 @@
 """Seeing and running hubs: `zoo.list`, `zoo.inspect`, `zoo.serve`, `zoo.mirror`, and
 the pull cache's `zoo.verify_cache` / `zoo.clean_cache`."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zoo.api.arguments import PathLike, as_ref, hub_folder, optional_path
+from zoo.api.arguments import PathLike, as_path, as_ref, hub_folder, optional_path, \
+    output_path
 from zoo.api.package import Package
 
 if TYPE_CHECKING:
     from zoo.hub.cache import CacheProblem
     from zoo.hub.folder import RepoSummary
     from zoo.hub.mirror import MirrorResult
+    from zoo.hub.pages.site import SiteResult
     from zoo.hub.serve import Server
 
 
@@ -46,10 +48,13 @@ def inspect(target: Package | PathLike) -> Package:
 
 
 def serve(hub: PathLike | None = None, *, host: str = "127.0.0.1", port: int = 8090,
-          state: PathLike | None = None) -> "Server":
-    """Serve a folder hub read-only over the Hugging Face Hub API (olah), like
-    `zoo hub serve`, and return the running server once it answers; stop it with
-    `zoo.stop_serving(server)`. Clients set HF_ENDPOINT to its address.
+          state: PathLike | None = None, policy: PathLike | None = None,
+          trusted_keys: Iterable[PathLike] = ()) -> "Server":
+    """Serve a folder hub read-only over the Hugging Face Hub API (olah), with a web
+    page for every repository at its address, like `zoo hub serve`, and return the
+    running server once it answers; stop it with `zoo.stop_serving(server)`. Clients
+    set HF_ENDPOINT to its address. The pages judge licenses by `policy` and check
+    signatures with `trusted_keys` (and the policy's).
 
     Example:
         >>> server = zoo.serve("/srv/zoo-hub", port=8090)
@@ -60,7 +65,8 @@ def serve(hub: PathLike | None = None, *, host: str = "127.0.0.1", port: int = 8
     from zoo.paths import default_hub_root
 
     return start(hub_folder(hub) if hub is not None else default_hub_root(), host, port,
-                 optional_path(state, "state"))
+                 optional_path(state, "state"), optional_path(policy, "policy"),
+                 tuple(as_path(key, "trusted key") for key in trusted_keys))
 
 
 def stop_serving(server: "Server") -> None:
@@ -72,6 +78,32 @@ def stop_serving(server: "Server") -> None:
     from zoo.hub.serve import stop
 
     stop(server)
+
+
+def write_site(out: PathLike, hub: PathLike | None = None, *, policy: PathLike | None = None,
+               trusted_keys: Iterable[PathLike] = (),
+               progress: Callable[[str], None] | None = None) -> "SiteResult":
+    """Write a folder hub's web pages (the ones `zoo.serve` serves) as a static site in
+    `out`, like `zoo hub site`: an index, a page per repository and revision, and each
+    revision compared with the one before. Licenses are judged by `policy`, signatures
+    checked with `trusted_keys` (and the policy's). A site written there before is
+    replaced; any other folder is refused.
+
+    Example:
+        >>> site = zoo.write_site("/srv/share/zoo-site", "/srv/share/zoo-hub")
+        >>> site.path / "index.html", site.pages
+    """
+    from zoo.cards.license_policy import PolicyFile
+    from zoo.hub.pages.catalog import Catalog
+    from zoo.hub.pages.site import write_site as write
+    from zoo.paths import default_hub_root
+    from zoo.trust.signing import SignaturePolicy
+
+    read = PolicyFile.read(optional_path(policy, "policy"))
+    keys = SignaturePolicy.from_table(read.table, read.path, [as_path(key, "trusted key")
+                                                              for key in trusted_keys])
+    root = hub_folder(hub) if hub is not None else default_hub_root()
+    return write(Catalog(root, read), output_path(out), keys.trusted_keys, progress)
 
 
 def mirror(ref: str, hub: PathLike, *, progress: Callable[[str], None] | None = None

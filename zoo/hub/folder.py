@@ -96,6 +96,15 @@ def valid_tag(tag: str) -> bool:
     return COMMIT.fullmatch(tag) is None
 
 
+def require_folder_hub(root: Path) -> Path:
+    """`root` as an absolute path, if it is a folder hub a publish has written to."""
+    root = Path(root).expanduser().absolute()
+    if not (root / "models").is_dir():
+        raise ZooError(f"{root} is not a folder hub (no models/ inside); publish to it "
+                       f"first, e.g. zoo publish PKG file://{root}/NAME")
+    return root
+
+
 def publishable_files(folder: Path) -> list[tuple[str, Path]]:
     """The files a folder publishes, as (repository path, file), both backends: read
     through the package walker (no links, special files or foreign hard links) and

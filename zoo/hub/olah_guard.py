@@ -86,7 +86,8 @@ def check_request(method: str, raw_path: bytes, query: bytes = b"") -> None:
         raise Refused(400, "path holds a control character, space, backslash or non-ASCII byte")
     # olah lists a revision's root at tree/REV/ (and redirects tree/REV there).
     root_listing = raw_path.endswith(b"/") and raw_path.count(b"/") == 7
-    segments = [_segment(raw) for raw in raw_path[1:len(raw_path) - root_listing].split(b"/")]
+    segments = [decode_segment(raw)
+                for raw in raw_path[1:len(raw_path) - root_listing].split(b"/")]
     if root_listing and segments[4:5] != ["tree"]:
         raise Refused(400, "empty path segment")
     _check_route(segments)
@@ -95,7 +96,7 @@ def check_request(method: str, raw_path: bytes, query: bytes = b"") -> None:
         raise Refused(400, "expand=true is not served (one git log per file)")
 
 
-def _segment(raw: bytes) -> str:
+def decode_segment(raw: bytes) -> str:
     """One path segment, percent-decoded once; refused if empty, `.`/`..`, or if
     decoding yields a separator, a `%` (double encoding) or a control character."""
     try:
@@ -392,14 +393,49 @@ def guard_olah() -> None:
     _replace(server_mirror, "_mirror_git_paths", mirror_git_paths)
 
 
+def page_options(argv: list[str]) -> tuple[Any, list[str]]:
+    """The zoo's own options (--policy, --trust-key) and what is left for olah."""
+    import argparse
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--policy", type=Path)
+    parser.add_argument("--trust-key", type=Path, action="append", default=[])
+    parser.add_argument("-c", "--config", type=Path)
+    ours, rest = parser.parse_known_args(argv)
+    return ours, [*rest, *(["-c", str(ours.config)] if ours.config else [])]
+
+
+def page_server(options: Any) -> Any:
+    """The pages of the hub olah's config serves, with the policy and keys given."""
+    import tomllib
+
+    from zoo.cards.license_policy import PolicyFile
+    from zoo.hub.pages.app import PageServer
+    from zoo.hub.pages.catalog import Catalog
+    from zoo.hub.pages.render import Pages
+    from zoo.trust.signing import SignaturePolicy
+
+    basic = tomllib.loads(options.config.read_text())["basic"]
+    policy = PolicyFile.read(options.policy)
+    keys = SignaturePolicy.from_table(policy.table, policy.path, options.trust_key).trusted_keys
+    return PageServer(Pages(Catalog(Path(basic["mirrors-path"][0]), policy), keys,
+                            f"{basic['mirror-scheme']}://{basic['mirror-netloc']}"))
+
+
 def main(argv: list[str] | None = None) -> None:
-    """olah's own command line (`-c CONFIG --log-path DIR`), guarded."""
+    """olah's own command line (`-c CONFIG --log-path DIR`), guarded, with the hub's
+    pages beside its API (`--policy FILE`, `--trust-key KEY` for their verdicts)."""
+    options, rest = page_options(sys.argv[1:] if argv is None else argv)
     guard_olah()
     from olah import server
 
-    sys.argv = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
+    from zoo.hub.pages.app import with_pages
+
+    sys.argv = [sys.argv[0], *rest]
     args = server.init()
-    _replace(server, "app", RequestGuard(server.app))  # run_server serves the module's `app`
+    pages = page_server(options)
+    # run_server serves the module's `app`
+    _replace(server, "app", with_pages(RequestGuard(server.app), pages))
     server.run_server(args)
 
 

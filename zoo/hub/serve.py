@@ -37,6 +37,7 @@ import tomli_w
 
 from zoo.errors import ZooError
 from zoo.files import atomic_write_text
+from zoo.hub.folder import require_folder_hub
 from zoo.hub.git import safe_git_env
 
 CLOSED_UPSTREAM = "127.0.0.1:9"  # the discard port: nothing listens, nothing leaves
@@ -79,16 +80,18 @@ class Server(subprocess.Popen):
 
 
 def start(hub_root: Path, host: str = "127.0.0.1", port: int = 8090,
-          state: Path | None = None) -> Server:
-    """Start olah on the hub and wait until it accepts connections.
+          state: Path | None = None, policy: Path | None = None,
+          trusted_keys: tuple[Path, ...] = ()) -> Server:
+    """Start olah on the hub, with its web pages, and wait until it accepts connections.
+    The pages judge licenses by `policy` (a policy file) and check signatures with
+    `trusted_keys` and the policy's; both are read here first, so a bad one is refused
+    before anything starts.
 
     Without `state`, olah runs in a fresh temporary folder that `stop` removes;
     if anything here fails or is interrupted, the server is stopped and the
     folder removed before the error goes up."""
-    hub_root = Path(hub_root).absolute()
-    if not (hub_root / "models").is_dir():
-        raise ZooError(f"{hub_root} is not a folder hub (no models/ inside); publish to it "
-                       f"first, e.g. zoo publish PKG file://{hub_root}/NAME")
+    hub_root = require_folder_hub(hub_root)
+    page_args = _page_args(policy, trusted_keys)
     if _answers("127.0.0.1" if host in ("0.0.0.0", "::") else host, port):
         raise ZooError(f"port {port} on {host} is already in use; choose another with --port")
     temporary = None if state else Path(tempfile.mkdtemp(prefix="zoo-serve-"))
@@ -100,7 +103,7 @@ def start(hub_root: Path, host: str = "127.0.0.1", port: int = 8090,
         with open(state / "olah.log", "wb") as log:  # the child keeps its own handle
             process = Server(
                 [sys.executable, "-I", "-m", "zoo.hub.olah_guard", "-c", str(config),
-                 "--log-path", str(state / "logs")],
+                 "--log-path", str(state / "logs"), *page_args],
                 stdout=log, stderr=subprocess.STDOUT, cwd=state, env=safe_git_env())
         process.temporary_state = temporary
         _wait_until_ready(process, host, port, state)
@@ -110,6 +113,19 @@ def start(hub_root: Path, host: str = "127.0.0.1", port: int = 8090,
         _remove(temporary)
         raise
     return process
+
+
+def _page_args(policy: Path | None, trusted_keys: tuple[Path, ...]) -> list[str]:
+    """The pages' options for the server process, after reading them here."""
+    from zoo.cards.license_policy import PolicyFile
+    from zoo.trust.signing import SignaturePolicy
+
+    read = PolicyFile.read(Path(policy).absolute() if policy else None)
+    read.licenses()
+    keys = [Path(key).absolute() for key in trusted_keys]
+    SignaturePolicy.from_table(read.table, read.path, keys)
+    return [*(["--policy", str(read.path)] if read.path else []),
+            *(arg for key in keys for arg in ("--trust-key", str(key)))]
 
 
 def _wait_until_ready(process: Server, host: str, port: int, state: Path) -> None:
