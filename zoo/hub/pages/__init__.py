@@ -1,0 +1,1 @@
+"""Web pages of a hub for people: the index, model pages, comparisons, and the static site."""
