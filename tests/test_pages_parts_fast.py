@@ -331,8 +331,8 @@ def test_a_changed_file_shows_both_hashes_shortened():
     def retrain(card):
         card["files"]["model.keras"] = "ef56" * 16
 
-    assert changed(retrain) == [Change("files",
-                                       "file model.keras changed (sha256 cd34cd34… → ef56ef56…)")]
+    expected = "file model.keras changed (sha256 cd34cd34… → ef56ef56…)"
+    assert changed(retrain) == [Change("files", expected)]
 
 
 def test_signature_lineage_and_exports_changes_are_reported():
