@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Heaton's iris transfer example, end to end, on the default hub ($ZOO_HOME):
 # train 4-50-25-3 → publish → pull with the top dropped, 50-25 frozen and a new
-# 4-class softmax → fine-tune on four classes → evaluate → export SavedModel and ONNX.
+# 4-class softmax → fine-tune on four classes → evaluate → export SavedModel and ONNX
+# → publish the result beside its base → the hub as web pages (zoo hub site).
 source "$(dirname "$0")/common.sh"
 BASE=${BASE:-}  # a base already on the hub (e.g. BASE=iris): skip the producer step
 
@@ -31,3 +32,8 @@ step "export: SavedModel and ONNX, each checked against Keras"
 zoo export iris4-tuned --format savedmodel
 zoo export iris4-tuned --format onnx --data iris4-test.csv
 zoo inspect iris4-tuned
+
+step "team: publish the derived network beside its base, and see the hub as web pages"
+zoo publish iris4-tuned iris4
+zoo hub site --out hub-site
+echo "open $PWD/hub-site/index.html, or serve the hub with its pages and API: zoo hub serve"

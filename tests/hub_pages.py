@@ -8,6 +8,8 @@ map (so a pull's checks pass), published with the zoo's own FolderHub.
     zoo/preset        imported from a keras-hub preset
     evil/evil         every text field of its card, its README and its layer names
                       hold script (`HOSTILE`)
+    keras/mirrored    a keras-hub preset's files with no zoo card, as `zoo hub mirror`
+                      commits them (a `Mirrored-from:` trailer)
 """
 
 import json
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from packages import keras_zip, make_package
 from zoo.hub import FolderHub
+from zoo.hub.mirror import TRAILER as MIRRORED_FROM
 
 MARKER = "__zoo_injected"  # what a script that ran would set on `window`
 HOSTILE = f'"><script>window.{MARKER}=1</script><img src=x onerror="window.{MARKER}=2">'
@@ -39,6 +42,7 @@ class PageHub:
     derived_b: str
     preset: str
     evil: str
+    mirrored: str
 
 
 def layer(index: int, name: str, stage: str = "base", units: int = 4) -> dict:
@@ -113,4 +117,10 @@ def build_page_hub(work: Path, sign_key: Path | None = None) -> PageHub:
         license="other", license_name=HOSTILE, license_link=f"javascript:window.{MARKER}=5",
         training_data={"name": HOSTILE, "source": HOSTILE},
         metrics={HOSTILE: {"value": 0.5, "split": HOSTILE}}), "evil", "evil").revision
-    return PageHub(hub.root, v1, v2, derived_a, derived_b, preset, evil)
+    upstream = work / "upstream"
+    upstream.mkdir()
+    (upstream / "config.json").write_text('{"class_name": "ResNetBackbone"}')
+    (upstream / "README.md").write_text("---\nlibrary_name: keras-hub\n---\nA preset.\n")
+    mirrored = hub.commit_folder(upstream, "keras", "mirrored", message=(
+        f"Upload preset\n\n{MIRRORED_FROM}: hf://keras/mirrored@{'4' * 40}\n")).revision
+    return PageHub(hub.root, v1, v2, derived_a, derived_b, preset, evil, mirrored)

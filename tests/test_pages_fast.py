@@ -83,15 +83,22 @@ def test_the_index_lists_every_repository_with_its_kind_license_and_signature(si
     status, headers, page = get(f"{site}/")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     rows = parse(page).rows
-    assert sorted(rows) == ["acme/derived-a", "acme/derived-b", "evil/evil", "zoo/base",
-                            "zoo/preset"]
+    assert sorted(rows) == ["acme/derived-a", "acme/derived-b", "evil/evil",
+                            "keras/mirrored", "zoo/base", "zoo/preset"]
     assert not any(rows.values())
     row = re.search(r'<tr data-search="[^"]*acme/derived-b.*?</tr>', page, re.S).group()
     assert 'data-kind="derived"' in row and "Apache-2.0" in row and "signed" in row
     assert "refused" in row  # the policy allows MIT only
     preset = re.search(r'<tr data-search="[^"]*zoo/preset.*?</tr>', page, re.S).group()
     assert 'data-kind="imported"' in preset
+    mirrored = re.search(r'<tr data-search="[^"]*keras/mirrored.*?</tr>', page, re.S).group()
+    assert 'data-kind="mirrored"' in mirrored
 
+
+def test_a_mirrored_repository_without_a_card_has_a_page(site):
+    page = get(f"{site}/keras/mirrored")[2]
+    assert f"hf://keras/mirrored@{'4' * 40}" in page and "A preset." in page
+    assert re.search(r'<dd id="integrity" class="refused">no card.json', page)
 
 @pytest.mark.parametrize("query, shown", [
     ("kind=derived", ["acme/derived-a", "acme/derived-b"]),
@@ -114,7 +121,8 @@ def test_a_model_page_shows_lineage_both_ways_with_links(site, page_hub):
     ancestors = re.search(r'<ol class="chain" id="ancestors">.*?</ol>', chain, re.S).group()
     assert f'href="/acme/derived-a?rev={page_hub.derived_a}"' in ancestors
     assert f'href="/zoo/base?rev={page_hub.base_v1}"' in ancestors  # up to the origin
-    assert "cut at <code>dense_2</code>, 2 layers frozen" in ancestors
+    assert ('cut at <code>dense_2</code>, <span title="dense_1, dense_2">2 layers frozen'
+            in ancestors)
     assert 'class="derived" href="/acme/derived-b"' in get(f"{site}/acme/derived-a")[2]
 
 
@@ -196,7 +204,7 @@ def test_hub_site_writes_pages_whose_links_all_resolve(tmp_path, page_hub, polic
     out = tmp_path / "site"
     run = ok("hub", "site", "--hub", page_hub.root, "--out", out, "--policy", policy,
              "--trust-key", keys[1])
-    assert "for 5 repositories" in run.stdout
+    assert "for 6 repositories" in run.stdout
     pages = sorted(out.rglob("*.html"))
     assert out / "zoo/base/index.html" in pages
     assert out / f"zoo/base/compare/{page_hub.base_v1}...{page_hub.base_v2}.html" in pages

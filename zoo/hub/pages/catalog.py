@@ -129,7 +129,7 @@ class Step:
     revision: str
     entry: Entry | None  # the base in this hub at that commit, when it is here
     cut: str | None
-    frozen: int
+    frozen: tuple[str, ...]
     head: str | None
     schedule: list[str] = field(default_factory=list)
 
@@ -288,7 +288,7 @@ class Catalog:
                         + (f" from {p.unfreeze_from}" if p.unfreeze_from else "")
                         for run in lineage.finetune for p in run.phases]
             chain.append(Step(lineage.base_ref, lineage.base_revision, base, lineage.cut_layer,
-                              len(lineage.frozen_layers), lineage.head, schedule))
+                              tuple(lineage.frozen_layers), lineage.head, schedule))
             if base is None or base.sha in seen:
                 break
             seen.add(base.sha)

@@ -28,7 +28,9 @@
     empty.hidden = shown > 0;
   }
   for (const input of [search, license, kind, allowed]) {
-    if (input) input.addEventListener("input", apply);
+    if (!input) continue;
+    input.addEventListener("input", apply);
+    input.addEventListener("change", apply);
   }
   apply();
 })();
