@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 site=${1:-demo/hub-site}
 [ -f "$site/index.html" ] || { echo "no site at $site: run make demo first" >&2; exit 2; }
+site=$(cd "$site" && pwd)
 shoot() {  # PAGE PNG HEIGHT
   chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
-    --window-size="1280,$3" --screenshot="$2" "file://$PWD/$site/$1" 2>/dev/null
+    --window-size="1280,$3" --screenshot="$2" "file://$site/$1" 2>/dev/null
 }
 shoot index.html docs/img/hub-index.png 520
 shoot zoo/iris4/index.html docs/img/hub-model.png 2200

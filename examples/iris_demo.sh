@@ -36,4 +36,4 @@ zoo inspect iris4-tuned
 step "team: publish the derived network beside its base, and see the hub as web pages"
 zoo publish iris4-tuned iris4
 zoo hub site --out hub-site
-echo "open $PWD/hub-site/index.html, or serve the hub with its pages and API: zoo hub serve"
+echo "or serve the hub, its pages beside the Hub API: zoo hub serve (then http://127.0.0.1:8090/)"

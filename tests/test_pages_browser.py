@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import HEATON, ok
+from conftest import ok
 from hub_pages import MARKER, build_page_hub
 from served import served
 from test_signing_fast import key_pair

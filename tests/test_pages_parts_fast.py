@@ -266,8 +266,8 @@ def test_a_cut_point_whose_channels_or_reduction_change_is_breaking():
     def widen(card):
         card["layer_map"]["cut_points"][1].update(channels=48, reduction=8)
 
-    assert changed(widen) == [Change("cut points",
-                                     "cut point block_2 /4, 32 channels → /8, 48 channels", True)]
+    assert changed(widen) == [
+        Change("cut points", "cut point block_2 /4, 32 channels → /8, 48 channels", True)]
 
 
 def test_an_added_cut_point_is_not_breaking():

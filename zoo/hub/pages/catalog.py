@@ -101,6 +101,11 @@ class Entry:
         lineage = self.card.lineage if self.card else None
         return lineage.base_ref if lineage else None
 
+    @property
+    def base_repo(self) -> tuple[str, ...] | None:
+        """(owner, name) of the base, as its reference names it."""
+        return _names(self.base) if self.base else None
+
 
 @dataclass(frozen=True)
 class Verdict:

@@ -121,7 +121,9 @@ class Pages:
         query = {key: (query or {}).get(key, "") for key in FILTERS}
         entries = self.catalog.heads()
         shown = [e for e in entries if _matches(e, query)]
+        here = {(e.owner, e.name) for e in entries}
         return self._render("index.html", links, entries=entries, shown=shown, query=query,
+                            here=here,
                             licenses=sorted({e.license for e in entries}), kinds=KINDS,
                             has_policy=self.catalog.has_policy, served=self.endpoint is not None)
 

@@ -97,4 +97,4 @@ def write_site(catalog: Catalog, out: Path, trusted_keys: tuple[Path, ...] = (),
         for name in STATIC_FILES:
             (staging / STATIC_FOLDER / name).write_bytes(static_file(name))
         (staging / MARKER).write_text("written by zoo hub site\n")
-    return SiteResult(out, len(repos), written)
+    return SiteResult(out.absolute(), len(repos), written)
