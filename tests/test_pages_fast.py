@@ -46,8 +46,8 @@ def parse(page: str) -> Parsed:
     return parsed
 
 
-def get(url: str, method: str = "GET") -> tuple[int, Any, str]:
-    request = urllib.request.Request(url, method=method)
+def get(url: str, method: str = "GET", **headers: str) -> tuple[int, Any, str]:
+    request = urllib.request.Request(url, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
             return answer.status, answer.headers, answer.read().decode()
@@ -140,6 +140,13 @@ def test_a_model_page_shows_the_checks_the_signature_and_the_policy(site, page_h
     assert f"zoo pull hf://zoo/base@{page_hub.base_v2}" in base
     assert f'revision=&#34;{page_hub.base_v2}&#34;' in base  # huggingface_hub's snippet
     assert "model.keras" in base and "card.json" in base
+
+
+def test_the_snippets_name_the_address_the_browser_used(site, page_hub):
+    page = get(f"{site}/zoo/base", Host="hub.lab:8090")[2]
+    assert f"HF_ENDPOINT=http://hub.lab:8090 zoo pull hf://zoo/base@{page_hub.base_v2}" in page
+    forged = get(f"{site}/zoo/base", Host='x"><script>1</script>')[2]
+    assert f"HF_ENDPOINT={site} zoo pull" in forged and "x&#34;&gt;" not in forged
 
 
 def test_a_model_page_draws_the_layer_map_with_its_cut_points(site):

@@ -418,8 +418,8 @@ def page_server(options: Any) -> Any:
     basic = tomllib.loads(options.config.read_text())["basic"]
     policy = PolicyFile.read(options.policy)
     keys = SignaturePolicy.from_table(policy.table, policy.path, options.trust_key).trusted_keys
-    return PageServer(Pages(Catalog(Path(basic["mirrors-path"][0]), policy), keys,
-                            f"{basic['mirror-scheme']}://{basic['mirror-netloc']}"))
+    return PageServer(Pages(Catalog(Path(basic["mirrors-path"][0]), policy), keys),
+                      f"{basic['mirror-scheme']}://{basic['mirror-netloc']}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,6 +14,7 @@ Pages are rendered in a worker thread, one at a time, so the API stays answered.
 Every page is sent with a Content-Security-Policy that runs no inline script.
 """
 
+import re
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,6 +28,7 @@ from zoo.trust.repo_paths import check_ref_name
 
 RESERVED_OWNERS = frozenset({"api", "-"})  # the Hub API's and the pages' own prefixes
 MAX_QUERY_VALUE = 200
+HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'none'; script-src 'self'; style-src 'self' "
      b"'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
@@ -65,28 +67,37 @@ def page_route(raw_path: bytes) -> tuple[str, ...] | None:
 
 
 class PageServer:
-    """Renders pages for requests `page_route` accepts."""
+    """Renders pages for requests `page_route` accepts; `endpoint` is the server's own
+    address, for requests that name no usable Host."""
 
-    def __init__(self, pages: Pages):
+    def __init__(self, pages: Pages, endpoint: str):
         self.pages = pages
-        self.links = ServedLinks()
+        self.links = ServedLinks(endpoint)
         self._lock = threading.Lock()  # the catalog's kept readings are not shared safely
 
-    def render(self, route: tuple[str, ...], query: dict[str, str]) -> tuple[int, str]:
+    def links_for(self, host: bytes | None) -> ServedLinks:
+        """Links whose snippets name the address the browser used (another machine
+        reaches a server on 0.0.0.0 by its own name for it)."""
+        text = (host or b"").decode("ascii", "replace")
+        return ServedLinks(f"http://{text}") if HOST.fullmatch(text) else self.links
+
+    def render(self, route: tuple[str, ...], query: dict[str, str],
+               host: bytes | None = None) -> tuple[int, str]:
+        links = self.links_for(host)
         with self._lock:
             try:
                 if route[0] == "index":
-                    return 200, self.pages.index(self.links, query)
+                    return 200, self.pages.index(links, query)
                 if route[0] == "model":
                     revision = query.get("rev") or None
                     if revision is not None:
                         check_ref_name(revision)
-                    return 200, self.pages.model(self.links, route[1], route[2], revision)
-                return 200, self.pages.compare(self.links, *route[1:])
+                    return 200, self.pages.model(links, route[1], route[2], revision)
+                return 200, self.pages.compare(links, *route[1:])
             except (RefError, UnsafePathError) as exc:
-                return 404, self.pages.error(self.links, 404, first_line(exc))
+                return 404, self.pages.error(links, 404, first_line(exc))
             except ZooError as exc:
-                return 400, self.pages.error(self.links, 400, first_line(exc))
+                return 400, self.pages.error(links, 400, first_line(exc))
 
 
 def with_pages(api: App, server: PageServer) -> App:
@@ -113,8 +124,9 @@ def with_pages(api: App, server: PageServer) -> App:
             status, html = 404, server.pages.error(server.links, 404,
                                                     "revision outside the revision grammar")
         else:
+            host = dict(scope.get("headers") or []).get(b"host")
             status, html = await run_in_threadpool(server.render, route,
-                                                   _query(scope.get("query_string", b"")))
+                                                   _query(scope.get("query_string", b"")), host)
         await _send(send, status, html.encode("utf-8"), "text/html; charset=utf-8", head)
 
     return app

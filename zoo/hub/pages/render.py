@@ -25,7 +25,10 @@ STATIC_FILES = {"style.css": "text/css; charset=utf-8",
 
 
 class Links(Protocol):
-    """Where each page is: a served hub's routes, or a static site's files."""
+    """Where each page is: a served hub's routes, or a static site's files; and the
+    Hub API's address for the snippets (None for a static site)."""
+
+    endpoint: str | None
 
     def index(self) -> str: ...
     def model(self, owner: str, name: str, sha: str | None = None) -> str: ...
@@ -34,7 +37,11 @@ class Links(Protocol):
 
 
 class ServedLinks:
-    """`zoo hub serve`'s routes: the Hugging Face model page path, `?rev=`, compare."""
+    """`zoo hub serve`'s routes: the Hugging Face model page path, `?rev=`, compare;
+    `endpoint` is the address the browser reached the server at."""
+
+    def __init__(self, endpoint: str):
+        self.endpoint = endpoint
 
     def index(self) -> str:
         return "/"
@@ -108,11 +115,9 @@ class Snippets:
 class Pages:
     """Renders the index, model and compare pages of one catalog."""
 
-    def __init__(self, catalog: Catalog, trusted_keys: tuple[Path, ...] = (),
-                 endpoint: str | None = None):
+    def __init__(self, catalog: Catalog, trusted_keys: tuple[Path, ...] = ()):
         self.catalog = catalog
         self.trusted_keys = tuple(trusted_keys)
-        self.endpoint = endpoint  # http://HOST:PORT when served; None for a static site
 
     def _render(self, template: str, links: Links, **values: Any) -> str:
         return _environment().get_template(template).render(links=links, **values)
@@ -123,9 +128,8 @@ class Pages:
         shown = [e for e in entries if _matches(e, query)]
         here = {(e.owner, e.name) for e in entries}
         return self._render("index.html", links, entries=entries, shown=shown, query=query,
-                            here=here,
-                            licenses=sorted({e.license for e in entries}), kinds=KINDS,
-                            has_policy=self.catalog.has_policy, served=self.endpoint is not None)
+                            here=here, licenses=sorted({e.license for e in entries}), kinds=KINDS,
+                            has_policy=self.catalog.has_policy)
 
     def model(self, links: Links, owner: str, name: str, revision: str | None = None) -> str:
         entry = self.catalog.entry(owner, name, revision)
@@ -141,7 +145,7 @@ class Pages:
             ancestors=self.catalog.ancestors(entry),
             descendants=self.catalog.descendants(owner, name),
             checks=self.catalog.checks(entry, self.trusted_keys),
-            snippets=self.snippets(entry), latest=revision is None,
+            snippets=self.snippets(entry, links.endpoint), latest=revision is None,
             has_policy=self.catalog.has_policy)
 
     def compare(self, links: Links, owner: str, name: str, old: str, new: str) -> str:
@@ -153,19 +157,19 @@ class Pages:
                            f"{': ' + missing.problem if missing.problem else ''}")
         changes = card_changes(before.card, after.card)
         return self._render("compare.html", links, before=before, after=after, old=old,
-                            new=new, changes=changes,
-                            revisions=self.catalog.revisions(owner, name))
+                            new=new, changes=changes)
 
     def error(self, links: Links, status: int, message: str) -> str:
         return self._render("error.html", links, status=status, message=message)
 
-    def snippets(self, entry: Entry) -> Snippets:
+    def snippets(self, entry: Entry, endpoint: str | None) -> Snippets:
+        """Pinned to the commit: over the Hub API at `endpoint`, or from the folder."""
         ref = f"{entry.repo_id}@{entry.sha}"
-        if self.endpoint:
-            return Snippets(f"HF_ENDPOINT={self.endpoint} zoo pull hf://{ref}",
-                            f'zoo.pull("hf://{ref}")  # with HF_ENDPOINT={self.endpoint}',
+        if endpoint:
+            return Snippets(f"HF_ENDPOINT={endpoint} zoo pull hf://{ref}",
+                            f'zoo.pull("hf://{ref}")  # with HF_ENDPOINT={endpoint}',
                             f'huggingface_hub.snapshot_download("{entry.repo_id}", '
-                            f'revision="{entry.sha}", endpoint="{self.endpoint}")')
+                            f'revision="{entry.sha}", endpoint="{endpoint}")')
         where = f"file://{quote(str(self.catalog.hub.root))}/{ref}"
         return Snippets(f"zoo pull {where}", f'zoo.pull("{where}")', None)
 

@@ -29,6 +29,8 @@ STATIC_FOLDER = "_static"
 class StaticLinks:
     """Relative links from a page `depth` folders below the site's root."""
 
+    endpoint = None  # no Hub API: the snippets name the folder hub
+
     def __init__(self, depth: int, compares: set[tuple[str, str, str, str]]):
         self.prefix = "../" * depth
         self.compares = compares
