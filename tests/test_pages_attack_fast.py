@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ok, refused
 from forge import commit, files_of, git, tree
-from hub_pages import MARKER, build_page_hub, cut, layer, lineage, package
+from hub_pages import HOSTILE, MARKER, build_page_hub, cut, layer, lineage, package
 from served import served
 from test_pages_fast import get, parse
 from zoo.hub import FolderHub
@@ -47,6 +47,24 @@ def _publish(hub: FolderHub, work: Path, owner: str, name: str, **card: object) 
                                **card), owner, name).revision
 
 
+def publish_hostile_derived(hub: FolderHub, work: Path) -> None:
+    """mal/hostile-derived, v1 and v2: script in every nested field the pages show
+    (lineage base, cut layer, frozen layers, head; imported_from; exports' keys and
+    paths; metrics; layer and cut point names), the two revisions' cards differing."""
+    layers = [layer(0, HOSTILE), layer(1, f"c{HOSTILE}", "head")]
+    derived = {**lineage(HOSTILE, "1" * 40, HOSTILE, [HOSTILE]), "head": HOSTILE}
+    source = {"source": HOSTILE, "revision": "1" * 40, "format": "keras folder",
+              "files": {HOSTILE: "2" * 64}, "license_from": "importer"}
+    exports = {HOSTILE: {"path": HOSTILE, "max_abs_diff": 0.0, "tolerance": 1e-5,
+                         "quantize": HOSTILE}}
+    for version, more in (("1.0.0", {}), ("2.0.0", {"metrics": {HOSTILE: {
+            "value": 1.0, "split": HOSTILE, "dataset": HOSTILE}}})):
+        folder = package(work / f"hostile-derived-{version}", "hostile-derived", layers,
+                         [cut(HOSTILE, 0)], version=version, lineage=derived,
+                         imported_from=source, exports=exports, **more)
+        hub.publish(folder, "mal", "hostile-derived", tag=f"v{version[0]}")
+
+
 def build_attack_hub(work: Path) -> AttackHub:
     """The page tests' hub, inside a git repository of someone's (`work`), plus:
 
@@ -58,6 +76,7 @@ def build_attack_hub(work: Path) -> AttackHub:
     mal/refs      hostile tag and branch names, a commit subject holding the log's field
                   separator and a Mirrored-from trailer holding markup
     mal/readme    a README of script links; mal/big-readme one over MAX_README
+    mal/hostile-derived  script in every nested card field (`publish_hostile_derived`)
     mal/many      more commits than a page lists
     """
     page_hub = build_page_hub(work)
@@ -90,6 +109,7 @@ def build_attack_hub(work: Path) -> AttackHub:
         f"{MIRRORED_FROM}: <img src=x onerror=window.{MARKER}=4>\n"))
 
     _publish(hub, work, "mal", "readme", readme=README_ATTACKS)
+    publish_hostile_derived(hub, work)
     _publish(hub, work, "mal", "big-readme", readme="# big\n" + "x" * MAX_README)
 
     many = root / "models/mal/many"
@@ -182,6 +202,15 @@ def test_readme_links_images_and_html_with_script_urls_are_dropped(site):
     assert "&lt;div onclick=" in readme and 'href="http://example.invalid"' in readme
 
 
+@pytest.mark.parametrize("path", ["/mal/hostile-derived", "/mal/hostile-derived?rev=v1",
+                                  "/mal/hostile-derived/compare/v1...v2", "/?q=script"])
+def test_script_in_nested_card_fields_is_shown_as_text(site, path):
+    status, _, page = get(f"{site}{path}")
+    assert status == 200
+    assert_inert(page)
+    assert HOSTILE not in page and MARKER in "".join(parse(page).text)
+
+
 def test_a_base_revision_that_is_not_a_commit_renders_as_not_in_the_hub(site):
     status, _, page = get(f"{site}/mal/not-commit")
     assert status == 200 and "not in this hub" in page
@@ -236,10 +265,11 @@ def test_the_server_still_answers_after_the_attacks(site):
 
 @pytest.fixture(scope="module")
 def small_hub(tmp_path_factory) -> Path:
-    """One package and a repository folder named like a script URL."""
+    """One package, a hostile one and a repository folder named like a script URL."""
     work = tmp_path_factory.mktemp("small")
     hub = FolderHub(work / "hub")
     _publish(hub, work, "zoo", "one")
+    publish_hostile_derived(hub, work)
     weird = hub.root / "models" / f"javascript:window.{MARKER}=1"
     weird.mkdir()
     shutil.copytree(hub.root / "models/zoo/one", weird / "x")
@@ -251,7 +281,17 @@ def test_hub_site_links_no_repository_folder_outside_the_name_grammar(small_hub,
     ok("hub", "site", "--hub", small_hub, "--out", out)
     index = (out / "index.html").read_text()
     assert_inert(index)
-    assert "zoo/one" in index and MARKER not in index
+    assert "zoo/one" in index and f"javascript:window.{MARKER}" not in index
+
+
+def test_hub_site_pages_show_script_in_card_fields_as_text(small_hub, tmp_path):
+    out = tmp_path / "site"
+    ok("hub", "site", "--hub", small_hub, "--out", out)
+    pages = list((out / "mal/hostile-derived").rglob("*.html"))
+    assert len(pages) == 4  # the head, two revisions, one comparison
+    for page in pages:
+        assert_inert(page.read_text())
+        assert HOSTILE not in page.read_text()
 
 
 @pytest.mark.parametrize("where", ["the hub", "inside the hub", "inside a repository",
