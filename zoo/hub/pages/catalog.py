@@ -3,9 +3,12 @@ lineage across the hub, and the checks a pull would make.
 
 Everything is read through the zoo's hardened readers (`FolderHub`, `Blobs`,
 `card_from_json`): a repository is hostile until checked, and one that fails a
-check is shown with the reason instead of its data. A commit never changes, so
-what is read at a commit sha is kept (bounded); branch and tag heads are read
-again on every request, so a publish shows at once.
+check is shown with the reason instead of its data. Only repositories the Hub
+API would serve are read (`Catalog.holds`): names in the hub's grammar, read
+from inside the hub, so neither a lineage naming `../..` nor a linked or
+borrowing repository folder reaches a git repository outside it. A commit
+never changes, so what is read at a commit sha is kept (bounded); branch and tag
+heads are read again on every request, so a publish shows at once.
 """
 
 import json
@@ -19,10 +22,12 @@ from typing import Any, TypeVar
 from zoo.cards.card import CARD_FILE, MAX_CARD_BYTES, README_FILE, SIGNATURE_FILE, Card, \
     card_from_json
 from zoo.cards.license_policy import PolicyFile
-from zoo.errors import ZooError, first_line
+from zoo.errors import RefError, ZooError, first_line
 from zoo.hub.folder import BRANCH, FolderHub, require_folder_hub
 from zoo.hub.git import Blobs, records
 from zoo.hub.mirror import TRAILER as MIRRORED_FROM
+from zoo.hub.olah_guard import inside_hub
+from zoo.hub.refs import is_name
 from zoo.trust.repo_paths import COMMIT
 
 MAX_README = 1 << 20  # bytes of a README rendered on a page
@@ -168,8 +173,21 @@ class Catalog:
 
     # --- repositories ---------------------------------------------------------------
 
+    def holds(self, owner: str, name: str) -> bool:
+        """Whether owner/name is a repository of this hub as the Hub API serves it: both
+        names in the hub's grammar, its folder inside the hub through no link, and its
+        .git its own (no gitfile, shared or borrowed objects)."""
+        return (is_name(owner) and is_name(name) and self.hub.exists(owner, name)
+                and inside_hub(str(self.hub.root), str(self.hub.repo_dir(owner, name))))
+
+    def _held(self, owner: str, name: str) -> Path:
+        """The repository's folder; RefError, naming no folder, unless the hub holds it."""
+        if not self.holds(owner, name):
+            raise RefError(f"no repository {owner}/{name} in this hub")
+        return self.hub.repo_dir(owner, name)
+
     def repo_ids(self) -> list[tuple[str, str]]:
-        return [(r.owner, r.name) for r in self.hub.repos()]
+        return [(r.owner, r.name) for r in self.hub.repos() if self.holds(r.owner, r.name)]
 
     def heads(self) -> list[Entry]:
         """Every repository at the head of its main branch, by name."""
@@ -178,6 +196,7 @@ class Catalog:
     def entry(self, owner: str, name: str, revision: str | None = None) -> Entry:
         """The repository at `revision` (a tag, branch or sha; default main): RefError
         if there is no such repository or revision."""
+        self._held(owner, name)
         sha = self.hub.resolve(owner, name, revision)
         tags = self.hub.tags(owner, name)
         kept = self._entries.get_or((owner, name, sha), lambda: self._read(owner, name, sha))
@@ -216,13 +235,14 @@ class Catalog:
     def revisions(self, owner: str, name: str) -> list[Revision]:
         """The repository's commits reachable from a branch or tag, newest first, with
         the refs naming each (at most MAX_REVISIONS)."""
-        repo = self.hub.repo_dir(owner, name)
-        self.hub.resolve(owner, name, None)  # RefError for an unknown repository
-        lines = records(repo / ".git", "log", "--all", "-z", "--format=%H%x1f%cI%x1f%s%x1f%D",
+        repo = self._held(owner, name)
+        self.hub.resolve(owner, name, None)  # RefError for a repository with no main
+        # The subject last: it may hold the separator, which must not make it a ref name.
+        lines = records(repo / ".git", "log", "--all", "-z", "--format=%H%x1f%cI%x1f%D%x1f%s",
                         most=MAX_REVISIONS, longest=16 << 10)
         revisions = []
         for line in lines[:MAX_REVISIONS]:
-            sha, date, subject, names = line.decode("utf-8", "replace").split("\x1f", 3)
+            sha, date, names, subject = line.decode("utf-8", "replace").split("\x1f", 3)
             refs = tuple(part.strip().removeprefix("tag: ").removeprefix("HEAD -> ")
                          for part in names.split(",") if part.strip())
             if COMMIT.fullmatch(sha):
@@ -276,7 +296,7 @@ class Catalog:
         if len(owner_name) != 2 or not COMMIT.fullmatch(revision or ""):
             return None
         owner, name = owner_name
-        if not self.hub.exists(owner, name):
+        if not self.holds(owner, name):
             return None
         try:
             return self.entry(owner, name, revision)

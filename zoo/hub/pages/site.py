@@ -9,7 +9,8 @@
 Links are relative, so the folder can be opened from disk or put behind any web
 server. The site is written into a staging folder and renamed into place: a
 failure leaves the previous site (or nothing), never half of one. A folder that
-holds something other than a site written here is not replaced.
+holds something other than a site written here is not replaced, and the site is
+never written inside the hub (the only copy of what was published) nor around it.
 """
 
 import os
@@ -61,6 +62,10 @@ def write_site(catalog: Catalog, out: Path, trusted_keys: tuple[Path, ...] = (),
     """Write every page of the catalog's hub into `out` (replacing a site written
     there before); ZooError if `out` holds anything else."""
     out = Path(out)
+    hub = catalog.hub.root.resolve()
+    if out.resolve().is_relative_to(hub) or hub.is_relative_to(out.resolve()):
+        raise ZooError(f"{out} is inside the hub at {hub} or holds it; write the site "
+                       "to a folder outside the hub")
     if os.path.lexists(out) and not (out.is_dir() and not out.is_symlink()
                                      and (not any(out.iterdir()) or (out / MARKER).is_file())):
         raise ZooError(f"{out} exists and is not a site `zoo hub site` wrote; choose a new "
