@@ -12,5 +12,5 @@ shoot() {  # PAGE PNG HEIGHT
     --window-size="1280,$3" --screenshot="$2" "file://$site/$1" 2>/dev/null
 }
 shoot index.html docs/img/hub-index.png 520
-shoot zoo/iris4/index.html docs/img/hub-model.png 2200
+shoot models/zoo/iris4/index.html docs/img/hub-model.png 2200
 echo "wrote docs/img/hub-index.png and docs/img/hub-model.png"

@@ -42,9 +42,9 @@ def test_workflow_1_iris(tmp_path, seed_base):
         assert_export_parity(tmp_path / "iris4-tuned", key,
                              tmp_path / "iris4-test.csv" if key == "onnx" else None)
     assert "accuracy" in out
-    page = (tmp_path / "hub-site" / "zoo" / "iris4" / "index.html").read_text()
+    page = (tmp_path / "hub-site" / "models" / "zoo" / "iris4" / "index.html").read_text()
     ancestors = re.search(r'<ol class="chain" id="ancestors">.*?</ol>', page, re.S).group()
-    assert f'class="base" href="../../zoo/{base.name}/' in ancestors  # lineage, linked
+    assert f'class="base" href="../../../models/zoo/{base.name}/' in ancestors  # lineage, linked
 
 
 @pytest.mark.slow

@@ -218,7 +218,8 @@ def test_a_base_revision_that_is_not_a_commit_renders_as_not_in_the_hub(site):
 
 def test_a_readme_over_the_limit_still_renders_the_page_with_the_reason(site):
     status, _, page = get(f"{site}/mal/big-readme")
-    assert status == 200 and "more than the 1,048,576 allowed" in page
+    assert status == 200 and "a page shows at most 1,048,576" in page
+    assert 'id="license"' in page  # the card is still shown
 
 
 def test_a_model_page_lists_at_most_max_revisions(site, attack_hub):
@@ -287,7 +288,7 @@ def test_hub_site_links_no_repository_folder_outside_the_name_grammar(small_hub,
 def test_hub_site_pages_show_script_in_card_fields_as_text(small_hub, tmp_path):
     out = tmp_path / "site"
     ok("hub", "site", "--hub", small_hub, "--out", out)
-    pages = list((out / "mal/hostile-derived").rglob("*.html"))
+    pages = list((out / "models/mal/hostile-derived").rglob("*.html"))
     assert len(pages) == 4  # the head, two revisions, one comparison
     for page in pages:
         assert_inert(page.read_text())

@@ -213,15 +213,15 @@ def test_hub_site_writes_pages_whose_links_all_resolve(tmp_path, page_hub, polic
              "--trust-key", keys[1])
     assert "for 6 repositories" in run.stdout
     pages = sorted(out.rglob("*.html"))
-    assert out / "zoo/base/index.html" in pages
-    assert out / f"zoo/base/compare/{page_hub.base_v1}...{page_hub.base_v2}.html" in pages
+    assert out / "models/zoo/base/index.html" in pages
+    assert out / f"models/zoo/base/compare/{page_hub.base_v1}...{page_hub.base_v2}.html" in pages
     for page in pages:
         for href in parse(page.read_text()).hrefs():
             if "://" not in href:
                 assert (page.parent / href.split("?")[0]).resolve().is_file(), (page, href)
-    evil = (out / "evil/evil/index.html").read_text()
+    evil = (out / "models/evil/evil/index.html").read_text()
     assert HOSTILE not in evil and "&lt;script&gt;" in evil
-    compare = (out / f"zoo/base/compare/{page_hub.base_v1}...{page_hub.base_v2}.html")
+    compare = (out / f"models/zoo/base/compare/{page_hub.base_v1}...{page_hub.base_v2}.html")
     assert "breaking" in compare.read_text()
     ok("hub", "site", "--hub", page_hub.root, "--out", out)  # a site written there is replaced
 
@@ -235,3 +235,15 @@ def test_hub_site_refuses_a_folder_it_did_not_write_and_a_missing_hub(tmp_path, 
     assert "not a folder hub" in refused("hub", "site", "--hub", tmp_path / "none",
                                          "--out", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_hub_site_keeps_repositories_apart_from_its_own_files(tmp_path):
+    from packages import make_package
+    from zoo.hub import FolderHub
+
+    hub = FolderHub(tmp_path / "hub")
+    hub.publish(make_package(tmp_path / "pkg", name="x"), "index.html", "x")
+    ok("hub", "site", "--hub", hub.root, "--out", tmp_path / "site")
+    assert "Repositories" in (tmp_path / "site/index.html").read_text()
+    assert (tmp_path / "site/_static/style.css").read_bytes().startswith(b"/*")
+    assert (tmp_path / "site/models/index.html/x/index.html").is_file()

@@ -211,12 +211,15 @@ class Catalog:
         try:
             files = [FileRow(f.path, f.size, f.sha256, f.lfs)
                      for f in self.hub.files(owner, name, sha)]
-            paths = {row.path for row in files}
+            sizes = {row.path: row.size for row in files}
             with Blobs(repo / ".git") as blobs:
-                if README_FILE in paths:
+                if sizes.get(README_FILE, 0) > MAX_README:  # the card is still shown
+                    readme = (f"*{README_FILE} is {sizes[README_FILE]:,} bytes; a page shows "
+                              f"at most {MAX_README:,}.*")
+                elif README_FILE in sizes:
                     readme = blobs.read(f"{sha}:{README_FILE}", MAX_README).decode("utf-8",
                                                                                     "replace")
-                if CARD_FILE in paths:
+                if CARD_FILE in sizes:
                     text = blobs.read(f"{sha}:{CARD_FILE}", MAX_CARD_BYTES)
                     card = card_from_json(_json(text), f"{owner}/{name}@{sha[:12]} {CARD_FILE}")
         except ZooError as exc:

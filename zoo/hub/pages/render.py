@@ -80,11 +80,14 @@ def _environment() -> Any:
 def _markdown() -> Any:
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    # No images: a page fetches nothing from elsewhere (a static site has no CSP header).
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table") \
+        .disable("image")
 
 
 def readme_html(text: str) -> str:
-    """A README's body (front matter left out) as HTML: markdown, raw HTML shown as text."""
+    """A README's body (front matter left out) as HTML: markdown, raw HTML shown as text,
+    images as their markdown text."""
     return _markdown().render(FRONT_MATTER.sub("", text, count=1))
 
 

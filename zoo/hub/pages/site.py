@@ -1,9 +1,9 @@
 """`zoo hub site`: the hub's pages as static files, for a hub on a shared drive.
 
-    index.html                              the index (search and filters in the page)
-    OWNER/NAME/index.html                   the model page at the head of main
-    OWNER/NAME/SHA.html                     every listed revision's page
-    OWNER/NAME/compare/OLD...NEW.html       each revision against the one before it
+    index.html                                  the index (search and filters in the page)
+    models/OWNER/NAME/index.html                the model page at the head of main
+    models/OWNER/NAME/SHA.html                  every listed revision's page
+    models/OWNER/NAME/compare/OLD...NEW.html    each revision against the one before it
     _static/style.css, _static/search.js
 
 Links are relative, so the folder can be opened from disk or put behind any web
@@ -25,6 +25,7 @@ from zoo.hub.pages.render import STATIC_FILES, Pages, static_file
 
 MARKER = ".zoo-site"  # in every site written here; only such a folder is replaced
 STATIC_FOLDER = "_static"
+MODELS = "models"  # the repositories' pages, apart from the site's own files
 
 
 class StaticLinks:
@@ -40,11 +41,12 @@ class StaticLinks:
         return f"{self.prefix}index.html"
 
     def model(self, owner: str, name: str, sha: str | None = None) -> str:
-        return f"{self.prefix}{owner}/{name}/{sha or 'index'}.html"
+        return f"{self.prefix}{MODELS}/{owner}/{name}/{sha or 'index'}.html"
 
     def compare(self, owner: str, name: str, old: str, new: str) -> str | None:
         known = (owner, name, old, new) in self.compares
-        return f"{self.prefix}{owner}/{name}/compare/{old}...{new}.html" if known else None
+        return f"{self.prefix}{MODELS}/{owner}/{name}/compare/{old}...{new}.html" \
+            if known else None
 
     def static(self, file: str) -> str:
         return f"{self.prefix}{STATIC_FOLDER}/{file}"
@@ -83,23 +85,23 @@ def write_site(catalog: Catalog, out: Path, trusted_keys: tuple[Path, ...] = (),
             target.write_text(html, encoding="utf-8")
             written += 1
 
-        write("index.html", pages.index(StaticLinks(0, compares)))
+        root = StaticLinks(0, compares)  # each page's path is its link from the root
+        write(root.index(), pages.index(root))
+        at_model, at_compare = StaticLinks(3, compares), StaticLinks(4, compares)
         for entry, revisions in repos:
+            owner, name = entry.owner, entry.name
             if progress:
                 progress(f"{entry.repo_id}: {len(revisions)} revision(s)")
-            write(f"{entry.owner}/{entry.name}/index.html",
-                  pages.model(StaticLinks(2, compares), entry.owner, entry.name))
+            write(root.model(owner, name), pages.model(at_model, owner, name))
             for revision in revisions:
-                write(f"{entry.owner}/{entry.name}/{revision.sha}.html",
-                      pages.model(StaticLinks(2, compares), entry.owner, entry.name,
-                                  revision.sha))
+                write(root.model(owner, name, revision.sha),
+                      pages.model(at_model, owner, name, revision.sha))
             for newer, older in zip(revisions, revisions[1:]):
-                links = StaticLinks(3, compares)
                 try:
-                    html = pages.compare(links, entry.owner, entry.name, older.sha, newer.sha)
+                    html = pages.compare(at_compare, owner, name, older.sha, newer.sha)
                 except ZooError as exc:  # a revision without a readable card: say so there
-                    html = pages.error(links, 404, first_line(exc))
-                write(f"{entry.owner}/{entry.name}/compare/{older.sha}...{newer.sha}.html", html)
+                    html = pages.error(at_compare, 404, first_line(exc))
+                write(root.compare(owner, name, older.sha, newer.sha), html)
         (staging / STATIC_FOLDER).mkdir()
         for name in STATIC_FILES:
             (staging / STATIC_FOLDER / name).write_bytes(static_file(name))
