@@ -26,11 +26,10 @@ from zoo.errors import RefError, ZooError, first_line
 from zoo.hub.folder import BRANCH, FolderHub, require_folder_hub
 from zoo.hub.git import Blobs, records
 from zoo.hub.mirror import TRAILER as MIRRORED_FROM
-from zoo.hub.olah_guard import inside_hub
+from zoo.hub.olah_guard import MAX_README, inside_hub
 from zoo.hub.refs import is_name
 from zoo.trust.repo_paths import COMMIT
 
-MAX_README = 1 << 20  # bytes of a README rendered on a page
 MAX_REVISIONS = 200  # newest first, in a model page's revision picker
 MAX_LINEAGE = 16  # bases followed up the chain: a real chain has a few; a cycle stops here
 KEPT = 512  # commits whose reading is kept in memory
@@ -190,8 +189,16 @@ class Catalog:
         return [(r.owner, r.name) for r in self.hub.repos() if self.holds(r.owner, r.name)]
 
     def heads(self) -> list[Entry]:
-        """Every repository at the head of its main branch, by name."""
-        return [self.entry(owner, name) for owner, name in self.repo_ids()]
+        """Every repository at the head of its main branch, by name; one git cannot read
+        is listed with the reason, not left out (nor does it take the index down)."""
+        entries = []
+        for owner, name in self.repo_ids():
+            try:
+                entries.append(self.entry(owner, name))
+            except ZooError as exc:
+                entries.append(Entry(owner, name, "", "", [], [], None, first_line(exc), "", [],
+                                     None))
+        return entries
 
     def entry(self, owner: str, name: str, revision: str | None = None) -> Entry:
         """The repository at `revision` (a tag, branch or sha; default main): RefError
@@ -324,10 +331,12 @@ class Catalog:
         return chain
 
     def descendants(self, owner: str, name: str) -> list[Entry]:
-        """Every repository whose head is derived from any commit of owner/name."""
+        """Every repository whose head is derived from a commit of owner/name that this
+        hub holds (a lineage is a claim: one naming no such commit is not listed)."""
         return [entry for entry in self.heads() if entry.card and entry.card.lineage
                 and _names(entry.card.lineage.base_ref) == (owner, name)
-                and (entry.owner, entry.name) != (owner, name)]
+                and (entry.owner, entry.name) != (owner, name)
+                and self.located(entry.card.lineage.base_ref, entry.card.lineage.base_revision)]
 
     def walk(self) -> Iterator[tuple[Entry, list[Revision]]]:
         for owner, name in self.repo_ids():
