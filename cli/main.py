@@ -86,12 +86,13 @@ def register() -> None:
         predict,
         publish,
         pull,
+        rank,
         train,
     )
     from zoo.cli import list as list_
 
-    for module in (train, pack, import_, publish, list_, inspect, pull, finetune, evaluate,
-                   compare, export, predict, data, hub, cache):
+    for module in (train, pack, import_, publish, list_, inspect, rank, pull, finetune,
+                   evaluate, compare, export, predict, data, hub, cache):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -16,7 +16,11 @@ from zoo.cli.options import (
 
 @click.command()
 @click.argument("ref")
-@click.option("--cut-at", help="Keep the network up to this layer (name or index).")
+@click.option("--cut-at", help="Keep the network up to this layer (name or index), or "
+                               "'best': the cut point zoo rank scores highest on "
+                               "--rank-data.")
+@click.option("--rank-data", type=click.Path(),
+              help="Labelled data to choose --cut-at best on (see zoo rank).")
 @click.option("--drop-top", type=int, help="Remove this many layers from the top.")
 @click.option("--freeze-until", help="Freeze every layer up to and including this one.")
 @click.option("--freeze", "freeze", multiple=True, help="Freeze a layer range A:B, A: or "
@@ -51,8 +55,9 @@ from zoo.cli.options import (
 @out_option
 @unsafe_option
 @force_option
-def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str | None,
-         freeze: tuple[str, ...], unfreeze_from: str | None, trainable: tuple[str, ...],
+def pull(ref: str, cut_at: str | None, rank_data: str | None, drop_top: int | None,
+         freeze_until: str | None, freeze: tuple[str, ...], unfreeze_from: str | None,
+         trainable: tuple[str, ...],
          input_size: str | None, head: str | None, allow_license: tuple[str, ...],
          policy: str | None, trust_keys: tuple[str, ...], require_signature: bool,
          license_: str | None, name: str | None, authors: tuple[str, ...], seed: int,
@@ -76,6 +81,8 @@ def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str |
                    --head conv:32:3:relu,flatten,dense:2:softmax --out vgg-head
                zoo pull mobilenetv2 --cut-at out_relu --freeze-until out_relu \\
                    --input-size 32x32 --head flatten,dense:10:softmax --out mnv2-small
+               zoo pull fer --cut-at best --freeze-until best --rank-data faces.npz \\
+                   --head gap,dense:7:softmax --out fer-faces
     """
     import zoo
 
@@ -86,7 +93,7 @@ def pull(ref: str, cut_at: str | None, drop_top: int | None, freeze_until: str |
                          name=name, authors=authors, allow_license=allow_license,
                          policy=policy, trust_keys=trust_keys,
                          require_signature=require_signature, lock=lock, locked=locked,
-                         unsafe=unsafe, force=force)
+                         unsafe=unsafe, force=force, rank_data=rank_data)
     warn_all(package.warnings)
     card, layer_map = package.card, package.card.layer_map
     base = card.lineage if package.ref is None else None  # derived: a new package

@@ -36,6 +36,7 @@ from zoo.api.hub import (  # noqa: E402
 )
 from zoo.api.hub import list_packages as list  # noqa: E402,A001
 from zoo.api.package import Package  # noqa: E402
+from zoo.api.rank import Ranked, rank  # noqa: E402
 from zoo.api.produce import (  # noqa: E402
     Published,
     dataset,
@@ -67,12 +68,13 @@ __all__ = [
     # producing
     "train_recipe", "dataset", "pack", "import_backbone", "save", "publish",
     # consuming
-    "pull", "backbone", "derive", "finetune", "evaluate", "compare", "export", "predict",
+    "rank", "pull", "backbone", "derive", "finetune", "evaluate", "compare", "export",
+    "predict",
     # hubs
     "list", "inspect", "progress_bars", "serve", "stop_serving", "write_site", "mirror",
     "verify_cache", "clean_cache",
     # values
-    "Package", "Finetuned", "Published",
+    "Package", "Finetuned", "Published", "Ranked",
     # errors
     "ZooError", "ZooWarning", "RefError", "IntegrityError", "UnsafePathError", "UnsafeModelError",
     "SignatureError", "CardError", "LicenseRefused", "LayerNotFound", "DataError",

@@ -7,7 +7,7 @@ from warnings import warn
 
 from zoo.api.arguments import PathLike, Size, as_ref, optional_path, output_path, size_tuple, texts
 from zoo.api.package import Package
-from zoo.errors import ZooError, ZooWarning
+from zoo.errors import LicenseRefused, ZooError, ZooWarning
 
 if TYPE_CHECKING:
     import keras
@@ -133,6 +133,25 @@ def backbone(ref: "str | Package", *, cut_at: str | int | None = None,
     return rebuilt.model
 
 
+BEST = "best"  # the cut point `zoo.rank` scores highest
+
+
+def _best_cut(ref: str, rank_data: PathLike | None, input_size: Size | None,
+              allow_license: tuple[str, ...] | str, policy: PathLike | None
+              ) -> tuple[str, str]:
+    """The ranked revision of `ref` and its best cut point on `rank_data`."""
+    from zoo.api.rank import rank
+
+    if rank_data is None:
+        raise ZooError("--cut-at best needs --rank-data FILE: the labelled data to rank "
+                       "the cut points on")
+    best = rank([ref], rank_data, input_size=input_size, allow_license=allow_license,
+                policy=policy)[0]
+    if best.refused:
+        raise LicenseRefused(best.refused)
+    return f"{best.ref}@{best.revision}", best.cut_at
+
+
 def derive(ref: str, out: PathLike, *, cut_at: str | int | None = None,
            drop_top: int | None = None, freeze_until: str | int | None = None,
            freeze: tuple[str, ...] | str = (), unfreeze_from: str | int | None = None,
@@ -142,12 +161,13 @@ def derive(ref: str, out: PathLike, *, cut_at: str | int | None = None,
            allow_license: tuple[str, ...] | str = (), policy: PathLike | None = None,
            trust_keys: tuple[PathLike, ...] | PathLike = (), require_signature: bool = False,
            lock: PathLike | None = None, locked: bool = False, unsafe: bool = False,
-           force: bool = False) -> Package:
+           force: bool = False, rank_data: PathLike | None = None) -> Package:
     """`zoo.backbone` written straight to a derived package, like `zoo pull` with
     rebuild options: the same checks, rebuild and lineage, the license carried
     forward (the base's AND `license`); without rebuild options, a plain copy (as
     `zoo.pull(ref, out=...)`). A derived package is new: its `ref` is None and its
-    card's lineage names the base revision.
+    card's lineage names the base revision. `cut_at="best"` (and `freeze_until="best"`)
+    is the cut point `zoo.rank` scores highest on `rank_data`, at the revision it ranked.
 
     Example:
         >>> pkg = zoo.derive("iris@v1", "iris4-model", drop_top=1, freeze_until="hidden2",
@@ -156,6 +176,10 @@ def derive(ref: str, out: PathLike, *, cut_at: str | int | None = None,
     """
     from zoo.api.pulling import write_pulled
 
+    if BEST in (cut_at, freeze_until):
+        ref, best = _best_cut(ref, rank_data, input_size, allow_license, policy)
+        cut_at, freeze_until = (best if value == BEST else value
+                                for value in (cut_at, freeze_until))
     spec = rebuild_spec(cut_at=cut_at, drop_top=drop_top, freeze_until=freeze_until,
                         freeze=freeze, unfreeze_from=unfreeze_from, trainable=trainable,
                         input_size=input_size, head=head)
