@@ -80,12 +80,25 @@ def cut_features(model: Any, cuts: Sequence[str], x: np.ndarray, revision: str |
     return found, False
 
 
+def output_in(model: Any, name: str) -> Any:
+    """Layer `name`'s output in `model`'s own graph. A rebuilt backbone calls the base's
+    layer objects again, so `layer.output` (their first call, in the base's graph) is
+    not it: the call that belongs to this model is."""
+    mine = {id(node) for nodes in model._nodes_by_depth.values() for node in nodes}
+    layer = model.get_layer(name)
+    calls = [node for node in layer._inbound_nodes if id(node) in mine]
+    if len(calls) != 1:
+        raise LayerNotFound(f"layer {name!r} is called {len(calls)} times in {model.name}; "
+                            "name a layer called once to cut at")
+    return calls[0].output_tensors[0]
+
+
 def one_pass(model: Any, cuts: Sequence[str], x: np.ndarray) -> dict[str, np.ndarray]:
     """Every cut's pooled features from a single `predict` of a model with one output
     per cut."""
     import keras
 
-    extractor = keras.Model(model.inputs[0], [model.get_layer(cut).output for cut in cuts])
+    extractor = keras.Model(model.inputs[0], [output_in(model, cut) for cut in cuts])
     outputs = extractor.predict(x, batch_size=BATCH, verbose=0)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return {cut: pooled(out) for cut, out in zip(cuts, outputs, strict=True)}
