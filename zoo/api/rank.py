@@ -106,13 +106,43 @@ def _table(path: Path, limit_rows: int | None) -> "Table":
     return table
 
 
-def _rank_one(ref: str, table: "Table", cut_points: str, metric: str,
-              input_size: tuple[int, ...] | None, allow_license: Any, policy: Any,
-              trust_keys: Any, require_signature: bool) -> list[Ranked]:
-    from zoo.api.consume import _checked_fetch, rebuild_spec
+@dataclass(frozen=True)
+class CutFeatures:
+    """One backbone's pooled features at each chosen cut point, from one pass."""
+
+    card: "Card"
+    revision: str
+    cuts: list[str]
+    features: dict[str, Any]  # cut -> (rows, channels) float32
+    pass_seconds: float  # 0 when they came from the cache
+
+
+def cut_point_features(checked: Any, table: "Table", cut_points: str = "stages",
+                       input_size: tuple[int, ...] | None = None) -> CutFeatures:
+    """The pooled features of a checked snapshot's backbone on `table` at its cut
+    points, rebuilt up to the deepest one with the input adapted to the data."""
+    from zoo.api.consume import rebuild_spec
     from zoo.build.rebuild import rebuild
     from zoo.package import load_model
     from zoo.train.rank_features import cut_features
+
+    snapshot = checked.snapshot
+    card = snapshot.card
+    cuts = chosen_cuts(card, cut_points)
+    size = input_size or _data_size(card, table)
+    deepest = max(cuts, key=card.layer_map.names().index)
+    model = rebuild(load_model(snapshot.path), card.layer_map,
+                    rebuild_spec(cut_at=deepest, input_size=size)).model
+    started = time.perf_counter()
+    features, cached = cut_features(model, cuts, table.x, snapshot.revision, table.sha256)
+    return CutFeatures(card, snapshot.revision, cuts, features,
+                       0.0 if cached else time.perf_counter() - started)
+
+
+def _rank_one(ref: str, table: "Table", cut_points: str, metric: str,
+              input_size: tuple[int, ...] | None, allow_license: Any, policy: Any,
+              trust_keys: Any, require_signature: bool) -> list[Ranked]:
+    from zoo.api.consume import _checked_fetch
     from zoo.train.transfer_scores import score
 
     try:
@@ -121,27 +151,17 @@ def _rank_one(ref: str, table: "Table", cut_points: str, metric: str,
                                  lock=None, locked=False)
     except (LicenseRefused, SignatureError) as exc:
         return [Ranked(ref, None, None, None, None, None, metric, 0.0, 0.0, str(exc))]
-    snapshot = checked.snapshot
-    card = snapshot.card
-    cuts = chosen_cuts(card, cut_points)
-    size = input_size or _data_size(card, table)
-    base = load_model(snapshot.path)
-    deepest = max(cuts, key=card.layer_map.names().index)
-    model = rebuild(base, card.layer_map, rebuild_spec(cut_at=deepest, input_size=size)).model
-    started = time.perf_counter()
-    features, cached = cut_features(model, cuts, table.x, snapshot.revision, table.sha256)
-    pass_seconds = 0.0 if cached else time.perf_counter() - started
-    points = {point.name: point for point in card.layer_map.cut_points}
+    found = cut_point_features(checked, table, cut_points, input_size)
+    points = {point.name: point for point in found.card.layer_map.cut_points}
     ranked = []
-    for cut in cuts:
+    for order, cut in enumerate(found.cuts):
         started = time.perf_counter()
-        value = score(features[cut], table.y, metric)
+        value = score(found.features[cut], table.y, metric)
         point = points.get(cut)
-        ranked.append(Ranked(ref.split("@", 1)[0], snapshot.revision, cut,
+        ranked.append(Ranked(ref.split("@", 1)[0], found.revision, cut,
                              point.reduction if point else None,
-                             int(features[cut].shape[1]), value, metric,
-                             time.perf_counter() - started, pass_seconds,
-                             order=len(ranked)))
+                             int(found.features[cut].shape[1]), value, metric,
+                             time.perf_counter() - started, found.pass_seconds, order=order))
     return ranked
 
 
