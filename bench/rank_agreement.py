@@ -62,13 +62,13 @@ def targets(work: Path) -> dict[str, tuple[Path, Path, int]]:
 def raw_logme(ref: str, data: Path) -> dict[str, float]:
     """LogME on the pooled features as they are (no standardising, no PCA), from the
     features `zoo rank` cached."""
-    from zoo.api.consume import _checked_fetch
+    from zoo.api.consume import checked_fetch
     from zoo.api.rank import cut_point_features
     from zoo.data.datasets import load_table
     from zoo.train.transfer_scores import logme
 
     table = load_table(data)
-    checked = _checked_fetch(ref, allow_license=(), policy=None, trust_keys=(),
+    checked = checked_fetch(ref, allow_license=(), policy=None, trust_keys=(),
                              require_signature=False, lock=None, locked=False)
     found = cut_point_features(checked, table)
     return {cut: logme(found.features[cut].astype("float64"), table.y) for cut in found.cuts}

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
     from zoo.build.rebuild import RebuildSpec
 
 
-def _checked_fetch(ref: str, *, allow_license: tuple[str, ...] | str, policy: PathLike | None,
+def checked_fetch(ref: str, *, allow_license: tuple[str, ...] | str, policy: PathLike | None,
                    trust_keys: tuple[PathLike, ...] | PathLike, require_signature: bool,
                    lock: PathLike | None, locked: bool):
+    """The snapshot of `ref` after a pull's checks (hashes, signature, license policy)."""
     from zoo.api.pulling import checked_snapshot
 
     return checked_snapshot(as_ref(ref), allow_license=texts(allow_license, "allow_license"),
@@ -48,7 +49,7 @@ def pull(ref: str, *, out: PathLike | None = None, allow_license: tuple[str, ...
     from zoo.build.rebuild import RebuildSpec
     from zoo.api.pulling import write_pulled
 
-    checked = _checked_fetch(ref, allow_license=allow_license, policy=policy,
+    checked = checked_fetch(ref, allow_license=allow_license, policy=policy,
                              trust_keys=trust_keys, require_signature=require_signature,
                              lock=lock, locked=locked)
     snapshot = checked.snapshot
@@ -118,7 +119,7 @@ def backbone(ref: "str | Package", *, cut_at: str | int | None = None,
             raise ZooError(f"{ref.path} is a package folder, not one from a hub: publish it "
                            "(zoo.publish) and pass its reference, so the lineage can name it")
         ref = f"{ref.ref}@{ref.revision}"
-    checked = _checked_fetch(ref, allow_license=allow_license, policy=policy,
+    checked = checked_fetch(ref, allow_license=allow_license, policy=policy,
                              trust_keys=trust_keys, require_signature=require_signature,
                              lock=lock, locked=locked)
     snapshot = checked.snapshot
@@ -183,7 +184,7 @@ def derive(ref: str, out: PathLike, *, cut_at: str | int | None = None,
     spec = rebuild_spec(cut_at=cut_at, drop_top=drop_top, freeze_until=freeze_until,
                         freeze=freeze, unfreeze_from=unfreeze_from, trainable=trainable,
                         input_size=input_size, head=head)
-    checked = _checked_fetch(ref, allow_license=allow_license, policy=policy,
+    checked = checked_fetch(ref, allow_license=allow_license, policy=policy,
                              trust_keys=trust_keys, require_signature=require_signature,
                              lock=lock, locked=locked)
     result = write_pulled(checked, output_path(out), spec, license=license, name=name,

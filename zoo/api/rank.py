@@ -142,11 +142,11 @@ def cut_point_features(checked: Any, table: "Table", cut_points: str = "stages",
 def _rank_one(ref: str, table: "Table", cut_points: str, metric: str,
               input_size: tuple[int, ...] | None, allow_license: Any, policy: Any,
               trust_keys: Any, require_signature: bool) -> list[Ranked]:
-    from zoo.api.consume import _checked_fetch
+    from zoo.api.consume import checked_fetch
     from zoo.train.transfer_scores import score
 
     try:
-        checked = _checked_fetch(ref, allow_license=allow_license, policy=policy,
+        checked = checked_fetch(ref, allow_license=allow_license, policy=policy,
                                  trust_keys=trust_keys, require_signature=require_signature,
                                  lock=None, locked=False)
     except (LicenseRefused, SignatureError) as exc:
