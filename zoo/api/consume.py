@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 
 def checked_fetch(ref: str, *, allow_license: tuple[str, ...] | str, policy: PathLike | None,
-                   trust_keys: tuple[PathLike, ...] | PathLike, require_signature: bool,
-                   lock: PathLike | None, locked: bool):
+                  trust_keys: tuple[PathLike, ...] | PathLike, require_signature: bool,
+                  lock: PathLike | None, locked: bool):
     """The snapshot of `ref` after a pull's checks (hashes, signature, license policy)."""
     from zoo.api.pulling import checked_snapshot
 
