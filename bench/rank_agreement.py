@@ -7,7 +7,8 @@ and train on, 50 per class to test) and scikit-learn's 8x8 digits 5-9 (the CNN's
 unseen classes). For every candidate and recommended cut point: each score `zoo
 rank` offers (LogME raw and prepared, the linear and k-NN probes) and the test
 accuracy after the zoo's normal fine-tune of a new head on the frozen cut (`zoo
-pull --cut-at C --freeze-until C --head gap,dense:K:softmax`, then `zoo finetune`).
+pull --cut-at C --freeze-until C --head gap,dense:K:softmax`, or `dense:K:softmax`
+on a cut that is already a vector, then `zoo finetune`).
 Kendall's tau between each score and that accuracy, per target; and the time to rank
 every pair against the time to fine-tune every pair.
 
@@ -79,8 +80,10 @@ def finetuned_accuracy(ref: str, cut: str, train: Path, test: Path, classes: int
     import zoo
 
     folder = work / f"{ref}-{cut}-{train.stem}"
+    points = {p.name: p for p in zoo.inspect(ref).card.layer_map.cut_points}
+    pool = "gap," if points[cut].kind == "feature_map" else ""  # a vector cut is pooled
     package = zoo.derive(ref, folder, cut_at=cut, freeze_until=cut, input_size=size,
-                         head=f"gap,dense:{classes}:softmax", license="MIT", force=True)
+                         head=f"{pool}dense:{classes}:softmax", license="MIT", force=True)
     tuned = zoo.finetune(package, train, out=folder.with_name(folder.name + "-tuned"),
                          epochs=EPOCHS, lr=0.01, force=True)
     return zoo.evaluate(tuned.package, test).accuracy

@@ -13,10 +13,10 @@ from zoo.cli.options import size_option
               help="Your labelled data (.npz, .csv or an image folder).")
 @click.option("--cut-points", default="stages", show_default=True,
               help="'stages' (every recommended cut point), 'last', or layer names A,B.")
-@click.option("--metric", default="linear", show_default=True,
-              type=click.Choice(["linear", "knn", "logme"]),
-              help="linear: a cross-validated logistic-regression probe on standardised "
-                   "features; knn: k-nearest neighbours; logme: LogME evidence.")
+@click.option("--metric", default="logme", show_default=True,
+              type=click.Choice(["logme", "linear", "knn"]),
+              help="logme: LogME evidence on standardised features; linear: a "
+                   "cross-validated logistic-regression probe; knn: k-nearest neighbours.")
 @size_option
 @click.option("--limit-rows", type=click.IntRange(2),
               help="Score on about this many rows (the same number per class).")
@@ -42,7 +42,7 @@ def rank(refs: tuple[str, ...], data: str, cut_points: str, metric: str,
 
     \b
         zoo rank fer@v1 cnn8@v1 mobilenetv2@v1 --data faces.npz
-        zoo rank fer@v1 --data faces.npz --metric logme --json
+        zoo rank fer@v1 --data faces.npz --metric linear --json
         zoo pull fer@v1 --cut-at best --rank-data faces.npz --head dense:7:softmax ...
     """
     import zoo

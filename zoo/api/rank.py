@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from zoo.data.datasets import Table
 
 CUT_CHOICES = ("stages", "last")  # or a comma-separated list of layer names
-DEFAULT_METRIC = "linear"
+DEFAULT_METRIC = "logme"  # the best agreement with fine-tuned accuracy (bench/rank_agreement.py)
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,9 @@ def rank(refs: str | Iterable[str], data: PathLike, *, cut_points: str = "stages
     first, like `zoo rank`: no fine-tuning, one forward pass per backbone.
 
     `cut_points` is "stages" (every recommended cut of each card), "last" (the deepest)
-    or layer names "a,b"; `metric` is "linear" (a cross-validated logistic-regression
-    probe on standardised features), "knn" or "logme"; `limit_rows` keeps about that
+    or layer names "a,b"; `metric` is "logme" (LogME on standardised, PCA-reduced
+    features), "linear" (a cross-validated logistic-regression probe on standardised
+    features) or "knn"; `limit_rows` keeps about that
     many rows, the same number per class. `record` appends the ranking, with the
     data's sha256, to a JSON report file (never to a card); `plot` writes a PNG of the
     score at each cut point of each backbone.
