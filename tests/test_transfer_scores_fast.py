@@ -197,7 +197,7 @@ def test_prepared_reduces_only_features_wider_than_max_dims():
     (100, 10, None),  # 10 <= 100 // 4: no PCA
     (100, 25, None),
     (100, 26, 25),
-    (500, 1280, 125),  # the issue's case: more channels than images
+    (500, 1280, 125),  # MobileNetV2's last stage on 500 images: more channels than rows
     (4000, 1280, 256),
 ])
 def test_auto_dims_keeps_at_most_a_quarter_of_the_rows_and_256(rows, width, dims):
