@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.api.arguments import PathLike, Size, as_ref, optional_path, output_path, size_tuple, \
-    texts
+from zoo.api.arguments import PathLike, Size, as_path, as_ref, optional_path, output_path, \
+    size_tuple, texts
 from zoo.errors import DataError, LayerNotFound, LicenseRefused, SignatureError, ZooError
 
 if TYPE_CHECKING:
@@ -59,10 +59,10 @@ def rank(refs: str | Iterable[str], data: PathLike, *, cut_points: str = "stages
     `cut_points` is "stages" (every recommended cut of each card), "last" (the deepest)
     or layer names "a,b"; `metric` is "logme" (LogME on standardised, PCA-reduced
     features), "linear" (a cross-validated logistic-regression probe on standardised
-    features) or "knn"; `limit_rows` keeps about that
-    many rows, the same number per class. `record` appends the ranking, with the
-    data's sha256, to a JSON report file (never to a card); `plot` writes a PNG of the
-    score at each cut point of each backbone.
+    features) or "knn"; `limit_rows` keeps about that many rows, the same number per
+    class. `record` appends the ranking, with the data's sha256, to a JSON report file
+    (never to a card); `plot` writes a PNG of the score at each cut point of each
+    backbone.
 
     Example:
         >>> rows = zoo.rank(["fer@v1", "cnn8@v1"], "faces.npz")
@@ -77,14 +77,15 @@ def rank(refs: str | Iterable[str], data: PathLike, *, cut_points: str = "stages
     candidates = list(texts(refs, "refs"))
     if not candidates:
         raise ZooError("rank needs at least one backbone reference")
-    table = _table(Path(data), limit_rows)
+    data_path = as_path(data, "data")
+    table = _table(data_path, limit_rows)
     rows: list[Ranked] = []
     for ref in candidates:
         rows += _rank_one(as_ref(ref), table, cut_points, metric, size_tuple(input_size),
                           allow_license, policy, trust_keys, require_signature)
     rows.sort(key=lambda r: (r.refused is not None, -(r.score if r.score is not None else 0)))
     if record is not None:
-        write_record(optional_path(record, "record"), rows, table, Path(data))
+        write_record(optional_path(record, "record"), rows, table, data_path)
     if plot is not None:
         from zoo.train.rank_plot import plot_ranking
 
