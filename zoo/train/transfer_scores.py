@@ -4,8 +4,8 @@ fine-tuning (`zoo rank`).
 Three scores, all on one matrix of pooled features (a row per sample) and its labels:
 LogME (You et al., ICML 2021), the log evidence of a Bayesian linear model on the
 features, from one SVD; and the cross-validated accuracy of a linear or k-NN probe.
-Raw LogME is sensitive to feature scale and to more channels than rows (on a real
-ImageNet MobileNetV2, a 1,280-channel stage scored far above a better /16 stage), so
+Raw LogME is sensitive to feature scale and to more channels than rows (its optimum
+then sits at the edge, and a wide stage can outscore a better narrow one), so
 `logme_score` standardises and, where the width is too large for the rows, reduces
 it with PCA first; `logme` is the paper's score on the features as given, kept so
 the bench can compare the two. numpy, scikit-learn and scipy only: no TensorFlow.
