@@ -36,14 +36,15 @@ def rank(refs: tuple[str, ...], data: str, cut_points: str, metric: str,
     labelled data from frozen features: one forward pass per backbone, no fine-tuning.
 
     Each candidate is verified and license-checked like a pull (a refused one is
-    listed, not scored); feature maps are average-pooled; the score is
-    cross-validated on your rows. Prints the ranking and the command that pulls
-    the winner.
+    listed, not scored); feature maps are average-pooled. The default score is
+    LogME (the evidence of a linear model on the standardised features); the
+    linear and k-NN probes are cross-validated on your rows. Prints the ranking
+    and the command that pulls the winner.
 
     \b
         zoo rank fer@v1 cnn8@v1 mobilenetv2@v1 --data faces.npz
         zoo rank fer@v1 --data faces.npz --metric linear --json
-        zoo pull fer@v1 --cut-at best --rank-data faces.npz --head dense:7:softmax ...
+        zoo pull fer@v1 --cut-at best --rank-data faces.npz --head gap,dense:7:softmax ...
     """
     import zoo
 
