@@ -5,6 +5,7 @@ import json
 import click
 
 from zoo.cli.options import size_option
+from zoo.train.settings import RANK_METRICS
 
 
 @click.command()
@@ -13,8 +14,8 @@ from zoo.cli.options import size_option
               help="Your labelled data (.npz, .csv or an image folder).")
 @click.option("--cut-points", default="stages", show_default=True,
               help="'stages' (every recommended cut point), 'last', or layer names A,B.")
-@click.option("--metric", default="logme", show_default=True,
-              type=click.Choice(["logme", "linear", "knn"]),
+@click.option("--metric", default=next(iter(RANK_METRICS)), show_default=True,
+              type=click.Choice(list(RANK_METRICS)),
               help="logme: LogME evidence on standardised features; linear: a "
                    "cross-validated logistic-regression probe; knn: k-nearest neighbours.")
 @size_option

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 from zoo.api.arguments import PathLike, Size, as_path, as_ref, optional_path, output_path, \
     size_tuple, texts
 from zoo.errors import DataError, LayerNotFound, LicenseRefused, SignatureError, ZooError
+from zoo.train.settings import RANK_METRICS
 
 if TYPE_CHECKING:
     from zoo.cards.card import Card
     from zoo.data.datasets import Table
 
 CUT_CHOICES = ("stages", "last")  # or a comma-separated list of layer names
-DEFAULT_METRIC = "logme"  # the best agreement with fine-tuned accuracy (bench/rank_agreement.py)
+DEFAULT_METRIC = next(iter(RANK_METRICS))  # logme: see zoo.train.settings
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,8 @@ def rank(refs: str | Iterable[str], data: PathLike, *, cut_points: str = "stages
         >>> zoo.derive(f"{best.ref}@{best.revision}", "mine", cut_at=best.cut_at,
         ...            head="dense:7:softmax", license="MIT")
     """
-    from zoo.train.transfer_scores import METRICS
-
-    if metric not in METRICS:
-        raise ZooError(f"unknown metric {metric!r} (one of {', '.join(METRICS)})")
+    if metric not in RANK_METRICS:
+        raise ZooError(f"unknown metric {metric!r} (one of {', '.join(RANK_METRICS)})")
     candidates = list(texts(refs, "refs"))
     if not candidates:
         raise ZooError("rank needs at least one backbone reference")

@@ -92,3 +92,15 @@ RECIPE_LICENSE = "Apache-2.0"
 
 # Transfer vs scratch: fewer epochs at a lower rate, since scratch trains everything.
 COMPARE_SETTINGS = FitSettings(epochs=20, learning_rate=1e-3)
+
+
+# `zoo rank`'s scores, the default first (the one that agreed best with fine-tuned
+# accuracy in bench/rank_agreement.py); higher is better for each.
+RANK_METRICS: dict[str, str] = {
+    "logme": "LogME evidence per row on standardised features (PCA to at most "
+             "min(rows/4, 256) dims when wider); higher is better, unbounded",
+    "linear": "cross-validated accuracy of a logistic-regression probe on "
+              "standardised features (0..1)",
+    "knn": "cross-validated accuracy of a k-nearest-neighbour probe (k <= 5, "
+           "euclidean on standardised features) (0..1)",
+}

@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from zoo.errors import DataError
+from zoo.train.settings import RANK_METRICS as METRICS
 
 MAX_ITERATIONS = 100  # the evidence's fixed point; it usually settles in a few steps
 TOLERANCE = 1e-3  # relative change of alpha / beta that counts as settled
@@ -31,14 +32,6 @@ ROWS_PER_DIM = 4  # "auto" keeps at most one dimension per this many rows
 PROBE_NEIGHBOURS = 5  # k of the k-NN probe, fewer when a class has fewer training rows
 PROBES = ("linear", "knn")
 
-METRICS: dict[str, str] = {
-    "logme": "LogME evidence per row on standardised features (PCA to at most "
-             "min(rows/4, 256) dims when wider); higher is better, unbounded",
-    "linear": "cross-validated accuracy of a logistic-regression probe on "
-              "standardised features (0..1)",
-    "knn": "cross-validated accuracy of a k-nearest-neighbour probe (k <= 5, "
-           "euclidean on standardised features) (0..1)",
-}
 
 
 @dataclass(frozen=True)
