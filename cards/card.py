@@ -289,6 +289,18 @@ def card_from_json(data: Any, where: str = "card") -> Card:
     return Card.from_json(data)
 
 
+def card_from_bytes(data: bytes, where: str) -> Card:
+    """A card from the bytes of a `card.json` (a file or a git blob), checked: JSON, then
+    the schema."""
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CardError(f"{where} cannot be read as JSON: {exc}") from exc
+    except RecursionError:  # e.g. [[[[…]]]] 100,000 deep: no card nests like that
+        raise CardError(f"{where} nests too deeply to be a card") from None
+    return card_from_json(parsed, where=where)
+
+
 def read_card(package_dir: Path) -> Card:
     path = Path(package_dir) / CARD_FILE
     if not path.is_file():
@@ -297,12 +309,10 @@ def read_card(package_dir: Path) -> Card:
         raise CardError(f"{path} is {path.stat().st_size:,} bytes; a card holds at most "
                         f"{MAX_CARD_BYTES:,} (large data belongs in files it lists)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise CardError(f"{path} cannot be read as JSON: {exc}") from exc
-    except RecursionError:  # e.g. [[[[…]]]] 100,000 deep: no card nests like that
-        raise CardError(f"{path} nests too deeply to be a card") from None
-    return card_from_json(data, where=str(path))
+    return card_from_bytes(data, str(path))
 
 
 def card_bytes(card: Card) -> bytes:

@@ -93,17 +93,14 @@ def write_site(out: PathLike, hub: PathLike | None = None, *, policy: PathLike |
         >>> site = zoo.write_site("/srv/share/zoo-site", "/srv/share/zoo-hub")
         >>> site.path / "index.html", site.pages
     """
-    from zoo.cards.license_policy import PolicyFile
-    from zoo.hub.pages.catalog import Catalog
+    from zoo.hub.pages.catalog import Catalog, read_trust
     from zoo.hub.pages.site import write_site as write
     from zoo.paths import default_hub_root
-    from zoo.trust.signing import SignaturePolicy
 
-    read = PolicyFile.read(optional_path(policy, "policy"))
-    keys = SignaturePolicy.from_table(read.table, read.path, [as_path(key, "trusted key")
-                                                              for key in trusted_keys])
+    read, keys = read_trust(optional_path(policy, "policy"),
+                            [as_path(key, "trusted key") for key in trusted_keys])
     root = hub_folder(hub) if hub is not None else default_hub_root()
-    return write(Catalog(root, read), output_path(out), keys.trusted_keys, progress)
+    return write(Catalog(root, read), output_path(out), keys, progress)
 
 
 def mirror(ref: str, hub: PathLike, *, progress: Callable[[str], None] | None = None

@@ -190,15 +190,12 @@ def _data_size(card: "Card", table: "Table") -> tuple[int, ...] | None:
     """The data's own input shape where it differs from the package's (images of
     another size or channel count), so the rebuilt input adapts to it."""
     wanted, given = tuple(card.preprocessing.input_shape), tuple(table.x.shape[1:])
-    if len(given) != len(wanted):
+    images = len(given) == len(wanted) == 3
+    if not images and (len(given) != len(wanted) or
+                       any(w is not None and w != g for w, g in zip(wanted, given))):
         raise DataError(f"the data's rows have shape {given}, but {card.name} takes "
-                        f"{tuple(wanted)}")
-    if len(given) == 3 and given != wanted:
-        return given
-    if len(given) != 3 and any(w is not None and w != g for w, g in zip(wanted, given)):
-        raise DataError(f"the data's rows have shape {given}, but {card.name} takes "
-                        f"{tuple(wanted)}")
-    return None
+                        f"{wanted}")
+    return given if images and given != wanted else None
 
 
 def write_record(path: Path, rows: Sequence[Ranked], table: "Table", data: Path) -> Path:
@@ -209,7 +206,7 @@ def write_record(path: Path, rows: Sequence[Ranked], table: "Table", data: Path)
     if path.exists():
         try:
             report = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             report = None
         if not isinstance(report, dict) or not isinstance(report.get("rankings"), list):
             raise ZooError(f"{path} is not a rank report this can add to; name a new file "

@@ -409,15 +409,12 @@ def page_server(options: Any) -> Any:
     """The pages of the hub olah's config serves, with the policy and keys given."""
     import tomllib
 
-    from zoo.cards.license_policy import PolicyFile
     from zoo.hub.pages.app import PageServer
-    from zoo.hub.pages.catalog import Catalog
+    from zoo.hub.pages.catalog import Catalog, read_trust
     from zoo.hub.pages.render import Pages
-    from zoo.trust.signing import SignaturePolicy
 
     basic = tomllib.loads(options.config.read_text())["basic"]
-    policy = PolicyFile.read(options.policy)
-    keys = SignaturePolicy.from_table(policy.table, policy.path, options.trust_key).trusted_keys
+    policy, keys = read_trust(options.policy, options.trust_key)
     return PageServer(Pages(Catalog(Path(basic["mirrors-path"][0]), policy), keys),
                       f"{basic['mirror-scheme']}://{basic['mirror-netloc']}")
 

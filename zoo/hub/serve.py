@@ -117,15 +117,11 @@ def start(hub_root: Path, host: str = "127.0.0.1", port: int = 8090,
 
 def _page_args(policy: Path | None, trusted_keys: tuple[Path, ...]) -> list[str]:
     """The pages' options for the server process, after reading them here."""
-    from zoo.cards.license_policy import PolicyFile
-    from zoo.trust.signing import SignaturePolicy
+    from zoo.hub.pages.catalog import read_trust
 
-    read = PolicyFile.read(Path(policy).absolute() if policy else None)
-    read.licenses()
-    keys = [Path(key).absolute() for key in trusted_keys]
-    SignaturePolicy.from_table(read.table, read.path, keys)
+    read, _ = read_trust(policy, trusted_keys)
     return [*(["--policy", str(read.path)] if read.path else []),
-            *(arg for key in keys for arg in ("--trust-key", str(key)))]
+            *(arg for key in trusted_keys for arg in ("--trust-key", str(Path(key).absolute())))]
 
 
 def _wait_until_ready(process: Server, host: str, port: int, state: Path) -> None:

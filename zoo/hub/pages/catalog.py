@@ -11,16 +11,15 @@ never changes, so what is read at a commit sha is kept (bounded); branch and tag
 heads are read again on every request, so a publish shows at once.
 """
 
-import json
 import tempfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from zoo.cards.card import CARD_FILE, MAX_CARD_BYTES, README_FILE, SIGNATURE_FILE, Card, \
-    card_from_json
+    card_from_bytes
 from zoo.cards.license_policy import PolicyFile
 from zoo.errors import RefError, ZooError, first_line
 from zoo.hub.folder import BRANCH, FolderHub, require_folder_hub
@@ -156,6 +155,19 @@ class _Kept(OrderedDict):
         return value
 
 
+def read_trust(policy: Path | None, trust_keys: Iterable[Path] = ()
+               ) -> tuple[PolicyFile, tuple[Path, ...]]:
+    """The policy file the pages judge licenses by, checked, and the keys they verify
+    signatures with (the ones given and the policy's `trusted_keys`): the one reading
+    for `zoo hub serve` (before it starts, and in the server) and `zoo hub site`."""
+    from zoo.trust.signing import SignaturePolicy
+
+    read = PolicyFile.read(Path(policy).absolute() if policy else None)
+    read.licenses()  # its license rules are refused now, not on the first page
+    keys = [Path(key).absolute() for key in trust_keys]
+    return read, SignaturePolicy.from_table(read.table, read.path, keys).trusted_keys
+
+
 class Catalog:
     """A folder hub as its pages read it, with the policy the server applies."""
 
@@ -204,11 +216,12 @@ class Catalog:
         """The repository at `revision` (a tag, branch or sha; default main): RefError
         if there is no such repository or revision."""
         self._held(owner, name)
-        sha = self.hub.resolve(owner, name, revision)
+        main = self.hub.resolve(owner, name, None)
+        sha = main if revision is None else self.hub.resolve(owner, name, revision)
         tags = self.hub.tags(owner, name)
         kept = self._entries.get_or((owner, name, sha), lambda: self._read(owner, name, sha))
         refs = sorted(tag for tag, at in tags.items() if at == sha)
-        refs += [BRANCH] if self.hub.resolve(owner, name, None) == sha else []
+        refs += [BRANCH] if main == sha else []
         return Entry(**{**kept.__dict__, "tags": sorted(tags), "refs": refs})
 
     def _read(self, owner: str, name: str, sha: str) -> Entry:
@@ -228,7 +241,7 @@ class Catalog:
                                                                                     "replace")
                 if CARD_FILE in sizes:
                     text = blobs.read(f"{sha}:{CARD_FILE}", MAX_CARD_BYTES)
-                    card = card_from_json(_json(text), f"{owner}/{name}@{sha[:12]} {CARD_FILE}")
+                    card = card_from_bytes(text, f"{owner}/{name}@{sha[:12]} {CARD_FILE}")
         except ZooError as exc:
             problem = first_line(exc)
         entry = Entry(owner, name, sha, date, [], [], card, problem, readme, files, mirrored)
@@ -346,9 +359,3 @@ class Catalog:
 def _names(ref: str) -> tuple[str, ...]:
     return tuple(ref.split("://", 1)[-1].split("@", 1)[0].rstrip("/").split("/")[-2:])
 
-
-def _json(data: bytes) -> Any:
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise ZooError(f"{CARD_FILE} is not JSON: {exc}") from None
