@@ -1,10 +1,13 @@
 """Edge formats: quantized ONNX (onnxruntime.quantization) and TFLite (the
 TensorFlow Lite converter, run in the LiteRT interpreter).
 
-Static QDQ int8 is calibrated on real data, and can keep its most sensitive nodes in
-float (found with onnxruntime's QDQ debugging tools). Dynamic int8 is allowed only for
-dense-only networks: on CNNs onnxruntime's ConvInteger kernels made inference
-6-14x slower than fp32 on this project's CPU (shared/DESIGN.md).
+Static int8 (QDQ ONNX, full-integer TFLite) is calibrated on real data and made by a
+recipe that climbs until it agrees with float on held-out rows: per-channel weights,
+then GPTQ-rounded convolution weights (zoo.deploy.gptq, zoo.deploy.tflite_gptq), then,
+for ONNX, its most sensitive nodes kept in float (found with onnxruntime's QDQ
+debugging tools). Dynamic int8 is allowed only for dense-only networks: on CNNs
+onnxruntime's ConvInteger kernels made inference 6-14x slower than fp32 on this
+project's CPU (shared/DESIGN.md).
 """
 
 import contextlib
@@ -22,8 +25,8 @@ from zoo.deploy.runtime import native_stderr_silenced, onnx_runner, predict_batc
 from zoo.errors import ExportError
 
 CALIBRATION_SAMPLES, MIN_CALIBRATION_SAMPLES = 200, 16
-# The sensitive-node search: calibration rows after the first CALIBRATION_SAMPLES,
-# held out from calibrating, judge it (none with fewer than MIN_HELD_OUT).
+# The int8 recipe: calibration rows after the first CALIBRATION_SAMPLES, held out from
+# calibrating, judge its steps (none with fewer than MIN_HELD_OUT).
 HELD_OUT, MIN_HELD_OUT, DEBUG_SAMPLES, MAX_FLOAT_NODES = 500, 50, 16, 4
 GPTQ_SAMPLES = 128  # calibration rows whose layer inputs GPTQ rounds the weights for
 INPUT_SQNR_DB = 100.0  # a graph input is exact before quantization
@@ -48,7 +51,7 @@ def has_convolutions(layer_map: LayerMap) -> bool:
 
 @dataclass
 class Int8Result:
-    """How a static int8 ONNX export was made, for the card."""
+    """How a static int8 export (ONNX or TFLite) was made, for the card."""
 
     calibration_method: str | None  # onnxruntime's calibrator (None: the TFLite converter's)
     calibration_samples: int
