@@ -118,9 +118,10 @@ class _Judge:
                  min_agreement: float | None, result: Int8Result) -> None:
         self.judging = min_agreement is not None and len(held_out) >= MIN_HELD_OUT
         self.held_out, self.min_agreement, self.result = held_out, min_agreement, result
-        self.data = data if self.judging and data is not None else held_out[:0]
+        self.data = data if self.judging and data is not None and len(data) else None
         top1 = lambda rows: np.argmax(predict_batched(float_run, rows), -1)  # noqa: E731
-        self.expected = (top1(held_out), top1(self.data)) if self.judging else None
+        self.expected = (top1(held_out), None if self.data is None else top1(self.data)) \
+            if self.judging else None
 
     def holds(self, run: Any) -> bool:
         """Whether `run`, the model the last of the result's steps made, agrees well
@@ -134,9 +135,10 @@ class _Judge:
         if agreement > self.result.best_agreement:
             self.result.best_agreement, self.result.best_step = agreement, \
                 self.result.steps[-1]
-        on_data = np.argmax(predict_batched(run, self.data), -1) if len(self.data) else None
-        return agreement >= self.min_agreement and \
-            (on_data is None or float(np.mean(on_data == self.expected[1])) >= self.min_agreement)
+        if agreement < self.min_agreement or self.data is None:
+            return agreement >= self.min_agreement
+        on_data = np.argmax(predict_batched(run, self.data), -1)
+        return float(np.mean(on_data == self.expected[1])) >= self.min_agreement
 
 
 INT8_STEPS = ("per-channel", "gptq", "float-nodes")
