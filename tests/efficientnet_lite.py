@@ -41,8 +41,8 @@ DTYPES = {"FloatStorage": np.float32, "LongStorage": np.int64, "IntStorage": np.
 
 
 class _Storage:
-    def __init__(self, dtype: Any, size: int) -> None:
-        self.dtype, self.size, self.data = dtype, size, None
+    def __init__(self, dtype: Any) -> None:
+        self.dtype, self.data = dtype, None
 
 
 class _Tensor:
@@ -74,10 +74,10 @@ class _LegacyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"unexpected {module}.{name} in the checkpoint")
 
     def persistent_load(self, saved: Any) -> _Storage:
-        kind, dtype, key, _location, size, view = saved
+        kind, dtype, key, _location, _size, view = saved
         if kind != "storage" or view is not None:
             raise pickle.UnpicklingError(f"unexpected storage {saved!r}")
-        return self.storages.setdefault(key, _Storage(dtype, size))
+        return self.storages.setdefault(key, _Storage(dtype))
 
 
 def read_legacy_pth(path: Path) -> dict[str, np.ndarray]:

@@ -131,5 +131,6 @@ def test_bad_calibration_data_is_one_line(lite0_tuned, tmp_path):
     np.savez(tmp_path / "nan.npz", x=nan, y=digits["y"][:64])
     np.savez(tmp_path / "shape.npz", x=np.zeros((64, 8, 8), np.float32), y=digits["y"][:64])
     for bad, said in (("three.npz", "needs at least 16 calibration rows"),
-                      ("nan.npz", "NaN or infinite"), ("shape.npz", "shape.npz")):
+                      ("nan.npz", "NaN or infinite"),
+                      ("shape.npz", "each sample has shape (8, 8)")):
         assert said in refused(*int8(package, tmp_path / bad, test))

@@ -14,6 +14,7 @@ import contextlib
 import io
 import itertools
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,21 +157,26 @@ class _Climb:
     result: Int8Result
     tmp: Path
     hessians: dict = field(default_factory=dict)
+    float_model: Any = None  # `prepared`, loaded once
 
     def run(self) -> None:
-        self._step("per-channel")
+        self.result.steps.append("per-channel")
+        self._quantize()
         if self._holds() or self.last < 1:
             return
+        import onnx
+
         from zoo.deploy import gptq
 
+        self.float_model = onnx.load(str(self.prepared))
         self.hessians = gptq.hessians(self.prepared, self.calibrate[:GPTQ_SAMPLES])
-        if gptq.round_weights(self.prepared, self.target, self.hessians):
+        if gptq.round_weights(self.float_model, self.target, self.hessians):
             self.result.steps.append("gptq")
             if self._holds():
                 return
         if not self.judge.judging or self.last < 2:
             return
-        graph = _graph(self.prepared)
+        graph = self.float_model.graph
         while len(self.result.float_nodes) < MAX_FLOAT_NODES:
             sensitive = _most_sensitive(graph.node, self.prepared, self.target,
                                         _feeds(self.judge.held_out[:DEBUG_SAMPLES],
@@ -185,10 +191,6 @@ class _Climb:
             if self._holds():
                 return
 
-    def _step(self, name: str) -> None:
-        self.result.steps.append(name)
-        self._quantize()
-
     def _quantize(self) -> None:
         """Quantize with the float nodes chosen so far, GPTQ-rounded once it has run."""
         quantize_static_qdq(self.prepared, self.target, self.calibrate,
@@ -196,16 +198,10 @@ class _Climb:
         if "gptq" in self.result.steps:
             from zoo.deploy import gptq
 
-            gptq.round_weights(self.prepared, self.target, self.hessians)
+            gptq.round_weights(self.float_model, self.target, self.hessians)
 
     def _holds(self) -> bool:
         return self.judge.holds(onnx_runner(self.target))
-
-
-def _graph(path: Path) -> Any:
-    import onnx
-
-    return onnx.load(str(path)).graph
 
 
 def compact_names(path: Path) -> None:
@@ -334,43 +330,51 @@ def _most_sensitive(nodes: Any, prepared: Path, quantized: Path, feeds: list[dic
     return best
 
 
-def to_tflite(model: Any, target: Path, mode: str | None,
-              calibration: np.ndarray | None) -> None:
-    """Keras → SavedModel → TFLite; float16 weights, or int8 (float input and output),
-    calibrated on the first CALIBRATION_SAMPLES rows of `calibration`."""
-    import tensorflow as tf
-
+@contextlib.contextmanager
+def saved_model(model: Any) -> Iterator[Path]:
+    """The Keras model exported once as a SavedModel, in a temporary folder, for the
+    TFLite converter to convert as many times as an export needs."""
     with tempfile.TemporaryDirectory() as tmp:
         model.export(tmp, format="tf_saved_model", verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        if mode == "float16":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
-        elif mode == "int8":
-            samples = calibration_rows(calibration, "int8 TFLite")[:CALIBRATION_SAMPLES]
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = lambda: ([samples[i:i + 1]]
-                                                        for i in range(len(samples)))
-        with native_stderr_silenced():  # the converter's C++ logging
-            flatbuffer = converter.convert()
+        yield Path(tmp)
+
+
+def to_tflite(source: Path, target: Path, mode: str | None,
+              calibration: np.ndarray | None) -> None:
+    """SavedModel (`saved_model`) → TFLite; float16 weights, or int8 (float input and
+    output), calibrated on the first CALIBRATION_SAMPLES rows of `calibration`."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(source))
+    if mode == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif mode == "int8":
+        samples = calibration_rows(calibration, "int8 TFLite")[:CALIBRATION_SAMPLES]
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([samples[i:i + 1]]
+                                                    for i in range(len(samples)))
+    with native_stderr_silenced():  # the converter's C++ logging
+        flatbuffer = converter.convert()
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(flatbuffer)
 
 
-def quantize_tflite(model: Any, float_path: Path, target: Path, calibration: np.ndarray | None,
-                    min_agreement: float | None = None,
+def quantize_tflite(source: Path, float_path: Path, target: Path,
+                    calibration: np.ndarray | None, min_agreement: float | None = None,
                     data: np.ndarray | None = None) -> Int8Result:
     """Full-integer int8 TFLite (per-channel weights, float input and output) from the
-    TFLite converter; when it agrees with the float TFLite model at `float_path` on
-    fewer than `min_agreement` of the calibration rows held out from calibrating, or of
-    the `data` rows (as `quantize_onnx` judges), or there are none to judge on, its
-    convolutions' weights are rounded again with GPTQ (zoo.deploy.tflite_gptq)."""
+    TFLite converter, of the SavedModel `source` that made `float_path`; when it agrees
+    with the float TFLite model on fewer than `min_agreement` of the calibration rows
+    held out from calibrating, or of the `data` rows (as `quantize_onnx` judges), or
+    there are none to judge on, its convolutions' weights are rounded again with GPTQ
+    (zoo.deploy.tflite_gptq)."""
     from zoo.deploy.runtime import tflite_runner
     from zoo.deploy.tflite_gptq import round_tflite_weights
 
     calibrate, held_out = _split(calibration_rows(calibration, "int8 TFLite"))
     result = Int8Result(None, len(calibrate), steps=["per-channel"])
-    to_tflite(model, target, "int8", calibrate)
+    to_tflite(source, target, "int8", calibrate)
     judge = _Judge(tflite_runner(float_path), held_out, data, min_agreement, result)
     if not judge.holds(tflite_runner(target)):
         rounded, layers = round_tflite_weights(float_path, target.read_bytes(),

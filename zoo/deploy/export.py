@@ -24,6 +24,7 @@ from zoo.deploy.edge import (
     has_convolutions,
     quantize_onnx,
     quantize_tflite,
+    saved_model,
     to_tflite,
 )
 from zoo.deploy.onnx_graph import (
@@ -304,12 +305,13 @@ def _build(model: Any, fmt: str, quantize: str | None, target: Path, float_path:
                                 data=rows)
             _set_metadata(target, metadata)
         return onnx_runner(target), onnx_runner(float_path), how
-    to_tflite(model, float_path, None, None)
     how = None
-    if quantize == "int8":
-        how = quantize_tflite(model, float_path, target, calibration, min_agreement, rows)
-    elif quantize:
-        to_tflite(model, target, quantize, calibration)
+    with saved_model(model) as source:
+        to_tflite(source, float_path, None, None)
+        if quantize == "int8":
+            how = quantize_tflite(source, float_path, target, calibration, min_agreement, rows)
+        elif quantize:
+            to_tflite(source, target, quantize, calibration)
     return tflite_runner(target), tflite_runner(float_path), how
 
 

@@ -52,14 +52,15 @@ def _roundable(node: Any, shapes: dict[str, tuple]) -> bool:
         and attributes.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
 
 
-def round_weights(prepared: Path, quantized: Path, hessians: dict[str, np.ndarray]) -> int:
-    """Re-round the int8 convolution weights of `quantized` (made from the float model
-    `prepared`) with GPTQ, given `hessians()`; returns how many layers were re-rounded."""
+def round_weights(float_model: Any, quantized: Path, hessians: dict[str, np.ndarray]) -> int:
+    """Re-round the int8 convolution weights of `quantized` (made from `float_model`, the
+    loaded ONNX model `hessians()` read) with GPTQ; returns how many layers were
+    re-rounded."""
     import onnx
     from onnx import numpy_helper
 
     model = onnx.load(str(quantized))
-    layers = [layer for layer in _quantized_convolutions(model, onnx.load(str(prepared)))
+    layers = [layer for layer in _quantized_convolutions(model, float_model)
               if layer[0].name in hessians]
     for float_node, weight, ints, scale in layers:
         bounds = np.iinfo(numpy_helper.to_array(ints).dtype)

@@ -3,7 +3,7 @@ converter: the int8 weights of its convolutions are rounded again on the convert
 own per-channel scales, for the layer inputs the float TFLite model of the same
 SavedModel computes on the calibration rows.
 
-The two files come from the same Keras model through the same converter, so their
+The two files come from one SavedModel through the same converter, so their
 convolutions are the same in the same order; when they are not (a different count,
 kind or weight shape), nothing is changed.
 """
@@ -73,10 +73,14 @@ def _tensor(model: Any, op: Any, position: int) -> Any:
     return model.subgraphs[0].tensors[op.inputs[position]]
 
 
-def _weights(model: Any, op: Any, dtype: Any) -> np.ndarray:
+def _weights(model: Any, op: Any, dtype: Any) -> np.ndarray | None:
+    """The op's weights, or None where the file holds them elsewhere (a model over
+    2 GB keeps its buffers after the flatbuffer) or not as `dtype`."""
     tensor = _tensor(model, op, 1)
-    data = np.asarray(model.buffers[tensor.buffer].data, np.uint8)
-    return np.frombuffer(data.tobytes(), dtype).reshape(tensor.shape)
+    data = model.buffers[tensor.buffer].data
+    if data is None or len(data) != np.dtype(dtype).itemsize * int(np.prod(tensor.shape)):
+        return None
+    return np.frombuffer(np.asarray(data, np.uint8).tobytes(), dtype).reshape(tensor.shape)
 
 
 def _as_rows(weight: np.ndarray, kind: str) -> np.ndarray:
@@ -141,7 +145,10 @@ def _round_layer(float_model: Any, float_op: Any, int8_model: Any, int8_op: Any,
             tensor.quantization.scale is None:
         return False
     scale = np.asarray(tensor.quantization.scale, np.float64)
-    weight = _as_rows(_weights(float_model, float_op, np.float32), kind)
+    weight = _weights(float_model, float_op, np.float32)
+    if weight is None or _weights(int8_model, int8_op, np.int8) is None:
+        return False
+    weight = _as_rows(weight, kind)
     if scale.shape != (len(weight),):
         return False
     ints = gptq(weight, scale, hessian, QMIN, QMAX)
